@@ -1,0 +1,76 @@
+"""The composition root: create_app(settings) wires store, service, routes and background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.http import agent_api, ops
+from adapters.http.errors import install_error_handlers
+from adapters.http.limits import BodyLimit
+from adapters.http.ops import Metrics, RequestMetrics
+from bot.config import Settings
+from bot.ports import Clock, SystemClock
+from bot.service import RunService
+from bot.tokens import TokenAuthenticator
+from store import migrate
+from store.engine import create_engine
+from store.uow import SqlStore
+
+log = logging.getLogger("opslayer")
+
+
+async def _flush_heartbeats_forever(service: RunService, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await service.flush_heartbeats()
+        except Exception:  # the next round retries with whatever arrived meanwhile
+            log.exception("writing heartbeats failed; will retry")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The whole bot as one ASGI app; nothing is opened until its lifespan starts."""
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await migrate.upgrade(engine)
+        store = SqlStore(engine, clock)
+        service = RunService(store, clock, run_cache_ttl_s=settings.run_cache_ttl_s)
+        app.state.store = store
+        app.state.service = service
+        app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
+        flusher = asyncio.create_task(
+            _flush_heartbeats_forever(service, settings.heartbeat_flush_s)
+        )
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await service.flush_heartbeats()
+            await store.close()
+
+    app = FastAPI(
+        title="opslayer",
+        version="1",
+        summary="The ops layer for persistent AI agents: runs, approvals and signed commands.",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(agent_api.router)
+    app.include_router(ops.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app

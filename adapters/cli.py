@@ -1,0 +1,340 @@
+"""The `opslayer` command: serve the bot, migrate, mint tokens, manage people, inspect runs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from bot.config import Settings
+from bot.directory import add_group, add_person, list_groups, list_people
+from bot.domain.models import Identity, Run
+from bot.domain.status import Health, RunStatus
+from bot.errors import OpsError
+from bot.ports import RunFilter, SystemClock
+from bot.service import RunService
+from bot.tokens import mint_token, revoke_tokens
+from store import migrate
+from store.engine import create_engine
+from store.uow import SqlStore
+
+Handler = Callable[[argparse.Namespace, SqlStore], Awaitable[int]]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+async def _token_create(args: argparse.Namespace, store: SqlStore) -> int:
+    minted = await mint_token(store, args.agent)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "agent": minted.agent,
+                    "token": minted.token,
+                    "webhook_secret": minted.webhook_secret,
+                }
+            )
+        )
+        return 0
+    print(f"agent:          {minted.agent}")
+    print(f"token:          {minted.token}")
+    print(f"webhook secret: {minted.webhook_secret}")
+    print("\nBoth are shown once. Agents send 'Authorization: Bearer <token>' and verify commands")
+    print("with the webhook secret (Standard Webhooks).")
+    return 0
+
+
+async def _token_revoke(args: argparse.Namespace, store: SqlStore) -> int:
+    count = await revoke_tokens(store, args.agent)
+    if count == 0:
+        print(f"no live tokens for agent {args.agent!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {count} token(s) of {args.agent}; servers stop accepting them within seconds")
+    return 0
+
+
+async def _db_upgrade(_args: argparse.Namespace, store: SqlStore) -> int:
+    await migrate.upgrade(store.engine)
+    print(f"database is at revision {await migrate.current_revision(store.engine)}")
+    return 0
+
+
+async def _people_add(args: argparse.Namespace, store: SqlStore) -> int:
+    identity = Identity(
+        email=args.email, slack_user_id=args.slack, teams_user_id=args.teams, name=args.name
+    )
+    person = await add_person(store, identity=identity, timezone=args.timezone, group=args.group)
+    print(f"added {person.name} ({person.id})")
+    return 0
+
+
+async def _people_list(_args: argparse.Namespace, store: SqlStore) -> int:
+    people = await list_people(store)
+    rows = [
+        (p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.timezone, p.group)
+        for p in people
+    ]
+    print(_table(["id", "name", "email", "slack", "teams", "timezone", "group"], rows))
+    return 0
+
+
+async def _groups_add(args: argparse.Namespace, store: SqlStore) -> int:
+    group = await add_group(
+        store,
+        name=args.name,
+        slack_channel=args.slack_channel,
+        teams_channel=args.teams_channel,
+        slack_escalation_channel=args.slack_escalation_channel,
+        teams_escalation_channel=args.teams_escalation_channel,
+    )
+    print(f"added group {group.name} ({group.id})")
+    return 0
+
+
+async def _groups_list(_args: argparse.Namespace, store: SqlStore) -> int:
+    rows = [
+        (
+            g.name,
+            g.slack_channel,
+            g.teams_channel,
+            g.slack_escalation_channel,
+            g.teams_escalation_channel,
+        )
+        for g in await list_groups(store)
+    ]
+    print(_table(["name", "slack", "teams", "slack escalation", "teams escalation"], rows))
+    return 0
+
+
+def _run_row(run: Run) -> tuple[object, ...]:
+    return (
+        run.id,
+        run.agent,
+        run.status,
+        ",".join(run.health) or "ok",
+        run.owner.name,
+        run.step,
+        run.title,
+    )
+
+
+async def _runs_list(args: argparse.Namespace, store: SqlStore) -> int:
+    query = RunFilter(
+        status=args.status, health=args.health, owner=args.owner, agent=args.agent, limit=args.limit
+    )
+    runs, cursor = await RunService(store, SystemClock()).list_runs(query)
+    print(
+        _table(
+            ["id", "agent", "status", "health", "owner", "step", "title"],
+            [_run_row(r) for r in runs],
+        )
+    )
+    if cursor:
+        print(f"\n(more: raise --limit to see past {args.limit})")
+    return 0
+
+
+async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
+    service = RunService(store, SystemClock())
+    detail = await service.get_run(args.run)
+    run = detail.run
+    facts = [
+        ("run", f"{run.id}  ({run.agent} / {run.external_id})"),
+        ("title", run.title),
+        (
+            "status",
+            f"{run.status}  attempt {run.attempt}"
+            + (f"  reason: {run.reason}" if run.reason else ""),
+        ),
+        ("health", ", ".join(run.health) or "ok"),
+        ("owner", f"{run.owner.name}  {run.owner.email or ''}".rstrip()),
+        (
+            "step",
+            f"{run.step or '-'}  progress {run.progress if run.progress is not None else '-'}",
+        ),
+        ("heartbeat", _when(run.last_heartbeat_at)),
+        ("next check", _when(run.next_check_at)),
+    ]
+    if run.error:
+        facts.append(("error", run.error))
+    print("\n".join(f"{k:<11} {v}" for k, v in facts))
+    checkpoints = await service.checkpoints(run.id)
+    if checkpoints:
+        print("\nCheckpoints")
+        rows = [
+            (
+                c.checkpoint_id,
+                c.step,
+                _when(c.created_at),
+                ", ".join(
+                    e.key + ("" if e.idempotent else " (not idempotent)") for e in c.side_effects
+                )
+                or "-",
+            )
+            for c in checkpoints
+        ]
+        print(_table(["checkpoint", "step", "at", "side effects"], rows))
+    if detail.approvals:
+        print("\nOpen approvals")
+        print(
+            _table(
+                ["id", "title", "since"],
+                [(a.id, a.title, _when(a.created_at)) for a in detail.approvals],
+            )
+        )
+    print("\nTimeline")
+    events = await service.audit_trail(run.id)
+    timeline = [
+        (
+            _when(e.at),
+            e.action,
+            f"{e.actor.name} via {e.actor.via}",
+            e.reason or "",
+            ", ".join(f"{k}={v}" for k, v in e.detail.items()),
+        )
+        for e in events
+    ]
+    print(_table(["at", "action", "by", "reason", "detail"], timeline))
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from adapters.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=settings.log_level, access_log=False
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree, so `--help` at every level is complete."""
+    parser = argparse.ArgumentParser(
+        prog="opslayer",
+        description="The ops layer for persistent AI agents. Configuration comes from OPSLAYER_* "
+        "environment variables (see README); the database is OPSLAYER_DATABASE_URL "
+        "(default sqlite+aiosqlite:///./opslayer.db).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="start the bot: agent API, chat surfaces, scheduler")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, OPSLAYER_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080, OPSLAYER_PORT)")
+    serve.set_defaults(serve=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply migrations (serve does this on start)").set_defaults(
+        handler=_db_upgrade
+    )
+
+    token = sub.add_parser("token", help="agent credentials").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="mint a token and webhook signing secret for an agent")
+    create.add_argument("--agent", required=True, help="the agent's name (created if new)")
+    create.add_argument(
+        "--json", action="store_true", help='print {"agent", "token", "webhook_secret"}'
+    )
+    create.set_defaults(handler=_token_create)
+    revoke = token.add_parser("revoke", help="revoke every token of an agent")
+    revoke.add_argument("--agent", required=True, help="the agent's name")
+    revoke.set_defaults(handler=_token_revoke)
+
+    people = sub.add_parser("people", help="people who own and act on runs").add_subparsers(
+        dest="people_command", required=True
+    )
+    padd = people.add_parser("add", help="add a person (at least one of --email, --slack, --teams)")
+    padd.add_argument("--name", help="display name")
+    padd.add_argument("--email")
+    padd.add_argument("--slack", help="Slack user id, e.g. U0123ABCD")
+    padd.add_argument("--teams", help="Teams user: Azure AD object id")
+    padd.add_argument("--timezone", default="UTC", help="IANA zone for digests (default UTC)")
+    padd.add_argument("--group", help="the group whose channels alert for this person")
+    padd.set_defaults(handler=_people_add)
+    people.add_parser("list", help="list people").set_defaults(handler=_people_list)
+
+    groups = sub.add_parser("groups", help="groups and their alert channels").add_subparsers(
+        dest="groups_command", required=True
+    )
+    gadd = groups.add_parser("add", help="add a group")
+    gadd.add_argument("name")
+    gadd.add_argument("--slack-channel", help="Slack channel id for alerts and digests")
+    gadd.add_argument("--teams-channel", help="Teams conversation id for alerts and digests")
+    gadd.add_argument("--slack-escalation-channel", help="Slack channel id for escalations")
+    gadd.add_argument("--teams-escalation-channel", help="Teams conversation id for escalations")
+    gadd.set_defaults(handler=_groups_add)
+    groups.add_parser("list", help="list groups").set_defaults(handler=_groups_list)
+
+    runs = sub.add_parser("runs", help="inspect runs").add_subparsers(
+        dest="runs_command", required=True
+    )
+    rlist = runs.add_parser("list", help="list runs, newest first")
+    rlist.add_argument(
+        "--status",
+        type=RunStatus,
+        choices=list(RunStatus),
+        metavar="STATUS",
+        help="one of: " + ", ".join(RunStatus),
+    )
+    rlist.add_argument(
+        "--health",
+        type=Health,
+        choices=list(Health),
+        metavar="HEALTH",
+        help="one of: " + ", ".join(Health),
+    )
+    rlist.add_argument("--owner", help="person id or email")
+    rlist.add_argument("--agent", help="agent name")
+    rlist.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    rlist.set_defaults(handler=_runs_list)
+    show = runs.add_parser("show", help="one run: status, health, checkpoints, approvals, timeline")
+    show.add_argument("run", help="run id")
+    show.set_defaults(handler=_runs_show)
+    return parser
+
+
+async def _with_store(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        if handler is not _db_upgrade:
+            await migrate.upgrade(engine)
+        return await handler(args, SqlStore(engine, SystemClock()))
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `opslayer` command."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if getattr(args, "serve", False):
+        return _serve(args, settings)
+    try:
+        return asyncio.run(_with_store(args.handler, args, settings))
+    except OpsError as exc:
+        print(f"opslayer: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The agent API v1 (DESIGN §3): thin routes from HTTP to bot.service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from adapters.http.auth import CurrentAgent
+from bot.contract import (
+    ApprovalIn,
+    ApprovalOut,
+    AuditOut,
+    CheckpointIn,
+    CheckpointOut,
+    CommandAck,
+    CommandOut,
+    ErrorOut,
+    Heartbeat,
+    RunCreate,
+    RunDetailOut,
+    RunOut,
+    RunPage,
+    StatusReport,
+)
+from bot.domain.status import CommandStatus, Health, RunStatus
+from bot.ports import RunFilter
+from bot.service import RunService
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413)
+}
+router = APIRouter(prefix="/v1", tags=["agents"], responses=_ERRORS)
+
+
+def _service(request: Request) -> RunService:
+    service: RunService = request.app.state.service
+    return service
+
+
+Service = Annotated[RunService, Depends(_service)]
+
+
+def _created(response: Response, created: bool) -> None:
+    response.status_code = 201 if created else 200
+
+
+@router.post("/runs", status_code=201, response_model=RunOut, summary="Register a run (idempotent)")
+async def register_run(
+    body: RunCreate, agent: CurrentAgent, service: Service, response: Response
+) -> RunOut:
+    run, created = await service.register_run(agent.name, body)
+    _created(response, created)
+    return RunOut.model_validate(run)
+
+
+@router.get("/runs", response_model=RunPage, summary="List this agent's runs, newest first")
+async def list_runs(
+    agent: CurrentAgent,
+    service: Service,
+    status: RunStatus | None = None,
+    health: Health | None = None,
+    owner: Annotated[str | None, Query(max_length=320, description="person id or email")] = None,
+    agent_name: Annotated[str | None, Query(alias="agent", max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> RunPage:
+    if agent_name is not None and agent_name != agent.name:
+        raise HTTPException(403, f"an agent token lists only its own runs ({agent.name!r})")
+    query = RunFilter(
+        status=status, health=health, owner=owner, agent=agent.name, limit=limit, cursor=cursor
+    )
+    items, next_cursor = await service.list_runs(query)
+    return RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunDetailOut,
+    summary="One run, with open approvals and pending commands",
+)
+async def get_run(run_id: str, agent: CurrentAgent, service: Service) -> RunDetailOut:
+    detail = await service.get_run(run_id, agent=agent.name)
+    out = RunOut.model_validate(detail.run).model_dump()
+    return RunDetailOut(
+        **out,
+        approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
+        pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
+    )
+
+
+@router.post(
+    "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
+)
+async def heartbeat(run_id: str, body: Heartbeat, agent: CurrentAgent, service: Service) -> RunOut:
+    return RunOut.model_validate(await service.heartbeat(agent.name, run_id, body))
+
+
+@router.post(
+    "/runs/{run_id}/status", response_model=RunOut, summary="Report a new status (409 if illegal)"
+)
+async def report_status(
+    run_id: str, body: StatusReport, agent: CurrentAgent, service: Service
+) -> RunOut:
+    return RunOut.model_validate(await service.report_status(agent.name, run_id, body))
+
+
+@router.post(
+    "/runs/{run_id}/checkpoints",
+    status_code=201,
+    response_model=CheckpointOut,
+    summary="Record a checkpoint",
+)
+async def add_checkpoint(
+    run_id: str, body: CheckpointIn, agent: CurrentAgent, service: Service, response: Response
+) -> CheckpointOut:
+    checkpoint, created = await service.add_checkpoint(agent.name, run_id, body)
+    _created(response, created)
+    return CheckpointOut.model_validate(checkpoint)
+
+
+@router.get(
+    "/runs/{run_id}/checkpoints",
+    response_model=list[CheckpointOut],
+    summary="Checkpoints, oldest first",
+)
+async def list_checkpoints(
+    run_id: str, agent: CurrentAgent, service: Service
+) -> list[CheckpointOut]:
+    return [
+        CheckpointOut.model_validate(c) for c in await service.checkpoints(run_id, agent=agent.name)
+    ]
+
+
+@router.post(
+    "/runs/{run_id}/approvals",
+    status_code=201,
+    response_model=ApprovalOut,
+    summary="Ask a human to decide",
+)
+async def request_approval(
+    run_id: str, body: ApprovalIn, agent: CurrentAgent, service: Service, response: Response
+) -> ApprovalOut:
+    approval, created = await service.request_approval(agent.name, run_id, body)
+    _created(response, created)
+    return ApprovalOut.model_validate(approval)
+
+
+@router.get(
+    "/approvals/{approval_id}", response_model=ApprovalOut, summary="One approval and its decision"
+)
+async def get_approval(approval_id: str, agent: CurrentAgent, service: Service) -> ApprovalOut:
+    return ApprovalOut.model_validate(await service.approval(approval_id, agent=agent.name))
+
+
+@router.get(
+    "/runs/{run_id}/commands",
+    response_model=list[CommandOut],
+    summary="Commands for agents that poll",
+)
+async def list_commands(
+    run_id: str, agent: CurrentAgent, service: Service, status: CommandStatus | None = None
+) -> list[CommandOut]:
+    commands = await service.commands(run_id, agent=agent.name, status=status)
+    return [CommandOut.model_validate(c) for c in commands]
+
+
+@router.post(
+    "/commands/{command_id}/ack",
+    response_model=CommandOut,
+    summary="Confirm a command was acted on",
+)
+async def ack_command(
+    command_id: str, body: CommandAck, agent: CurrentAgent, service: Service
+) -> CommandOut:
+    return CommandOut.model_validate(await service.ack_command(agent.name, command_id, body))
+
+
+@router.get(
+    "/runs/{run_id}/audit",
+    response_model=list[AuditOut],
+    summary="The run's audit trail, oldest first",
+)
+async def audit(run_id: str, agent: CurrentAgent, service: Service) -> list[AuditOut]:
+    return [AuditOut.model_validate(e) for e in await service.audit_trail(run_id, agent=agent.name)]

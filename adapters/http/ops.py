@@ -1,0 +1,91 @@
+"""Operational endpoints: liveness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.domain.status import RunStatus
+from bot.service import RunService
+
+router = APIRouter(tags=["operations"])
+
+
+class Metrics:
+    """The app's own registry (not the global one, so several apps can live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "opslayer_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "opslayer_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.runs = Gauge("opslayer_runs", "Runs by status", ["status"], registry=self.registry)
+        self.heartbeats_pending = Gauge(
+            "opslayer_heartbeats_pending",
+            "Heartbeats buffered, not yet written",
+            registry=self.registry,
+        )
+
+
+class RequestMetrics:
+    """Counts and times every request by its route template (not its raw path, to bound labels)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    service: RunService = request.app.state.service
+    counts = await service.count_by_status()
+    for status in RunStatus:
+        registry.runs.labels(status.value).set(counts.get(status, 0))
+    registry.heartbeats_pending.set(service.pending_heartbeats)
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

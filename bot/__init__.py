@@ -1,0 +1,1 @@
+"""The opslayer core: the domain, its use cases and the ports it needs. No I/O frameworks here."""

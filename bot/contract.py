@@ -1,0 +1,319 @@
+"""The agent API v1 as pydantic models: what agents send and what they get back.
+
+This module imports nothing but pydantic and the domain enums, so the agent client can use it
+without installing the server. Field names are a contract (DESIGN §3): extend, never rename.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    model_validator,
+)
+
+from bot.domain.status import (
+    ApprovalStatus,
+    CommandKind,
+    CommandStatus,
+    Health,
+    MemoryScope,
+    RunStatus,
+    Via,
+)
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", strip_whitespace=True, to_lower=True
+    ),
+]
+Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600)]
+
+
+class _In(BaseModel):
+    """Input: unknown fields are refused so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+class OwnerIn(_In):
+    """Who owns a run: any of these identities finds or creates the person."""
+
+    email: Email | None = None
+    slack_user_id: Id | None = None
+    teams_user_id: Id | None = None
+    name: Title | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> OwnerIn:
+        if not (self.email or self.slack_user_id or self.teams_user_id):
+            raise ValueError("owner needs at least one of email, slack_user_id, teams_user_id")
+        return self
+
+
+class ChannelIn(_In):
+    """Where alerts go: a Slack channel id, a Teams conversation id, or both."""
+
+    slack: Id | None = None
+    teams: Id | None = None
+
+
+class PolicyIn(_In):
+    """Overrides of the default timings, in seconds."""
+
+    heartbeat_timeout_s: Seconds | None = None
+    stale_after_s: Seconds | None = None
+    approval_reminder_s: Seconds | None = None
+    escalate_after_s: Seconds | None = None
+
+
+class MemoryIn(_In):
+    """A reference to long-term memory the run relies on."""
+
+    key: Id
+    scope: MemoryScope
+    updated_at: AwareDatetime
+
+
+class ContextIn(_In):
+    """References to the agent's own conversation and memory."""
+
+    thread_id: Id | None = None
+    memory: Annotated[list[MemoryIn], Field(max_length=100)] = []
+
+
+class RunCreate(_In):
+    """`POST /v1/runs`: register a run (idempotent per agent and external_id)."""
+
+    external_id: Id
+    title: Title
+    owner: OwnerIn
+    channel: ChannelIn | None = None
+    webhook_url: HttpUrl | None = None
+    policy: PolicyIn | None = None
+    context: ContextIn | None = None
+    labels: Annotated[
+        dict[Id, Annotated[str, StringConstraints(max_length=200)]], Field(max_length=50)
+    ] = {}
+
+
+class Heartbeat(_In):
+    """`POST /v1/runs/{id}/heartbeat`: the run is alive; `at` is when, if not now."""
+
+    at: AwareDatetime | None = None
+    step: Title | None = None
+    progress: Annotated[float, Field(ge=0, le=1)] | None = None
+    message: Text | None = None
+
+
+class StatusReport(_In):
+    """`POST /v1/runs/{id}/status`: the agent reports a new status."""
+
+    status: RunStatus
+    reason: Text | None = None
+    error: Text | None = None
+    auth_expires_at: AwareDatetime | None = None
+
+
+class SideEffectIn(_In):
+    """Something done to the outside world since the previous checkpoint."""
+
+    key: Id
+    description: Text | None = None
+    idempotent: bool
+
+
+class CheckpointIn(_In):
+    """`POST /v1/runs/{id}/checkpoints`: a point the run can be retried from."""
+
+    checkpoint_id: Id
+    step: Title
+    summary: Text | None = None
+    side_effects: Annotated[list[SideEffectIn], Field(max_length=500)] = []
+    resumable: bool = True
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> CheckpointIn:
+        keys = [e.key for e in self.side_effects]
+        if len(keys) != len(set(keys)):
+            raise ValueError("side_effects keys must be unique within a checkpoint")
+        return self
+
+
+class ApprovalIn(_In):
+    """`POST /v1/runs/{id}/approvals`: ask a human; `state` comes back with the decision."""
+
+    request_id: Id
+    title: Title
+    details: Text | None = None
+    expires_at: AwareDatetime | None = None
+    approvers: Annotated[list[Id], Field(max_length=50)] = []
+    state: Any = None
+
+
+class CommandAck(_In):
+    """`POST /v1/commands/{id}/ack`: the agent acted on a command (or could not)."""
+
+    result: Literal["done", "failed"]
+    message: Text | None = None
+
+
+# ---- outputs ------------------------------------------------------------------------------
+
+
+class OwnerOut(_Out):
+    id: str
+    name: str
+    email: str | None = None
+    slack_user_id: str | None = None
+    teams_user_id: str | None = None
+
+
+class ChannelOut(_Out):
+    slack: str | None = None
+    teams: str | None = None
+
+
+class PolicyOut(_Out):
+    heartbeat_timeout_s: int
+    stale_after_s: int
+    approval_reminder_s: int
+    escalate_after_s: int
+
+
+class MemoryOut(_Out):
+    key: str
+    scope: MemoryScope
+    updated_at: datetime
+
+
+class ContextOut(_Out):
+    thread_id: str | None = None
+    memory: list[MemoryOut] = []
+
+
+class RunOut(_Out):
+    """A run as agents and operators see it."""
+
+    id: str
+    external_id: str
+    agent: str
+    title: str
+    status: RunStatus
+    health: list[Health]
+    owner: OwnerOut
+    channel: ChannelOut
+    webhook_url: str | None = None
+    policy: PolicyOut
+    context: ContextOut
+    labels: dict[str, str]
+    step: str | None = None
+    progress: float | None = None
+    message: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    attempt: int
+    last_heartbeat_at: datetime | None = None
+    auth_expires_at: datetime | None = None
+    next_check_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ApprovalOut(_Out):
+    id: str
+    run_id: str
+    request_id: str
+    title: str
+    status: ApprovalStatus
+    details: str | None = None
+    expires_at: datetime | None = None
+    approvers: list[str] = []
+    state: Any = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    comment: str | None = None
+    created_at: datetime
+
+
+class CommandOut(_Out):
+    id: str
+    run_id: str
+    kind: CommandKind
+    status: CommandStatus
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None = None
+    acked_at: datetime | None = None
+    last_error: str | None = None
+    result_message: str | None = None
+
+
+class RunDetailOut(RunOut):
+    """`GET /v1/runs/{id}`: the run with what is open on it."""
+
+    approvals: list[ApprovalOut]
+    pending_commands: list[CommandOut]
+
+
+class RunPage(_Out):
+    items: list[RunOut]
+    next_cursor: str | None = None
+
+
+class SideEffectOut(_Out):
+    key: str
+    idempotent: bool
+    description: str | None = None
+
+
+class CheckpointOut(_Out):
+    checkpoint_id: str
+    run_id: str
+    step: str
+    summary: str | None = None
+    resumable: bool
+    side_effects: list[SideEffectOut]
+    created_at: datetime
+
+
+class ActorOut(_Out):
+    id: str
+    name: str
+    via: Via
+
+
+class AuditOut(_Out):
+    id: int | None = None
+    at: datetime
+    action: str
+    actor: ActorOut
+    run_id: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = {}
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: a readable reason (422 adds pydantic's error list)."""
+
+    detail: str | list[dict[str, Any]]

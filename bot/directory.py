@@ -1,0 +1,73 @@
+"""People and groups: who owns runs and where their alerts go."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.domain.models import Group, Identity, Person
+from bot.errors import Conflict, ValidationFailed
+from bot.ids import new_id
+from bot.ports import Store
+
+
+async def add_person(
+    store: Store, *, identity: Identity, timezone: str = "UTC", group: str | None = None
+) -> Person:
+    """Add a person; refused when any of their identities already belongs to someone."""
+    if not (identity.email or identity.slack_user_id or identity.teams_user_id):
+        raise ValidationFailed("a person needs an email, a Slack user id or a Teams user id")
+    async with store.transaction() as uow:
+        if await uow.people.find(identity) is not None:
+            raise Conflict(
+                f"{identity.display_name()} is already known; see 'opslayer people list'"
+            )
+        if group is not None and await uow.people.group(group) is None:
+            raise ValidationFailed(
+                f"no group {group!r}; create it with 'opslayer groups add {group}'"
+            )
+        person = Person(
+            id=new_id("per"),
+            name=identity.display_name(),
+            email=identity.email,
+            slack_user_id=identity.slack_user_id,
+            teams_user_id=identity.teams_user_id,
+            timezone=timezone,
+            group=group,
+        )
+        return await uow.people.add(person)
+
+
+async def list_people(store: Store) -> Sequence[Person]:
+    """Everyone, by name."""
+    async with store.transaction() as uow:
+        return await uow.people.everyone()
+
+
+async def add_group(
+    store: Store,
+    *,
+    name: str,
+    slack_channel: str | None = None,
+    teams_channel: str | None = None,
+    slack_escalation_channel: str | None = None,
+    teams_escalation_channel: str | None = None,
+) -> Group:
+    """Add a group with its alert and escalation channels."""
+    async with store.transaction() as uow:
+        if await uow.people.group(name) is not None:
+            raise Conflict(f"group {name!r} already exists")
+        group = Group(
+            id=new_id("grp"),
+            name=name,
+            slack_channel=slack_channel,
+            teams_channel=teams_channel,
+            slack_escalation_channel=slack_escalation_channel,
+            teams_escalation_channel=teams_escalation_channel,
+        )
+        return await uow.people.add_group(group)
+
+
+async def list_groups(store: Store) -> Sequence[Group]:
+    """Every group, by name."""
+    async with store.transaction() as uow:
+        return await uow.people.groups()

@@ -1,0 +1,1 @@
+"""The pure domain: statuses, records, the transition table and the detection policy."""

@@ -1,0 +1,93 @@
+"""The error tree of opslayer's core.
+
+    OpsError
+     ├── NotFound                 an id that does not exist (or is not visible to the caller)
+     │    ├── RunNotFound
+     │    ├── ApprovalNotFound
+     │    └── CommandNotFound
+     ├── Forbidden                the caller may not touch this resource (another agent's run)
+     ├── NotAuthorized            a person lacks the right for an action (audited)
+     ├── InvalidTransition        the run's status does not allow the event
+     ├── Conflict                 the state moved on (already decided, version mismatch)
+     └── ValidationFailed         input that parses but makes no sense in the domain
+
+Constructors take the context and build the message; adapters map the tree to their surface
+(HTTP status, ephemeral chat reply) in one function each.
+"""
+
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(OpsError):
+    """Something addressed by id does not exist."""
+
+
+class RunNotFound(NotFound):
+    """No run with this id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} not found")
+        self.run_id = run_id
+
+
+class ApprovalNotFound(NotFound):
+    """No approval with this id."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"approval {approval_id!r} not found")
+        self.approval_id = approval_id
+
+
+class CommandNotFound(NotFound):
+    """No command with this id."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(f"command {command_id!r} not found")
+        self.command_id = command_id
+
+
+class Forbidden(OpsError):
+    """An agent addressed a resource that belongs to another agent."""
+
+    def __init__(self, *, agent: str, resource: str) -> None:
+        super().__init__(f"{resource} belongs to another agent, not to {agent!r}")
+        self.agent = agent
+        self.resource = resource
+
+
+class NotAuthorized(OpsError):
+    """A person tried an action they have no right to."""
+
+    def __init__(self, *, actor: str, action: str, target: str) -> None:
+        super().__init__(
+            f"{actor} may not {action} {target}: only its owner, approvers and admins may"
+        )
+        self.actor = actor
+        self.action = action
+        self.target = target
+
+
+class InvalidTransition(OpsError):
+    """The run's current status does not allow the requested event."""
+
+    def __init__(self, *, run_id: str, status: str, event: str) -> None:
+        super().__init__(f"run {run_id} is {status}: {event} is not allowed from {status}")
+        self.run_id = run_id
+        self.status = status
+        self.event = event
+
+
+class Conflict(OpsError):
+    """The state moved on since the caller looked (already decided, concurrent change)."""
+
+
+class ValidationFailed(OpsError):
+    """Input that is well-formed but makes no sense for the domain."""

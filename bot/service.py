@@ -1,0 +1,490 @@
+"""Use cases of the agent API: load, decide (pure), save with the audit event in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.contract import (
+    ApprovalIn,
+    CheckpointIn,
+    CommandAck,
+    Heartbeat,
+    RunCreate,
+    StatusReport,
+)
+from bot.domain.liveness import record_heartbeat
+from bot.domain.models import (
+    Actor,
+    Approval,
+    AuditEvent,
+    Channel,
+    Checkpoint,
+    Command,
+    Context,
+    Identity,
+    MemoryRef,
+    Person,
+    Policy,
+    Run,
+    SideEffect,
+)
+from bot.domain.policy import assess
+from bot.domain.status import ApprovalStatus, CommandStatus, RunStatus
+from bot.domain.transitions import (
+    CloseOpenApprovals,
+    Effect,
+    RunEvent,
+    StatusChanged,
+    event_for_report,
+    transition,
+)
+from bot.errors import (
+    ApprovalNotFound,
+    CommandNotFound,
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    RunNotFound,
+    ValidationFailed,
+)
+from bot.heartbeats import HeartbeatBuffer, RunSnapshots
+from bot.ids import new_id
+from bot.ports import Clock, RunFilter, Store, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run with what is open on it: pending approvals and undelivered commands."""
+
+    run: Run
+    approvals: list[Approval]
+    pending_commands: list[Command]
+
+
+def _person_for(identity: Identity) -> Person:
+    return Person(
+        id=new_id("per"),
+        name=identity.display_name(),
+        email=identity.email,
+        slack_user_id=identity.slack_user_id,
+        teams_user_id=identity.teams_user_id,
+    )
+
+
+def _policy(overrides: dict[str, int | None]) -> Policy:
+    return Policy(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _assessed(run: Run, now: datetime) -> Run:
+    health, next_check = assess(run, now)
+    return dataclasses.replace(run, health=health, next_check_at=next_check)
+
+
+class RunService:
+    """What agents do to their runs, and what anyone may read of them."""
+
+    def __init__(self, store: Store, clock: Clock, *, run_cache_ttl_s: float = 1.0) -> None:
+        self._store = store
+        self._clock = clock
+        self._beats = HeartbeatBuffer()
+        self._snapshots = RunSnapshots(ttl_s=run_cache_ttl_s)
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def _with_pending_beat(self, run: Run) -> Run:
+        return self._beats.base_for(run)
+
+    async def _owned(
+        self, uow: UnitOfWork, agent: str | None, run_id: str, *, lock: bool = False
+    ) -> Run:
+        run = await uow.runs.get(run_id, for_update=lock)
+        if run is None:
+            raise RunNotFound(run_id)
+        if agent is not None and run.agent != agent:
+            raise Forbidden(agent=agent, resource=f"run {run_id}")
+        return run
+
+    async def get_run(self, run_id: str, *, agent: str | None = None) -> RunDetail:
+        """A run (as `agent` if given: another agent's run is refused) with what is open on it."""
+        async with self._store.transaction() as uow:
+            run = await self._owned(uow, agent, run_id)
+            approvals = await uow.approvals.for_run(run_id, status=ApprovalStatus.PENDING)
+            commands = await uow.commands.for_run(run_id, status=CommandStatus.PENDING)
+        return RunDetail(self._with_pending_beat(run), approvals, commands)
+
+    async def list_runs(self, query: RunFilter) -> tuple[list[Run], str | None]:
+        """A page of runs, newest first, and the cursor of the next page."""
+        async with self._store.transaction() as uow:
+            items, cursor = await uow.runs.page(query)
+        return [self._with_pending_beat(r) for r in items], cursor
+
+    async def count_by_status(self) -> dict[RunStatus, int]:
+        """How many runs are in each status (for metrics)."""
+        async with self._store.transaction() as uow:
+            return await uow.runs.count_by_status()
+
+    @property
+    def pending_heartbeats(self) -> int:
+        """Heartbeats accepted but not yet written."""
+        return len(self._beats)
+
+    async def checkpoints(self, run_id: str, *, agent: str | None = None) -> list[Checkpoint]:
+        """A run's checkpoints, oldest first."""
+        async with self._store.transaction() as uow:
+            await self._owned(uow, agent, run_id)
+            return await uow.checkpoints.for_run(run_id)
+
+    async def audit_trail(self, run_id: str, *, agent: str | None = None) -> list[AuditEvent]:
+        """A run's audit events, oldest first."""
+        async with self._store.transaction() as uow:
+            await self._owned(uow, agent, run_id)
+            return await uow.audit.for_run(run_id)
+
+    async def approval(self, approval_id: str, *, agent: str | None = None) -> Approval:
+        """One approval, visible to the agent that owns its run."""
+        async with self._store.transaction() as uow:
+            approval = await uow.approvals.get(approval_id)
+            if approval is None:
+                raise ApprovalNotFound(approval_id)
+            await self._owned(uow, agent, approval.run_id)
+            return approval
+
+    async def commands(
+        self, run_id: str, *, agent: str | None = None, status: CommandStatus | None = None
+    ) -> list[Command]:
+        """A run's commands, oldest first (`pending`: not yet acknowledged, for polling agents)."""
+        async with self._store.transaction() as uow:
+            await self._owned(uow, agent, run_id)
+            return await uow.commands.for_run(run_id, status=status)
+
+    # ---- agent writes ------------------------------------------------------------------
+
+    async def register_run(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
+        """Register a run; the same external_id again returns the existing run (created=False)."""
+        try:
+            return await self._register(agent, req)
+        except Conflict:
+            # Two registrations raced on the same external_id or owner: the other one won.
+            return await self._register(agent, req)
+
+    async def _register(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            existing = await uow.runs.by_external_id(agent, req.external_id)
+            if existing is not None:
+                return self._with_pending_beat(existing), False
+            identity = Identity(**req.owner.model_dump())
+            owner = await uow.people.find(identity) or await uow.people.add(_person_for(identity))
+            context = req.context
+            run = Run(
+                id=new_id("run"),
+                external_id=req.external_id,
+                agent=agent,
+                title=req.title,
+                status=RunStatus.QUEUED,
+                owner=owner,
+                created_at=now,
+                updated_at=now,
+                status_changed_at=now,
+                channel=Channel(**req.channel.model_dump()) if req.channel else Channel(),
+                webhook_url=str(req.webhook_url) if req.webhook_url else None,
+                policy=_policy(req.policy.model_dump()) if req.policy else Policy(),
+                context=Context(
+                    thread_id=context.thread_id,
+                    memory=tuple(MemoryRef(m.key, m.scope, m.updated_at) for m in context.memory),
+                )
+                if context
+                else Context(),
+                labels=dict(req.labels),
+            )
+            run = _assessed(run, now)
+            await uow.runs.add(run)
+            await uow.audit.add(
+                AuditEvent(
+                    "run.registered",
+                    now,
+                    Actor.agent(agent),
+                    run.id,
+                    detail={"external_id": run.external_id, "owner": owner.id, "title": run.title},
+                )
+            )
+        self._snapshots.put(run)
+        return run, True
+
+    async def heartbeat(self, agent: str, run_id: str, beat: Heartbeat) -> Run:
+        """Record a sign of life; refused for a run that has ended. Written in batches."""
+        now = self._clock.now()
+        snapshot = self._snapshots.get(run_id)
+        if snapshot is None:
+            async with self._store.transaction() as uow:
+                snapshot = await self._owned(uow, agent, run_id)
+            self._snapshots.put(snapshot)
+        elif snapshot.agent != agent:
+            raise Forbidden(agent=agent, resource=f"run {run_id}")
+        if snapshot.status.terminal:
+            raise InvalidTransition(run_id=run_id, status=snapshot.status, event="heartbeat")
+        run = record_heartbeat(
+            self._beats.base_for(snapshot),
+            at=beat.at or now,
+            now=now,
+            step=beat.step,
+            progress=beat.progress,
+            message=beat.message,
+        )
+        self._beats.put(run, version=snapshot.version)
+        return run
+
+    async def flush_heartbeats(self) -> int:
+        """Write every pending heartbeat in one transaction; return how many runs were written."""
+        batch = self._beats.drain()
+        if not batch:
+            return 0
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            missed: set[str] = set(await uow.runs.apply_beats(batch))
+            for beat in batch:
+                if beat.run.id not in missed:
+                    continue
+                # The run moved on since the snapshot (a status change): fold the beat into it.
+                fresh = await uow.runs.get(beat.run.id, for_update=True)
+                if fresh is None or fresh.status.terminal or beat.run.last_heartbeat_at is None:
+                    continue
+                rebuilt = record_heartbeat(
+                    fresh,
+                    at=beat.run.last_heartbeat_at,
+                    now=now,
+                    step=beat.run.step,
+                    progress=beat.run.progress,
+                    message=beat.run.message,
+                )
+                await uow.runs.apply_beats(
+                    [dataclasses.replace(beat, run=rebuilt, version=fresh.version)]
+                )
+        for beat in batch:
+            if beat.run.id in missed:
+                self._snapshots.drop(beat.run.id)
+            else:
+                self._snapshots.put(beat.run)
+        return len(batch)
+
+    async def _save(self, uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run:
+        """Write a changed run (version + 1, health re-assessed) and remember it."""
+        saved = _assessed(
+            dataclasses.replace(after, version=before.version + 1, updated_at=now), now
+        )
+        await uow.runs.update(saved, expected_version=before.version)
+        return saved
+
+    async def _load_for_write(
+        self, uow: UnitOfWork, agent: str | None, run_id: str, now: datetime
+    ) -> tuple[Run, Run]:
+        """The stored run and the same run with any buffered heartbeat folded in."""
+        stored = await self._owned(uow, agent, run_id, lock=True)
+        pending = self._beats.pop(run_id)
+        if pending is None or pending.run.last_heartbeat_at is None:
+            return stored, stored
+        current = record_heartbeat(
+            stored,
+            at=pending.run.last_heartbeat_at,
+            now=now,
+            step=pending.run.step,
+            progress=pending.run.progress,
+            message=pending.run.message,
+        )
+        return stored, current
+
+    async def _carry_out(
+        self,
+        uow: UnitOfWork,
+        run: Run,
+        effects: list[Effect],
+        actor: Actor,
+        now: datetime,
+        reason: str | None,
+    ) -> None:
+        for effect in effects:
+            match effect:
+                case StatusChanged(old=old, new=new, event=event):
+                    detail = {"from": old.value, "to": new.value, "event": event.value}
+                    if run.error:
+                        detail["error"] = run.error
+                    await uow.audit.add(
+                        AuditEvent("run.status_changed", now, actor, run.id, detail, reason)
+                    )
+                case CloseOpenApprovals():
+                    closed = await uow.approvals.close_pending(
+                        run.id, status=ApprovalStatus.CANCELED, at=now
+                    )
+                    if closed:
+                        await uow.audit.add(
+                            AuditEvent(
+                                "approval.canceled",
+                                now,
+                                actor,
+                                run.id,
+                                {"count": closed},
+                                "run ended",
+                            )
+                        )
+
+    async def report_status(self, agent: str, run_id: str, report: StatusReport) -> Run:
+        """Apply a status the agent reports; an illegal one raises InvalidTransition (409)."""
+        now = self._clock.now()
+        actor = Actor.agent(agent)
+        async with self._store.transaction() as uow:
+            stored, run = await self._load_for_write(uow, agent, run_id, now)
+            after, effects = transition(
+                run, event_for_report(report.status), now, reason=report.reason, error=report.error
+            )
+            if report.auth_expires_at is not None:
+                after = dataclasses.replace(after, auth_expires_at=report.auth_expires_at)
+            elif (
+                stored.status is RunStatus.WAITING_AUTH
+                and after.status is not RunStatus.WAITING_AUTH
+            ):
+                after = dataclasses.replace(after, auth_expires_at=None)  # it got new credentials
+            if after == stored:
+                return stored
+            saved = await self._save(uow, stored, after, now)
+            await self._carry_out(uow, saved, effects, actor, now, report.reason)
+            if (
+                report.auth_expires_at is not None
+                and report.auth_expires_at != stored.auth_expires_at
+            ):
+                await uow.audit.add(
+                    AuditEvent(
+                        "run.auth_expiry_set",
+                        now,
+                        actor,
+                        run_id,
+                        {"auth_expires_at": report.auth_expires_at.isoformat()},
+                    )
+                )
+        self._snapshots.put(saved)
+        return saved
+
+    async def add_checkpoint(
+        self, agent: str, run_id: str, req: CheckpointIn
+    ) -> tuple[Checkpoint, bool]:
+        """Record a checkpoint with its side effects; the same checkpoint_id again returns it."""
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            existing = await uow.checkpoints.get(run_id, req.checkpoint_id)
+            if existing is not None:
+                await self._owned(uow, agent, run_id)
+                return existing, False
+            stored, run = await self._load_for_write(uow, agent, run_id, now)
+            if run.status.terminal:
+                raise InvalidTransition(run_id=run_id, status=run.status, event="checkpoint")
+            checkpoint = Checkpoint(
+                id=new_id("ckp"),
+                run_id=run_id,
+                checkpoint_id=req.checkpoint_id,
+                step=req.step,
+                created_at=now,
+                seq=await uow.checkpoints.last_seq(run_id) + 1,
+                summary=req.summary,
+                resumable=req.resumable,
+                side_effects=tuple(
+                    SideEffect(e.key, e.idempotent, e.description) for e in req.side_effects
+                ),
+            )
+            await uow.checkpoints.add(checkpoint)
+            # A checkpoint is a sign of life too.
+            saved = await self._save(
+                uow, stored, record_heartbeat(run, at=now, now=now, step=req.step), now
+            )
+            unsafe = [e.key for e in checkpoint.side_effects if not e.idempotent]
+            await uow.audit.add(
+                AuditEvent(
+                    "checkpoint.recorded",
+                    now,
+                    Actor.agent(agent),
+                    run_id,
+                    {
+                        "checkpoint_id": req.checkpoint_id,
+                        "step": req.step,
+                        "side_effects": len(req.side_effects),
+                        "non_idempotent": unsafe,
+                    },
+                )
+            )
+        self._snapshots.put(saved)
+        return checkpoint, True
+
+    async def request_approval(
+        self, agent: str, run_id: str, req: ApprovalIn
+    ) -> tuple[Approval, bool]:
+        """Open an approval and move the run to waiting_approval; the same request_id returns it."""
+        now = self._clock.now()
+        if req.expires_at is not None and req.expires_at <= now:
+            raise ValidationFailed(f"expires_at {req.expires_at.isoformat()} is already past")
+        actor = Actor.agent(agent)
+        async with self._store.transaction() as uow:
+            existing = await uow.approvals.by_request_id(run_id, req.request_id)
+            if existing is not None:
+                await self._owned(uow, agent, run_id)
+                return existing, False
+            stored, run = await self._load_for_write(uow, agent, run_id, now)
+            after, effects = transition(run, RunEvent.REQUEST_APPROVAL, now, reason=req.title)
+            approval = Approval(
+                id=new_id("apr"),
+                run_id=run_id,
+                request_id=req.request_id,
+                title=req.title,
+                status=ApprovalStatus.PENDING,
+                created_at=now,
+                details=req.details,
+                expires_at=req.expires_at,
+                approvers=tuple(req.approvers),
+                state=req.state,
+            )
+            await uow.approvals.add(approval)
+            saved = await self._save(uow, stored, after, now)
+            await self._carry_out(uow, saved, effects, actor, now, req.title)
+            await uow.audit.add(
+                AuditEvent(
+                    "approval.requested",
+                    now,
+                    actor,
+                    run_id,
+                    {"approval_id": approval.id, "request_id": req.request_id, "title": req.title},
+                )
+            )
+        self._snapshots.put(saved)
+        return approval, True
+
+    async def ack_command(self, agent: str, command_id: str, ack: CommandAck) -> Command:
+        """The agent confirms it acted on a command (or failed); the same ack again is a no-op."""
+        now = self._clock.now()
+        status = CommandStatus.ACKED if ack.result == "done" else CommandStatus.FAILED
+        async with self._store.transaction() as uow:
+            command = await uow.commands.get(command_id, for_update=True)
+            if command is None:
+                raise CommandNotFound(command_id)
+            await self._owned(uow, agent, command.run_id)
+            if command.status in (CommandStatus.ACKED, CommandStatus.FAILED):
+                if command.status is status:
+                    return command
+                raise Conflict(f"command {command_id} was already acknowledged as {command.status}")
+            acked = dataclasses.replace(
+                command,
+                status=status,
+                acked_at=now,
+                result_message=ack.message,
+                next_attempt_at=None,
+            )
+            await uow.commands.update(acked)
+            await uow.audit.add(
+                AuditEvent(
+                    "command.acked",
+                    now,
+                    Actor.agent(agent),
+                    command.run_id,
+                    {"command_id": command_id, "kind": command.kind.value, "result": ack.result},
+                    ack.message,
+                )
+            )
+        return acked

@@ -1,0 +1,1 @@
+"""Persistence: tables, repositories implementing bot.ports, migrations and engine set-up."""

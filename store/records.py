@@ -1,0 +1,426 @@
+"""Repositories for everything around runs: agents, people and groups, checkpoints, approvals,
+commands and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.models import (
+    Actor,
+    Approval,
+    AuditEvent,
+    Checkpoint,
+    Command,
+    Group,
+    Identity,
+    Person,
+    SideEffect,
+)
+from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Via
+from bot.ids import new_id
+from bot.ports import Agent
+from store.tables import (
+    agent_tokens,
+    agents,
+    approvals,
+    audit_events,
+    checkpoints,
+    commands,
+    groups,
+    people,
+    side_effects,
+)
+
+
+class SqlAgentRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent:
+        existing = await self.by_name(name)
+        if existing is None:
+            existing = Agent(id=new_id("agt"), name=name, webhook_secret=webhook_secret)
+            await self._conn.execute(
+                insert(agents).values(
+                    id=existing.id, name=name, webhook_secret=webhook_secret, created_at=self._now
+                )
+            )
+        else:
+            await self._conn.execute(
+                update(agents)
+                .where(agents.c.id == existing.id)
+                .values(webhook_secret=webhook_secret)
+            )
+            existing = Agent(id=existing.id, name=name, webhook_secret=webhook_secret)
+        await self._conn.execute(
+            insert(agent_tokens).values(
+                token_hash=token_hash, agent_id=existing.id, created_at=self._now
+            )
+        )
+        return existing
+
+    async def by_token_hash(self, token_hash: str) -> Agent | None:
+        row = (
+            await self._conn.execute(
+                select(agents)
+                .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
+                .where(agent_tokens.c.token_hash == token_hash, agent_tokens.c.revoked_at.is_(None))
+            )
+        ).first()
+        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
+
+    async def by_name(self, name: str) -> Agent | None:
+        row = (await self._conn.execute(select(agents).where(agents.c.name == name))).first()
+        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
+
+    async def revoke(self, name: str) -> int:
+        agent = await self.by_name(name)
+        if agent is None:
+            return 0
+        result = await self._conn.execute(
+            update(agent_tokens)
+            .where(agent_tokens.c.agent_id == agent.id, agent_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=self._now)
+        )
+        return int(result.rowcount)
+
+
+def _person(row: Row[Any], group_name: str | None = None) -> Person:
+    return Person(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        slack_user_id=row.slack_user_id,
+        teams_user_id=row.teams_user_id,
+        timezone=row.timezone,
+        group=group_name,
+        removed=row.removed_at is not None,
+    )
+
+
+def _group(row: Row[Any]) -> Group:
+    return Group(
+        id=row.id,
+        name=row.name,
+        slack_channel=row.slack_channel,
+        teams_channel=row.teams_channel,
+        slack_escalation_channel=row.slack_escalation_channel,
+        teams_escalation_channel=row.teams_escalation_channel,
+    )
+
+
+_PEOPLE = select(people, groups.c.name.label("group_name")).select_from(
+    people.outerjoin(groups, people.c.group_id == groups.c.id)
+)
+
+
+class SqlPeopleRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def find(self, identity: Identity) -> Person | None:
+        clauses = []
+        if identity.email:
+            clauses.append(people.c.email == identity.email.lower())
+        if identity.slack_user_id:
+            clauses.append(people.c.slack_user_id == identity.slack_user_id)
+        if identity.teams_user_id:
+            clauses.append(people.c.teams_user_id == identity.teams_user_id)
+        if not clauses:
+            return None
+        row = (await self._conn.execute(_PEOPLE.where(or_(*clauses)).limit(1))).first()
+        return _person(row, row.group_name) if row else None
+
+    async def get(self, person_id: str) -> Person | None:
+        row = (await self._conn.execute(_PEOPLE.where(people.c.id == person_id))).first()
+        return _person(row, row.group_name) if row else None
+
+    async def add(self, person: Person) -> Person:
+        group_id = None
+        if person.group is not None:
+            group = await self.group(person.group)
+            group_id = group.id if group else None
+        await self._conn.execute(
+            insert(people).values(
+                id=person.id,
+                name=person.name,
+                email=person.email.lower() if person.email else None,
+                slack_user_id=person.slack_user_id,
+                teams_user_id=person.teams_user_id,
+                timezone=person.timezone,
+                group_id=group_id,
+                created_at=self._now,
+            )
+        )
+        return person
+
+    async def everyone(self) -> Sequence[Person]:
+        rows = await self._conn.execute(_PEOPLE.order_by(people.c.name))
+        return [_person(r, r.group_name) for r in rows]
+
+    async def add_group(self, group: Group) -> Group:
+        await self._conn.execute(
+            insert(groups).values(
+                id=group.id,
+                name=group.name,
+                slack_channel=group.slack_channel,
+                teams_channel=group.teams_channel,
+                slack_escalation_channel=group.slack_escalation_channel,
+                teams_escalation_channel=group.teams_escalation_channel,
+            )
+        )
+        return group
+
+    async def groups(self) -> Sequence[Group]:
+        return [_group(r) for r in await self._conn.execute(select(groups).order_by(groups.c.name))]
+
+    async def group(self, name: str) -> Group | None:
+        row = (await self._conn.execute(select(groups).where(groups.c.name == name))).first()
+        return _group(row) if row else None
+
+
+class SqlCheckpointRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _effects(self, pks: Sequence[str]) -> dict[str, tuple[SideEffect, ...]]:
+        if not pks:
+            return {}
+        rows = await self._conn.execute(
+            select(side_effects)
+            .where(side_effects.c.checkpoint_pk.in_(pks))
+            .order_by(side_effects.c.key)
+        )
+        found: dict[str, list[SideEffect]] = {}
+        for r in rows:
+            effect = SideEffect(key=r.key, idempotent=r.idempotent, description=r.description)
+            found.setdefault(r.checkpoint_pk, []).append(effect)
+        return {k: tuple(v) for k, v in found.items()}
+
+    @staticmethod
+    def _checkpoint(row: Row[Any], effects: tuple[SideEffect, ...]) -> Checkpoint:
+        return Checkpoint(
+            id=row.id,
+            run_id=row.run_id,
+            checkpoint_id=row.checkpoint_id,
+            step=row.step,
+            created_at=row.created_at,
+            seq=row.seq,
+            summary=row.summary,
+            resumable=row.resumable,
+            side_effects=effects,
+        )
+
+    async def get(self, run_id: str, checkpoint_id: str) -> Checkpoint | None:
+        row = (
+            await self._conn.execute(
+                select(checkpoints).where(
+                    checkpoints.c.run_id == run_id, checkpoints.c.checkpoint_id == checkpoint_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return self._checkpoint(row, (await self._effects([row.id])).get(row.id, ()))
+
+    async def add(self, checkpoint: Checkpoint) -> None:
+        await self._conn.execute(
+            insert(checkpoints).values(
+                id=checkpoint.id,
+                run_id=checkpoint.run_id,
+                checkpoint_id=checkpoint.checkpoint_id,
+                seq=checkpoint.seq,
+                step=checkpoint.step,
+                summary=checkpoint.summary,
+                resumable=checkpoint.resumable,
+                created_at=checkpoint.created_at,
+            )
+        )
+        if checkpoint.side_effects:
+            await self._conn.execute(
+                insert(side_effects),
+                [
+                    {
+                        "checkpoint_pk": checkpoint.id,
+                        "key": e.key,
+                        "description": e.description,
+                        "idempotent": e.idempotent,
+                    }
+                    for e in checkpoint.side_effects
+                ],
+            )
+
+    async def for_run(self, run_id: str) -> list[Checkpoint]:
+        rows = list(
+            await self._conn.execute(
+                select(checkpoints)
+                .where(checkpoints.c.run_id == run_id)
+                .order_by(checkpoints.c.seq)
+            )
+        )
+        effects = await self._effects([r.id for r in rows])
+        return [self._checkpoint(r, effects.get(r.id, ())) for r in rows]
+
+    async def last_seq(self, run_id: str) -> int:
+        query = select(checkpoints.c.seq).where(checkpoints.c.run_id == run_id)
+        seq = (await self._conn.execute(query.order_by(checkpoints.c.seq.desc()).limit(1))).scalar()
+        return int(seq or 0)
+
+
+def _approval(row: Row[Any]) -> Approval:
+    return Approval(
+        id=row.id,
+        run_id=row.run_id,
+        request_id=row.request_id,
+        title=row.title,
+        status=ApprovalStatus(row.status),
+        created_at=row.created_at,
+        details=row.details,
+        expires_at=row.expires_at,
+        approvers=tuple(row.approvers),
+        state=row.state,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        comment=row.comment,
+    )
+
+
+class SqlApprovalRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, approval_id: str) -> Approval | None:
+        row = (
+            await self._conn.execute(select(approvals).where(approvals.c.id == approval_id))
+        ).first()
+        return _approval(row) if row else None
+
+    async def by_request_id(self, run_id: str, request_id: str) -> Approval | None:
+        query = select(approvals).where(
+            approvals.c.run_id == run_id, approvals.c.request_id == request_id
+        )
+        row = (await self._conn.execute(query)).first()
+        return _approval(row) if row else None
+
+    async def add(self, approval: Approval) -> None:
+        await self._conn.execute(
+            insert(approvals).values(
+                id=approval.id,
+                run_id=approval.run_id,
+                request_id=approval.request_id,
+                title=approval.title,
+                details=approval.details,
+                status=approval.status.value,
+                expires_at=approval.expires_at,
+                approvers=list(approval.approvers),
+                state=approval.state,
+                created_at=approval.created_at,
+            )
+        )
+
+    async def for_run(self, run_id: str, *, status: ApprovalStatus | None = None) -> list[Approval]:
+        query = select(approvals).where(approvals.c.run_id == run_id)
+        if status is not None:
+            query = query.where(approvals.c.status == status.value)
+        return [_approval(r) for r in await self._conn.execute(query.order_by(approvals.c.id))]
+
+    async def close_pending(self, run_id: str, *, status: ApprovalStatus, at: datetime) -> int:
+        result = await self._conn.execute(
+            update(approvals)
+            .where(approvals.c.run_id == run_id, approvals.c.status == ApprovalStatus.PENDING.value)
+            .values(status=status.value, decided_at=at)
+        )
+        return int(result.rowcount)
+
+
+def _command(row: Row[Any]) -> Command:
+    return Command(
+        id=row.id,
+        run_id=row.run_id,
+        kind=CommandKind(row.kind),
+        status=CommandStatus(row.status),
+        payload=row.payload,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        acked_at=row.acked_at,
+        result_message=row.result_message,
+    )
+
+
+class SqlCommandRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, command_id: str, *, for_update: bool = False) -> Command | None:
+        query = select(commands).where(commands.c.id == command_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return _command(row) if row else None
+
+    async def for_run(self, run_id: str, *, status: CommandStatus | None = None) -> list[Command]:
+        query = select(commands).where(commands.c.run_id == run_id)
+        if status is not None:
+            query = query.where(commands.c.status == status.value)
+        return [_command(r) for r in await self._conn.execute(query.order_by(commands.c.id))]
+
+    async def update(self, command: Command) -> None:
+        await self._conn.execute(
+            update(commands)
+            .where(commands.c.id == command.id)
+            .values(
+                status=command.status.value,
+                attempts=command.attempts,
+                next_attempt_at=command.next_attempt_at,
+                last_error=command.last_error,
+                delivered_at=command.delivered_at,
+                acked_at=command.acked_at,
+                result_message=command.result_message,
+            )
+        )
+
+
+class SqlAuditRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, event: AuditEvent) -> None:
+        await self._conn.execute(
+            insert(audit_events).values(
+                run_id=event.run_id,
+                at=event.at,
+                action=event.action,
+                actor_id=event.actor.id,
+                actor_name=event.actor.name,
+                via=event.actor.via.value,
+                reason=event.reason,
+                detail=event.detail,
+            )
+        )
+
+    async def for_run(self, run_id: str) -> list[AuditEvent]:
+        rows = await self._conn.execute(
+            select(audit_events).where(audit_events.c.run_id == run_id).order_by(audit_events.c.id)
+        )
+        return [
+            AuditEvent(
+                id=r.id,
+                run_id=r.run_id,
+                at=r.at,
+                action=r.action,
+                actor=Actor(id=r.actor_id, name=r.actor_name, via=Via(r.via)),
+                reason=r.reason,
+                detail=r.detail,
+            )
+            for r in rows
+        ]

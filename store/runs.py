@@ -1,0 +1,219 @@
+"""The run repository: runs with their owner and memory references."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.models import Channel, Context, MemoryRef, Person, Policy, Run
+from bot.domain.status import Health, MemoryScope, RunStatus
+from bot.errors import Conflict
+from bot.ports import BeatUpdate, RunFilter
+from store.tables import agents, memory_refs, people, runs
+
+_SELECT = select(
+    runs,
+    agents.c.name.label("agent_name"),
+    people.c.name.label("owner_name"),
+    people.c.email.label("owner_email"),
+    people.c.slack_user_id.label("owner_slack"),
+    people.c.teams_user_id.label("owner_teams"),
+    people.c.timezone.label("owner_tz"),
+    people.c.removed_at.label("owner_removed_at"),
+).select_from(
+    runs.join(agents, runs.c.agent_id == agents.c.id).join(people, runs.c.owner_id == people.c.id)
+)
+
+
+def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
+    m = row._mapping
+    return Run(
+        id=m["id"],
+        external_id=m["external_id"],
+        agent=m["agent_name"],
+        title=m["title"],
+        status=RunStatus(m["status"]),
+        owner=Person(
+            id=m["owner_id"],
+            name=m["owner_name"],
+            email=m["owner_email"],
+            slack_user_id=m["owner_slack"],
+            teams_user_id=m["owner_teams"],
+            timezone=m["owner_tz"],
+            removed=m["owner_removed_at"] is not None,
+        ),
+        channel=Channel(slack=m["channel_slack"], teams=m["channel_teams"]),
+        webhook_url=m["webhook_url"],
+        policy=Policy(**m["policy"]),
+        context=Context(thread_id=m["thread_id"], memory=memory),
+        labels=dict(m["labels"]),
+        step=m["step"],
+        progress=m["progress"],
+        message=m["message"],
+        reason=m["reason"],
+        error=m["error"],
+        attempt=m["attempt"],
+        last_heartbeat_at=m["last_heartbeat_at"],
+        auth_expires_at=m["auth_expires_at"],
+        health=tuple(Health(h) for h in m["health"]),
+        next_check_at=m["next_check_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        status_changed_at=m["status_changed_at"],
+        version=m["version"],
+    )
+
+
+def _mutable_columns(run: Run) -> dict[str, Any]:
+    return {
+        "title": run.title,
+        "status": run.status.value,
+        "owner_id": run.owner.id,
+        "channel_slack": run.channel.slack,
+        "channel_teams": run.channel.teams,
+        "webhook_url": run.webhook_url,
+        "step": run.step,
+        "progress": run.progress,
+        "message": run.message,
+        "reason": run.reason,
+        "error": run.error,
+        "attempt": run.attempt,
+        "last_heartbeat_at": run.last_heartbeat_at,
+        "auth_expires_at": run.auth_expires_at,
+        "health": [h.value for h in run.health],
+        "next_check_at": run.next_check_at,
+        "updated_at": run.updated_at,
+        "status_changed_at": run.status_changed_at,
+        "version": run.version,
+    }
+
+
+class SqlRunRepository:
+    """Runs in SQL; reads join the agent and owner so a Run comes back whole."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _memory(self, run_ids: Sequence[str]) -> dict[str, tuple[MemoryRef, ...]]:
+        if not run_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(memory_refs).where(memory_refs.c.run_id.in_(run_ids)).order_by(memory_refs.c.key)
+        )
+        found: dict[str, list[MemoryRef]] = {}
+        for r in rows:
+            ref = MemoryRef(key=r.key, scope=MemoryScope(r.scope), updated_at=r.updated_at)
+            found.setdefault(r.run_id, []).append(ref)
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def _one(self, where: Any, *, for_update: bool = False) -> Run | None:
+        query = _SELECT.where(where)
+        if for_update:
+            query = query.with_for_update(of=runs)
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        memory = await self._memory([row.id])
+        return _run_from_row(row, memory.get(row.id, ()))
+
+    async def get(self, run_id: str, *, for_update: bool = False) -> Run | None:
+        return await self._one(runs.c.id == run_id, for_update=for_update)
+
+    async def by_external_id(self, agent: str, external_id: str) -> Run | None:
+        return await self._one(and_(agents.c.name == agent, runs.c.external_id == external_id))
+
+    async def add(self, run: Run) -> None:
+        agent_id = (
+            await self._conn.execute(select(agents.c.id).where(agents.c.name == run.agent))
+        ).scalar_one()
+        await self._conn.execute(
+            insert(runs).values(
+                id=run.id,
+                agent_id=agent_id,
+                external_id=run.external_id,
+                created_at=run.created_at,
+                policy={
+                    "heartbeat_timeout_s": run.policy.heartbeat_timeout_s,
+                    "stale_after_s": run.policy.stale_after_s,
+                    "approval_reminder_s": run.policy.approval_reminder_s,
+                    "escalate_after_s": run.policy.escalate_after_s,
+                },
+                thread_id=run.context.thread_id,
+                labels=run.labels,
+                **_mutable_columns(run),
+            )
+        )
+        if run.context.memory:
+            await self._conn.execute(
+                insert(memory_refs),
+                [
+                    {
+                        "run_id": run.id,
+                        "key": m.key,
+                        "scope": m.scope.value,
+                        "updated_at": m.updated_at,
+                    }
+                    for m in run.context.memory
+                ],
+            )
+
+    async def update(self, run: Run, *, expected_version: int) -> None:
+        result = await self._conn.execute(
+            update(runs)
+            .where(runs.c.id == run.id, runs.c.version == expected_version)
+            .values(**_mutable_columns(run))
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"run {run.id} changed meanwhile (expected version {expected_version})")
+
+    async def apply_beats(self, beats: Sequence[BeatUpdate]) -> list[str]:
+        """Write coalesced heartbeats; return the ids whose run moved on since (not written)."""
+        missed: list[str] = []
+        for beat in beats:
+            run = beat.run
+            result = await self._conn.execute(
+                update(runs)
+                .where(runs.c.id == run.id, runs.c.version == beat.version)
+                .values(
+                    last_heartbeat_at=run.last_heartbeat_at,
+                    step=run.step,
+                    progress=run.progress,
+                    message=run.message,
+                    health=[h.value for h in run.health],
+                    next_check_at=run.next_check_at,
+                )
+            )
+            if result.rowcount != 1:
+                missed.append(run.id)
+        return missed
+
+    async def page(self, query: RunFilter) -> tuple[list[Run], str | None]:
+        stmt = _SELECT.order_by(runs.c.id.desc()).limit(query.limit + 1)
+        if query.status is not None:
+            stmt = stmt.where(runs.c.status == query.status.value)
+        if query.agent is not None:
+            stmt = stmt.where(agents.c.name == query.agent)
+        if query.owner is not None:
+            stmt = stmt.where(
+                or_(people.c.id == query.owner, people.c.email == query.owner.lower())
+            )
+        if query.health is not None:
+            # health is a short JSON list of flag names; every flag is a distinct word.
+            stmt = stmt.where(
+                func.cast(runs.c.health, type_=runs.c.title.type).like(f'%"{query.health.value}"%')
+            )
+        if query.cursor is not None:
+            stmt = stmt.where(runs.c.id < query.cursor)
+        rows = list(await self._conn.execute(stmt))
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        memory = await self._memory([r.id for r in rows])
+        items = [_run_from_row(r, memory.get(r.id, ())) for r in rows]
+        return items, (items[-1].id if more and items else None)
+
+    async def count_by_status(self) -> dict[RunStatus, int]:
+        rows = await self._conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status))
+        return {RunStatus(status): count for status, count in rows}

@@ -1,0 +1,229 @@
+"""The schema, as SQLAlchemy Core tables; migrations are generated from and checked against it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone (sortable the same way on SQLite and PostgreSQL), loads aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("webhook_secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+agent_tokens = Table(
+    "agent_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", String(40), ForeignKey("agents.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("slack_channel", String(200)),
+    Column("teams_channel", String(400)),
+    Column("slack_escalation_channel", String(200)),
+    Column("teams_escalation_channel", String(400)),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("email", String(320), unique=True),
+    Column("slack_user_id", String(200), unique=True),
+    Column("teams_user_id", String(200), unique=True),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("group_id", String(40), ForeignKey("groups.id")),
+    Column("removed_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agent_id", String(40), ForeignKey("agents.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("owner_id", String(40), ForeignKey("people.id"), nullable=False, index=True),
+    Column("channel_slack", String(200)),
+    Column("channel_teams", String(400)),
+    Column("webhook_url", String(2000)),
+    Column("policy", JSON, nullable=False),
+    Column("thread_id", String(200)),
+    Column("labels", JSON, nullable=False),
+    Column("step", String(500)),
+    Column("progress", Float),
+    Column("message", Text),
+    Column("reason", Text),
+    Column("error", Text),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("last_heartbeat_at", UTCDateTime()),
+    Column("auth_expires_at", UTCDateTime()),
+    Column("health", JSON, nullable=False),
+    Column("next_check_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("status_changed_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("agent_id", "external_id"),
+    Index("ix_runs_next_check_at", "next_check_at"),
+    Index("ix_runs_status", "status"),
+)
+
+memory_refs = Table(
+    "memory_refs",
+    metadata,
+    Column("run_id", String(40), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=False),
+    Column("checkpoint_id", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("step", String(500), nullable=False),
+    Column("summary", Text),
+    Column("resumable", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("run_id", "checkpoint_id"),
+    UniqueConstraint("run_id", "seq"),
+)
+
+side_effects = Table(
+    "side_effects",
+    metadata,
+    Column("checkpoint_pk", String(40), ForeignKey("checkpoints.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("description", Text),
+    Column("idempotent", Boolean, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=False, index=True),
+    Column("request_id", String(200), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("details", Text),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("approvers", JSON, nullable=False),
+    Column("state", JSON),
+    Column("decided_by", String(40)),
+    Column("decided_at", UTCDateTime()),
+    Column("comment", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("run_id", "request_id"),
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Column("acked_at", UTCDateTime()),
+    Column("result_message", Text),
+    Index("ix_commands_next_attempt_at", "next_attempt_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("actor_id", String(240), nullable=False),
+    Column("actor_name", String(500), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("reason", Text),
+    Column("detail", JSON, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("run_id", String(40), index=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("message_refs", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+)
