@@ -1,0 +1,96 @@
+"""Shared fixtures: a movable clock, a database on each backend, and the bot's app over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from adapters.app import create_app
+from bot.config import Settings
+from bot.tokens import MintedToken, mint_token
+from store import migrate
+from store.engine import create_engine
+from store.tables import metadata
+from store.uow import SqlStore
+from tests.support import MovableClock, create_pg_database, drop_pg_database, pg_admin_url
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    """Time stands still until a test moves it."""
+    return MovableClock()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """One fresh PostgreSQL database per test session, dropped at the end."""
+    admin = pg_admin_url()
+    assert admin is not None
+    url = asyncio.run(create_pg_database(admin))
+    yield url
+    asyncio.run(drop_pg_database(admin, url))
+
+
+async def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if await conn.run_sync(lambda sync: sync.dialect.has_table(sync, "runs")):
+                names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+                await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on both backends: a SQLite file per test, or the session's PostgreSQL
+    database, emptied before the test."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'opslayer.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    asyncio.run(_empty_tables(url))
+    return url
+
+
+@pytest.fixture
+async def store(db_url: str, clock: MovableClock) -> AsyncIterator[SqlStore]:
+    """A migrated store on the backend under test."""
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    yield SqlStore(engine, clock)
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, heartbeat_flush_s=3600, run_cache_ttl_s=0)
+
+
+@pytest.fixture
+async def app_client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
+    """The bot's real ASGI app with its lifespan running, reached over httpx."""
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://opslayer.test"
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@pytest.fixture
+async def agent(app_client: httpx.AsyncClient) -> MintedToken:
+    """A minted token for agent `billing-bot`."""
+    return await mint_token(app_client.app.state.store, "billing-bot")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def auth(agent: MintedToken) -> dict[str, str]:
+    return {"Authorization": f"Bearer {agent.token}"}
