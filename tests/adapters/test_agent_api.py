@@ -334,7 +334,8 @@ async def test_bad_bodies_are_422_and_change_nothing(
         ("/v1/runs", b'{"external_id": 5, "title": ["t"], "owner": {"email": "nope"}}'),
         (
             "/v1/runs",
-            b'{"external_id": "x", "title": "t", "owner": {"email": "a@b.co"}, "owner_email": "typo"}',
+            b'{"external_id": "x", "title": "t", "owner": {"email": "a@b.co"}, '
+            b'"owner_email": "typo"}',
         ),
         (f"/v1/runs/{run['id']}/status", b'{"status": "exploded"}'),
         (f"/v1/runs/{run['id']}/heartbeat", b'{"progress": 7}'),
@@ -345,7 +346,8 @@ async def test_bad_bodies_are_422_and_change_nothing(
         ),
         (
             f"/v1/runs/{run['id']}/checkpoints",
-            b'{"checkpoint_id": "c", "step": "s", "side_effects": [{"key": "k", "idempotent": true}, {"key": "k", "idempotent": true}]}',
+            b'{"checkpoint_id": "c", "step": "s", "side_effects": '
+            b'[{"key": "k", "idempotent": true}, {"key": "k", "idempotent": true}]}',
         ),
         (f"/v1/runs/{run['id']}/approvals", b'{"title": "no request id"}'),
     ]
