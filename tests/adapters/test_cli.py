@@ -1,0 +1,145 @@
+"""The `opslayer` command as a person uses it: mint, manage people and groups, inspect runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.cli import build_parser, main
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file the CLI finds through OPSLAYER_DATABASE_URL, as in production."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
+    return url
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in ["serve", "db", "token", "people", "groups", "runs"]:
+        assert command in out
+
+
+def test_cli_token_create_json_then_revoke(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "token", "create", "--agent", "billing-bot", "--json")
+    minted = json.loads(out)
+    assert code == 0 and minted["agent"] == "billing-bot"
+    assert minted["token"].startswith("opl_") and minted["webhook_secret"].startswith("whsec_")
+    assert run_cli(capsys, "token", "revoke", "--agent", "billing-bot")[0] == 0
+    code, _, err = run_cli(capsys, "token", "revoke", "--agent", "billing-bot")
+    assert code == 1 and "no live tokens" in err
+
+
+def test_cli_people_and_groups(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        run_cli(
+            capsys,
+            "groups",
+            "add",
+            "payments",
+            "--slack-channel",
+            "C123",
+            "--teams-escalation-channel",
+            "19:x",
+        )[0]
+        == 0
+    )
+    code, _, err = run_cli(capsys, "people", "add", "--email", "a@x.io", "--group", "nope")
+    assert code == 1 and "groups add nope" in err
+    assert (
+        run_cli(
+            capsys,
+            "people",
+            "add",
+            "--name",
+            "Alice",
+            "--email",
+            "a@x.io",
+            "--slack",
+            "U1",
+            "--group",
+            "payments",
+        )[0]
+        == 0
+    )
+    code, _, err = run_cli(capsys, "people", "add", "--slack", "U1")
+    assert code == 1 and "already known" in err
+    out = run_cli(capsys, "people", "list")[1]
+    assert "Alice" in out and "payments" in out and "U1" in out
+    assert "C123" in run_cli(capsys, "groups", "list")[1]
+
+
+async def test_cli_runs_list_and_show_read_what_agents_wrote(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adapters.app import create_app
+    from bot.config import Settings
+    from bot.tokens import mint_token
+
+    app = create_app(Settings(database_url=db))
+    async with app.router.lifespan_context(app):
+        minted = await mint_token(app.state.store, "billing-bot")
+        auth = {"Authorization": f"Bearer {minted.token}"}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            run = (
+                await client.post(
+                    "/v1/runs",
+                    json={"external_id": "e1", "title": "Refunds", "owner": {"email": "a@x.io"}},
+                    headers=auth,
+                )
+            ).json()
+            await client.post(
+                f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth
+            )
+            checkpoint = {
+                "checkpoint_id": "c1",
+                "step": "refund",
+                "side_effects": [{"key": "refund:9", "idempotent": False}],
+            }
+            await client.post(f"/v1/runs/{run['id']}/checkpoints", json=checkpoint, headers=auth)
+            await client.post(
+                f"/v1/runs/{run['id']}/approvals",
+                json={"request_id": "r1", "title": "Refund 40 EUR?"},
+                headers=auth,
+            )
+
+    def cli(*argv: str) -> str:
+        code, out, _ = run_cli(capsys, *argv)
+        assert code == 0
+        return out
+
+    listed = await _in_thread(cli, "runs", "list", "--status", "waiting_approval")
+    assert run["id"] in listed and "Refunds" in listed
+    assert run["id"] not in await _in_thread(cli, "runs", "list", "--status", "running")
+    shown = await _in_thread(cli, "runs", "show", run["id"])
+    for expected in [
+        "waiting_approval",
+        "refund:9 (not idempotent)",
+        "Refund 40 EUR?",
+        "run.registered",
+        "approval.requested",
+        "billing-bot via api",
+    ]:
+        assert expected in shown, expected
+
+
+async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
+    """The CLI runs its own event loop, so it cannot run on the test's."""
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)

@@ -1,0 +1,116 @@
+"""The store on SQLite and PostgreSQL: migrations, constraints, and the concurrency guards."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.contract import RunCreate
+from bot.domain.models import Identity
+from bot.errors import Conflict
+from bot.ports import BeatUpdate, RunFilter
+from bot.service import RunService
+from bot.tokens import hash_token, mint_token
+from store import migrate
+from store.tables import metadata
+from store.uow import SqlStore
+from tests.support import MovableClock
+
+
+def _registration(external_id: str = "job-1", email: str = "alice@example.com") -> RunCreate:
+    return RunCreate.model_validate(
+        {"external_id": external_id, "title": "Job", "owner": {"email": email}}
+    )
+
+
+async def test_migrations_produce_exactly_the_declared_schema(store: SqlStore) -> None:
+    async with store.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+        )
+    assert diff == []
+    assert await migrate.current_revision(store.engine) == migrate.head_revision()
+    await migrate.upgrade(store.engine)  # a second upgrade is a no-op
+
+
+async def test_tokens_are_stored_only_as_hashes(store: SqlStore) -> None:
+    minted = await mint_token(store, "bot-a")
+    async with store.transaction() as uow:
+        assert await uow.agents.by_token_hash(minted.token) is None
+        found = await uow.agents.by_token_hash(hash_token(minted.token))
+    assert (
+        found is not None
+        and found.name == "bot-a"
+        and found.webhook_secret == minted.webhook_secret
+    )
+
+
+async def test_concurrent_registrations_of_one_external_id_make_one_run(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    await mint_token(store, "bot-a")
+    service = RunService(store, clock)
+    results = await asyncio.gather(
+        *(service.register_run("bot-a", _registration()) for _ in range(5))
+    )
+    assert len({run.id for run, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    people = await _people(store)
+    assert len(people) == 1
+
+
+async def _people(store: SqlStore) -> list[Identity]:
+    async with store.transaction() as uow:
+        return [Identity(email=p.email) for p in await uow.people.everyone()]
+
+
+async def test_update_with_a_stale_version_is_refused(store: SqlStore, clock: MovableClock) -> None:
+    await mint_token(store, "bot-a")
+    run, _ = await RunService(store, clock).register_run("bot-a", _registration())
+    async with store.transaction() as uow:
+        await uow.runs.update(
+            dataclasses.replace(run, title="first", version=2), expected_version=1
+        )
+    with pytest.raises(Conflict):
+        async with store.transaction() as uow:
+            await uow.runs.update(
+                dataclasses.replace(run, title="second", version=2), expected_version=1
+            )
+    async with store.transaction() as uow:
+        stored = await uow.runs.get(run.id)
+    assert stored is not None and stored.title == "first"
+
+
+async def test_heartbeat_batch_skips_runs_that_moved_on(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    await mint_token(store, "bot-a")
+    run, _ = await RunService(store, clock).register_run("bot-a", _registration())
+    beat = dataclasses.replace(run, step="late", last_heartbeat_at=clock.now())
+    async with store.transaction() as uow:
+        missed = await uow.runs.apply_beats([BeatUpdate(run=beat, version=run.version + 1)])
+    assert missed == [run.id]
+    async with store.transaction() as uow:
+        assert await uow.runs.apply_beats([BeatUpdate(run=beat, version=run.version)]) == []
+        stored = await uow.runs.get(run.id)
+    assert stored is not None and stored.step == "late"
+
+
+async def test_run_pages_are_newest_first_and_complete(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    await mint_token(store, "bot-a")
+    service = RunService(store, clock)
+    ids = [(await service.register_run("bot-a", _registration(f"job-{i}")))[0].id for i in range(7)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = await service.list_runs(RunFilter(agent="bot-a", limit=3, cursor=cursor))
+        seen += [r.id for r in page]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
