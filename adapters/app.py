@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from adapters.http import agent_api, ops
 from adapters.http.errors import install_error_handlers
@@ -19,7 +20,7 @@ from bot.ports import Clock, SystemClock
 from bot.service import RunService
 from bot.tokens import TokenAuthenticator
 from store import migrate
-from store.engine import create_engine
+from store.engine import create_engine, create_read_engine
 from store.uow import SqlStore
 
 log = logging.getLogger("opslayer")
@@ -34,6 +35,26 @@ async def _flush_heartbeats_forever(service: RunService, every_s: float) -> None
             log.exception("writing heartbeats failed; will retry")
 
 
+def log_banner(settings: Settings) -> None:
+    """Tell the person who started the bot where it is and what to do next."""
+    url = f"http://{settings.host}:{settings.port}"
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    log.info("opslayer is up at %s (API docs %s/docs, database %s)", url, url, database)
+    if settings.slack_enabled:
+        mode = "Socket Mode" if settings.slack_app_token else f"HTTP at {url}/slack/events"
+        log.info("Slack: on (%s)", mode)
+    else:
+        log.info(
+            "Slack: off. Turn it on with SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP) "
+            "or SLACK_APP_TOKEN (Socket Mode); see README"
+        )
+    if settings.teams_enabled:
+        log.info("Teams: on at %s/api/messages", url)
+    else:
+        log.info("Teams: off. Turn it on with MicrosoftAppId and MicrosoftAppPassword; see README")
+    log.info("Connect an agent: opslayer token create --agent NAME")
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """The whole bot as one ASGI app; nothing is opened until its lifespan starts."""
     clock = clock or SystemClock()
@@ -42,11 +63,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
-        store = SqlStore(engine, clock)
+        store = SqlStore(engine, clock, read_engine=create_read_engine(settings.database_url))
         service = RunService(store, clock, run_cache_ttl_s=settings.run_cache_ttl_s)
         app.state.store = store
         app.state.service = service
         app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
+        log_banner(settings)
         flusher = asyncio.create_task(
             _flush_heartbeats_forever(service, settings.heartbeat_flush_s)
         )

@@ -212,6 +212,8 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
     import uvicorn
 
     from adapters.app import create_app
@@ -219,6 +221,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level=settings.log_level, access_log=False
     )
@@ -318,7 +321,7 @@ async def _with_store(handler: Handler, args: argparse.Namespace, settings: Sett
     try:
         if handler is not _db_upgrade:
             await migrate.upgrade(engine)
-        return await handler(args, SqlStore(engine, SystemClock()))
+        return await handler(args, SqlStore(engine, SystemClock(), read_engine=None))
     finally:
         await engine.dispose()
 

@@ -6,6 +6,7 @@ without installing the server. Field names are a contract (DESIGN §3): extend, 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -167,6 +169,16 @@ class ApprovalIn(_In):
     expires_at: AwareDatetime | None = None
     approvers: Annotated[list[Id], Field(max_length=50)] = []
     state: Any = None
+
+    @field_validator("state")
+    @classmethod
+    def _strict_json(cls, value: Any) -> Any:
+        # Python's json accepts NaN and Infinity; JSON (and the agent reading it back) does not.
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError as exc:
+            raise ValueError("state must be plain JSON: NaN and Infinity are not allowed") from exc
+        return value
 
 
 class CommandAck(_In):

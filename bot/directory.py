@@ -39,7 +39,7 @@ async def add_person(
 
 async def list_people(store: Store) -> Sequence[Person]:
     """Everyone, by name."""
-    async with store.transaction() as uow:
+    async with store.read() as uow:
         return await uow.people.everyone()
 
 
@@ -69,5 +69,5 @@ async def add_group(
 
 async def list_groups(store: Store) -> Sequence[Group]:
     """Every group, by name."""
-    async with store.transaction() as uow:
+    async with store.read() as uow:
         return await uow.people.groups()

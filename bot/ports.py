@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.domain.models import (
     Approval,
@@ -19,6 +19,8 @@ from bot.domain.models import (
     Run,
 )
 from bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -84,7 +86,7 @@ class RunRepository(Protocol):
     async def get(self, run_id: str, *, for_update: bool = False) -> Run | None: ...
     async def by_external_id(self, agent: str, external_id: str) -> Run | None: ...
     async def add(self, run: Run) -> None: ...
-    async def update(self, run: Run, *, expected_version: int) -> None: ...
+    async def update(self, run: Run, *, expected_version: int) -> bool: ...
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]: ...
     async def apply_beats(self, beats: Sequence[BeatUpdate]) -> list[str]: ...
     async def count_by_status(self) -> dict[RunStatus, int]: ...
@@ -92,9 +94,8 @@ class RunRepository(Protocol):
 
 class CheckpointRepository(Protocol):
     async def get(self, run_id: str, checkpoint_id: str) -> Checkpoint | None: ...
-    async def add(self, checkpoint: Checkpoint) -> None: ...
+    async def add(self, checkpoint: Checkpoint) -> bool: ...
     async def for_run(self, run_id: str) -> list[Checkpoint]: ...
-    async def last_seq(self, run_id: str) -> int: ...
 
 
 class ApprovalRepository(Protocol):
@@ -142,4 +143,15 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """Opens units of work; the only door to persistence."""
 
-    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction of its own: commits when the block ends, rolls back when it raises."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A consistent read-only view (writes through it are a bug)."""
+        ...
+
+    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run a write job in a transaction (perhaps shared with other jobs: group commit) and
+        return its result once durable. The job may run twice, so it reads all it decides on."""
+        ...

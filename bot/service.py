@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +12,7 @@ from bot.contract import (
     ApprovalIn,
     CheckpointIn,
     CommandAck,
+    ContextIn,
     Heartbeat,
     RunCreate,
     StatusReport,
@@ -46,12 +49,13 @@ from bot.errors import (
     Conflict,
     Forbidden,
     InvalidTransition,
+    OpsError,
     RunNotFound,
     ValidationFailed,
 )
 from bot.heartbeats import HeartbeatBuffer, RunSnapshots
 from bot.ids import new_id
-from bot.ports import Clock, RunFilter, Store, UnitOfWork
+from bot.ports import BeatUpdate, Clock, RunFilter, Store, T, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,26 @@ def _assessed(run: Run, now: datetime) -> Run:
     return dataclasses.replace(run, health=health, next_check_at=next_check)
 
 
+async def _existing_checkpoint(uow: UnitOfWork, run_id: str, checkpoint_id: str) -> Checkpoint:
+    existing = await uow.checkpoints.get(run_id, checkpoint_id)
+    if existing is None:
+        raise Conflict(f"checkpoint {checkpoint_id!r} of run {run_id} vanished")
+    return existing
+
+
+def _with_beat(run: Run, beat: Run, now: datetime) -> Run:
+    """`run` with the liveness a buffered heartbeat (`beat`, a run snapshot) carries."""
+    assert beat.last_heartbeat_at is not None
+    return record_heartbeat(
+        run,
+        at=beat.last_heartbeat_at,
+        now=now,
+        step=beat.step,
+        progress=beat.progress,
+        message=beat.message,
+    )
+
+
 class RunService:
     """What agents do to their runs, and what anyone may read of them."""
 
@@ -108,7 +132,7 @@ class RunService:
 
     async def get_run(self, run_id: str, *, agent: str | None = None) -> RunDetail:
         """A run (as `agent` if given: another agent's run is refused) with what is open on it."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             run = await self._owned(uow, agent, run_id)
             approvals = await uow.approvals.for_run(run_id, status=ApprovalStatus.PENDING)
             commands = await uow.commands.for_run(run_id, status=CommandStatus.PENDING)
@@ -116,13 +140,13 @@ class RunService:
 
     async def list_runs(self, query: RunFilter) -> tuple[list[Run], str | None]:
         """A page of runs, newest first, and the cursor of the next page."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             items, cursor = await uow.runs.page(query)
         return [self._with_pending_beat(r) for r in items], cursor
 
     async def count_by_status(self) -> dict[RunStatus, int]:
         """How many runs are in each status (for metrics)."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             return await uow.runs.count_by_status()
 
     @property
@@ -132,19 +156,19 @@ class RunService:
 
     async def checkpoints(self, run_id: str, *, agent: str | None = None) -> list[Checkpoint]:
         """A run's checkpoints, oldest first."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             await self._owned(uow, agent, run_id)
             return await uow.checkpoints.for_run(run_id)
 
     async def audit_trail(self, run_id: str, *, agent: str | None = None) -> list[AuditEvent]:
         """A run's audit events, oldest first."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             await self._owned(uow, agent, run_id)
             return await uow.audit.for_run(run_id)
 
     async def approval(self, approval_id: str, *, agent: str | None = None) -> Approval:
         """One approval, visible to the agent that owns its run."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             approval = await uow.approvals.get(approval_id)
             if approval is None:
                 raise ApprovalNotFound(approval_id)
@@ -155,7 +179,7 @@ class RunService:
         self, run_id: str, *, agent: str | None = None, status: CommandStatus | None = None
     ) -> list[Command]:
         """A run's commands, oldest first (`pending`: not yet acknowledged, for polling agents)."""
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             await self._owned(uow, agent, run_id)
             return await uow.commands.for_run(run_id, status=status)
 
@@ -164,53 +188,44 @@ class RunService:
     async def register_run(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
         """Register a run; the same external_id again returns the existing run (created=False)."""
         try:
-            return await self._register(agent, req)
+            run, created = await self._store.run(lambda uow: self._register(uow, agent, req))
         except Conflict:
             # Two registrations raced on the same external_id or owner: the other one won.
-            return await self._register(agent, req)
-
-    async def _register(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
-        now = self._clock.now()
-        async with self._store.transaction() as uow:
-            existing = await uow.runs.by_external_id(agent, req.external_id)
-            if existing is not None:
-                return self._with_pending_beat(existing), False
-            identity = Identity(**req.owner.model_dump())
-            owner = await uow.people.find(identity) or await uow.people.add(_person_for(identity))
-            context = req.context
-            run = Run(
-                id=new_id("run"),
-                external_id=req.external_id,
-                agent=agent,
-                title=req.title,
-                status=RunStatus.QUEUED,
-                owner=owner,
-                created_at=now,
-                updated_at=now,
-                status_changed_at=now,
-                channel=Channel(**req.channel.model_dump()) if req.channel else Channel(),
-                webhook_url=str(req.webhook_url) if req.webhook_url else None,
-                policy=_policy(req.policy.model_dump()) if req.policy else Policy(),
-                context=Context(
-                    thread_id=context.thread_id,
-                    memory=tuple(MemoryRef(m.key, m.scope, m.updated_at) for m in context.memory),
-                )
-                if context
-                else Context(),
-                labels=dict(req.labels),
-            )
-            run = _assessed(run, now)
-            await uow.runs.add(run)
-            await uow.audit.add(
-                AuditEvent(
-                    "run.registered",
-                    now,
-                    Actor.agent(agent),
-                    run.id,
-                    detail={"external_id": run.external_id, "owner": owner.id, "title": run.title},
-                )
-            )
+            run, created = await self._store.run(lambda uow: self._register(uow, agent, req))
         self._snapshots.put(run)
+        return self._with_pending_beat(run), created
+
+    async def _register(self, uow: UnitOfWork, agent: str, req: RunCreate) -> tuple[Run, bool]:
+        now = self._clock.now()
+        existing = await uow.runs.by_external_id(agent, req.external_id)
+        if existing is not None:
+            return existing, False
+        identity = Identity(**req.owner.model_dump())
+        owner = await uow.people.find(identity) or await uow.people.add(_person_for(identity))
+        context = req.context or ContextIn()
+        run = Run(
+            id=new_id("run"),
+            external_id=req.external_id,
+            agent=agent,
+            title=req.title,
+            status=RunStatus.QUEUED,
+            owner=owner,
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
+            channel=Channel(**req.channel.model_dump()) if req.channel else Channel(),
+            webhook_url=str(req.webhook_url) if req.webhook_url else None,
+            policy=_policy(req.policy.model_dump()) if req.policy else Policy(),
+            context=Context(
+                thread_id=context.thread_id,
+                memory=tuple(MemoryRef(m.key, m.scope, m.updated_at) for m in context.memory),
+            ),
+            labels=dict(req.labels),
+        )
+        run = _assessed(run, now)
+        await uow.runs.add(run)
+        detail = {"external_id": run.external_id, "owner": owner.id, "title": run.title}
+        await uow.audit.add(AuditEvent("run.registered", now, Actor.agent(agent), run.id, detail))
         return run, True
 
     async def heartbeat(self, agent: str, run_id: str, beat: Heartbeat) -> Run:
@@ -218,7 +233,7 @@ class RunService:
         now = self._clock.now()
         snapshot = self._snapshots.get(run_id)
         if snapshot is None:
-            async with self._store.transaction() as uow:
+            async with self._store.read() as uow:
                 snapshot = await self._owned(uow, agent, run_id)
             self._snapshots.put(snapshot)
         elif snapshot.agent != agent:
@@ -241,27 +256,22 @@ class RunService:
         batch = self._beats.drain()
         if not batch:
             return 0
-        now = self._clock.now()
-        async with self._store.transaction() as uow:
-            missed: set[str] = set(await uow.runs.apply_beats(batch))
+
+        async def write(uow: UnitOfWork) -> set[str]:
+            now = self._clock.now()
+            missed = set(await uow.runs.apply_beats(batch))
             for beat in batch:
-                if beat.run.id not in missed:
+                if beat.run.id not in missed or beat.run.last_heartbeat_at is None:
                     continue
                 # The run moved on since the snapshot (a status change): fold the beat into it.
                 fresh = await uow.runs.get(beat.run.id, for_update=True)
-                if fresh is None or fresh.status.terminal or beat.run.last_heartbeat_at is None:
+                if fresh is None or fresh.status.terminal:
                     continue
-                rebuilt = record_heartbeat(
-                    fresh,
-                    at=beat.run.last_heartbeat_at,
-                    now=now,
-                    step=beat.run.step,
-                    progress=beat.run.progress,
-                    message=beat.run.message,
-                )
-                await uow.runs.apply_beats(
-                    [dataclasses.replace(beat, run=rebuilt, version=fresh.version)]
-                )
+                rebuilt = _with_beat(fresh, beat.run, now)
+                await uow.runs.apply_beats([BeatUpdate(run=rebuilt, version=fresh.version)])
+            return missed
+
+        missed = await self._store.run(write)
         for beat in batch:
             if beat.run.id in missed:
                 self._snapshots.drop(beat.run.id)
@@ -269,37 +279,72 @@ class RunService:
                 self._snapshots.put(beat.run)
         return len(batch)
 
-    async def _save(self, uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run:
-        """Write a changed run (version + 1, health re-assessed) and remember it."""
+    def _folded(self, stored: Run, now: datetime) -> Run:
+        """The stored run with any buffered heartbeat folded in."""
+        pending = self._beats.peek(stored.id)
+        if pending is None or pending.run.last_heartbeat_at is None:
+            return stored
+        return _with_beat(stored, pending.run, now)
+
+    async def _with_run(
+        self,
+        uow: UnitOfWork,
+        agent: str | None,
+        run_id: str,
+        change: Callable[[UnitOfWork, Run, Run, datetime], Awaitable[T | None]],
+    ) -> T:
+        """Call `change(uow, stored, current, now)`, first on the snapshot if there is one.
+
+        `change` writes the run with `_save` first and returns None when that write finds the
+        run moved on; a refusal based on a snapshot is checked again on the stored run, since
+        the snapshot may be behind. The second try reads the run locked, so it cannot be stale.
+        """
+        now = self._clock.now()
+        snapshot = self._snapshots.get(run_id)
+        if snapshot is not None:
+            if agent is not None and snapshot.agent != agent:
+                raise Forbidden(agent=agent, resource=f"run {run_id}")
+            with contextlib.suppress(OpsError):
+                result = await change(uow, snapshot, self._folded(snapshot, now), now)
+                if result is not None:
+                    return result
+            self._snapshots.drop(run_id)
+        stored = await self._owned(uow, agent, run_id, lock=True)
+        result = await change(uow, stored, self._folded(stored, now), now)
+        if result is None:
+            raise Conflict(f"run {run_id} changed while it was locked")
+        return result
+
+    async def _save(self, uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run | None:
+        """Write a changed run (version + 1, health re-assessed); None if it moved on meanwhile."""
         saved = _assessed(
             dataclasses.replace(after, version=before.version + 1, updated_at=now), now
         )
-        await uow.runs.update(saved, expected_version=before.version)
+        if not await uow.runs.update(saved, expected_version=before.version):
+            return None
         return saved
 
-    async def _load_for_write(
-        self, uow: UnitOfWork, agent: str | None, run_id: str, now: datetime
-    ) -> tuple[Run, Run]:
-        """The stored run and the same run with any buffered heartbeat folded in."""
-        stored = await self._owned(uow, agent, run_id, lock=True)
-        pending = self._beats.pop(run_id)
-        if pending is None or pending.run.last_heartbeat_at is None:
-            return stored, stored
-        current = record_heartbeat(
-            stored,
-            at=pending.run.last_heartbeat_at,
-            now=now,
-            step=pending.run.step,
-            progress=pending.run.progress,
-            message=pending.run.message,
+    def _saved(self, run: Run) -> Run:
+        """After commit: drop the buffered heartbeat the row now holds; remember the run."""
+        pending = self._beats.peek(run.id)
+        covered = pending is not None and (
+            pending.run.last_heartbeat_at is None
+            or (
+                run.last_heartbeat_at is not None
+                and pending.run.last_heartbeat_at <= run.last_heartbeat_at
+            )
         )
-        return stored, current
+        if covered:
+            self._beats.pop(run.id)
+        self._snapshots.put(run)
+        return run
 
     async def _carry_out(
         self,
         uow: UnitOfWork,
         run: Run,
         effects: list[Effect],
+        *,
         actor: Actor,
         now: datetime,
         reason: str | None,
@@ -310,34 +355,27 @@ class RunService:
                     detail = {"from": old.value, "to": new.value, "event": event.value}
                     if run.error:
                         detail["error"] = run.error
-                    await uow.audit.add(
-                        AuditEvent("run.status_changed", now, actor, run.id, detail, reason)
-                    )
+                    event_row = AuditEvent("run.status_changed", now, actor, run.id, detail, reason)
+                    await uow.audit.add(event_row)
                 case CloseOpenApprovals():
                     closed = await uow.approvals.close_pending(
                         run.id, status=ApprovalStatus.CANCELED, at=now
                     )
                     if closed:
-                        await uow.audit.add(
-                            AuditEvent(
-                                "approval.canceled",
-                                now,
-                                actor,
-                                run.id,
-                                {"count": closed},
-                                "run ended",
-                            )
+                        event_row = AuditEvent(
+                            "approval.canceled", now, actor, run.id, {"count": closed}, "run ended"
                         )
+                        await uow.audit.add(event_row)
 
     async def report_status(self, agent: str, run_id: str, report: StatusReport) -> Run:
         """Apply a status the agent reports; an illegal one raises InvalidTransition (409)."""
-        now = self._clock.now()
         actor = Actor.agent(agent)
-        async with self._store.transaction() as uow:
-            stored, run = await self._load_for_write(uow, agent, run_id, now)
-            after, effects = transition(
-                run, event_for_report(report.status), now, reason=report.reason, error=report.error
-            )
+        event = event_for_report(report.status)
+
+        async def change(
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+        ) -> tuple[Run, bool] | None:
+            after, effects = transition(run, event, now, reason=report.reason, error=report.error)
             if report.auth_expires_at is not None:
                 after = dataclasses.replace(after, auth_expires_at=report.auth_expires_at)
             elif (
@@ -346,89 +384,87 @@ class RunService:
             ):
                 after = dataclasses.replace(after, auth_expires_at=None)  # it got new credentials
             if after == stored:
-                return stored
+                return stored, False
             saved = await self._save(uow, stored, after, now)
-            await self._carry_out(uow, saved, effects, actor, now, report.reason)
+            if saved is None:
+                return None
+            await self._carry_out(uow, saved, effects, actor=actor, now=now, reason=report.reason)
             if (
                 report.auth_expires_at is not None
                 and report.auth_expires_at != stored.auth_expires_at
             ):
-                await uow.audit.add(
-                    AuditEvent(
-                        "run.auth_expiry_set",
-                        now,
-                        actor,
-                        run_id,
-                        {"auth_expires_at": report.auth_expires_at.isoformat()},
-                    )
-                )
-        self._snapshots.put(saved)
-        return saved
+                detail = {"auth_expires_at": report.auth_expires_at.isoformat()}
+                await uow.audit.add(AuditEvent("run.auth_expiry_set", now, actor, run_id, detail))
+            return saved, True
+
+        run, changed = await self._store.run(lambda uow: self._with_run(uow, agent, run_id, change))
+        return self._saved(run) if changed else run
 
     async def add_checkpoint(
         self, agent: str, run_id: str, req: CheckpointIn
     ) -> tuple[Checkpoint, bool]:
         """Record a checkpoint with its side effects; the same checkpoint_id again returns it."""
-        now = self._clock.now()
-        async with self._store.transaction() as uow:
-            existing = await uow.checkpoints.get(run_id, req.checkpoint_id)
-            if existing is not None:
-                await self._owned(uow, agent, run_id)
-                return existing, False
-            stored, run = await self._load_for_write(uow, agent, run_id, now)
+        actor = Actor.agent(agent)
+        effects = tuple(SideEffect(e.key, e.idempotent, e.description) for e in req.side_effects)
+
+        async def change(
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+        ) -> tuple[Checkpoint, Run, bool] | None:
             if run.status.terminal:
                 raise InvalidTransition(run_id=run_id, status=run.status, event="checkpoint")
+            # A checkpoint is a sign of life too. A repeated one still counts as one: the agent
+            # is alive, and skipping the look-up first keeps the common case to one write.
+            saved = await self._save(
+                uow, stored, record_heartbeat(run, at=now, now=now, step=req.step), now
+            )
+            if saved is None:
+                return None
             checkpoint = Checkpoint(
                 id=new_id("ckp"),
                 run_id=run_id,
                 checkpoint_id=req.checkpoint_id,
                 step=req.step,
                 created_at=now,
-                seq=await uow.checkpoints.last_seq(run_id) + 1,
+                seq=saved.version,  # versions only grow, so they order a run's checkpoints
                 summary=req.summary,
                 resumable=req.resumable,
-                side_effects=tuple(
-                    SideEffect(e.key, e.idempotent, e.description) for e in req.side_effects
-                ),
+                side_effects=effects,
             )
-            await uow.checkpoints.add(checkpoint)
-            # A checkpoint is a sign of life too.
-            saved = await self._save(
-                uow, stored, record_heartbeat(run, at=now, now=now, step=req.step), now
-            )
-            unsafe = [e.key for e in checkpoint.side_effects if not e.idempotent]
-            await uow.audit.add(
-                AuditEvent(
-                    "checkpoint.recorded",
-                    now,
-                    Actor.agent(agent),
-                    run_id,
-                    {
-                        "checkpoint_id": req.checkpoint_id,
-                        "step": req.step,
-                        "side_effects": len(req.side_effects),
-                        "non_idempotent": unsafe,
-                    },
-                )
-            )
-        self._snapshots.put(saved)
-        return checkpoint, True
+            if not await uow.checkpoints.add(checkpoint):
+                return await _existing_checkpoint(uow, run_id, req.checkpoint_id), saved, False
+            detail = {
+                "checkpoint_id": req.checkpoint_id,
+                "step": req.step,
+                "side_effects": len(effects),
+                "non_idempotent": [e.key for e in effects if not e.idempotent],
+            }
+            await uow.audit.add(AuditEvent("checkpoint.recorded", now, actor, run_id, detail))
+            return checkpoint, saved, True
+
+        checkpoint, saved, created = await self._store.run(
+            lambda uow: self._with_run(uow, agent, run_id, change)
+        )
+        self._saved(saved)
+        return checkpoint, created
 
     async def request_approval(
         self, agent: str, run_id: str, req: ApprovalIn
     ) -> tuple[Approval, bool]:
         """Open an approval and move the run to waiting_approval; the same request_id returns it."""
-        now = self._clock.now()
-        if req.expires_at is not None and req.expires_at <= now:
+        if req.expires_at is not None and req.expires_at <= self._clock.now():
             raise ValidationFailed(f"expires_at {req.expires_at.isoformat()} is already past")
         actor = Actor.agent(agent)
-        async with self._store.transaction() as uow:
+
+        async def change(
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+        ) -> tuple[Approval, Run | None] | None:
             existing = await uow.approvals.by_request_id(run_id, req.request_id)
             if existing is not None:
-                await self._owned(uow, agent, run_id)
-                return existing, False
-            stored, run = await self._load_for_write(uow, agent, run_id, now)
+                return existing, None
             after, effects = transition(run, RunEvent.REQUEST_APPROVAL, now, reason=req.title)
+            saved = await self._save(uow, stored, after, now)
+            if saved is None:
+                return None
             approval = Approval(
                 id=new_id("apr"),
                 run_id=run_id,
@@ -442,25 +478,24 @@ class RunService:
                 state=req.state,
             )
             await uow.approvals.add(approval)
-            saved = await self._save(uow, stored, after, now)
-            await self._carry_out(uow, saved, effects, actor, now, req.title)
-            await uow.audit.add(
-                AuditEvent(
-                    "approval.requested",
-                    now,
-                    actor,
-                    run_id,
-                    {"approval_id": approval.id, "request_id": req.request_id, "title": req.title},
-                )
-            )
-        self._snapshots.put(saved)
-        return approval, True
+            await self._carry_out(uow, saved, effects, actor=actor, now=now, reason=req.title)
+            detail = {"approval_id": approval.id, "request_id": req.request_id, "title": req.title}
+            await uow.audit.add(AuditEvent("approval.requested", now, actor, run_id, detail))
+            return approval, saved
+
+        approval, saved = await self._store.run(
+            lambda uow: self._with_run(uow, agent, run_id, change)
+        )
+        if saved is not None:
+            self._saved(saved)
+        return approval, saved is not None
 
     async def ack_command(self, agent: str, command_id: str, ack: CommandAck) -> Command:
         """The agent confirms it acted on a command (or failed); the same ack again is a no-op."""
-        now = self._clock.now()
         status = CommandStatus.ACKED if ack.result == "done" else CommandStatus.FAILED
-        async with self._store.transaction() as uow:
+
+        async def job(uow: UnitOfWork) -> Command:
+            now = self._clock.now()
             command = await uow.commands.get(command_id, for_update=True)
             if command is None:
                 raise CommandNotFound(command_id)
@@ -477,14 +512,12 @@ class RunService:
                 next_attempt_at=None,
             )
             await uow.commands.update(acked)
+            detail = {"command_id": command_id, "kind": command.kind.value, "result": ack.result}
             await uow.audit.add(
                 AuditEvent(
-                    "command.acked",
-                    now,
-                    Actor.agent(agent),
-                    command.run_id,
-                    {"command_id": command_id, "kind": command.kind.value, "result": ack.result},
-                    ack.message,
+                    "command.acked", now, Actor.agent(agent), command.run_id, detail, ack.message
                 )
             )
-        return acked
+            return acked
+
+        return await self._store.run(job)

@@ -73,7 +73,7 @@ class TokenAuthenticator:
         clock = time.monotonic()
         if hit is not None and hit[0] > clock:
             return hit[1]
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             agent = await uow.agents.by_token_hash(key)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()

@@ -16,8 +16,28 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _sqlite_engine(url: str, *, pool_size: int, begin: str) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine tuned for its backend.
+    """The engine for writes, tuned for its backend.
 
     SQLite allows one writer at a time; with several pooled connections writers queue on its
     lock and the latency tail explodes (DESIGN §8), so the pool holds exactly one connection and
@@ -28,21 +48,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
-    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
-    sync_engine = engine.sync_engine
+    return _sqlite_engine(url, pool_size=1, begin="BEGIN IMMEDIATE")
 
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+def create_read_engine(url: str) -> AsyncEngine | None:
+    """On SQLite, a few connections for readers, who (in WAL mode) never wait for the writer.
 
-    return engine
+    None elsewhere: PostgreSQL's pool serves reads and writes alike.
+    """
+    if not is_sqlite(url) or ":memory:" in url or url.rstrip("/").endswith(":"):
+        return None
+    return _sqlite_engine(url, pool_size=4, begin="BEGIN")

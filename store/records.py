@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import (
     Actor,
@@ -24,6 +23,7 @@ from bot.domain.models import (
 from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Via
 from bot.ids import new_id
 from bot.ports import Agent
+from store.db import Db
 from store.tables import (
     agent_tokens,
     agents,
@@ -33,12 +33,11 @@ from store.tables import (
     commands,
     groups,
     people,
-    side_effects,
 )
 
 
 class SqlAgentRepository:
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(self, conn: Db, now: datetime) -> None:
         self._conn = conn
         self._now = now
 
@@ -121,7 +120,7 @@ _PEOPLE = select(people, groups.c.name.label("group_name")).select_from(
 
 
 class SqlPeopleRepository:
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(self, conn: Db, now: datetime) -> None:
         self._conn = conn
         self._now = now
 
@@ -186,92 +185,60 @@ class SqlPeopleRepository:
         return _group(row) if row else None
 
 
+def _checkpoint(row: Row[Any]) -> Checkpoint:
+    return Checkpoint(
+        id=row.id,
+        run_id=row.run_id,
+        checkpoint_id=row.checkpoint_id,
+        step=row.step,
+        created_at=row.created_at,
+        seq=row.seq,
+        summary=row.summary,
+        resumable=row.resumable,
+        side_effects=tuple(
+            SideEffect(key=e["key"], idempotent=e["idempotent"], description=e.get("description"))
+            for e in row.side_effects
+        ),
+    )
+
+
 class SqlCheckpointRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
-    async def _effects(self, pks: Sequence[str]) -> dict[str, tuple[SideEffect, ...]]:
-        if not pks:
-            return {}
-        rows = await self._conn.execute(
-            select(side_effects)
-            .where(side_effects.c.checkpoint_pk.in_(pks))
-            .order_by(side_effects.c.key)
-        )
-        found: dict[str, list[SideEffect]] = {}
-        for r in rows:
-            effect = SideEffect(key=r.key, idempotent=r.idempotent, description=r.description)
-            found.setdefault(r.checkpoint_pk, []).append(effect)
-        return {k: tuple(v) for k, v in found.items()}
-
-    @staticmethod
-    def _checkpoint(row: Row[Any], effects: tuple[SideEffect, ...]) -> Checkpoint:
-        return Checkpoint(
-            id=row.id,
-            run_id=row.run_id,
-            checkpoint_id=row.checkpoint_id,
-            step=row.step,
-            created_at=row.created_at,
-            seq=row.seq,
-            summary=row.summary,
-            resumable=row.resumable,
-            side_effects=effects,
-        )
-
     async def get(self, run_id: str, checkpoint_id: str) -> Checkpoint | None:
-        row = (
-            await self._conn.execute(
-                select(checkpoints).where(
-                    checkpoints.c.run_id == run_id, checkpoints.c.checkpoint_id == checkpoint_id
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        return self._checkpoint(row, (await self._effects([row.id])).get(row.id, ()))
-
-    async def add(self, checkpoint: Checkpoint) -> None:
-        await self._conn.execute(
-            insert(checkpoints).values(
-                id=checkpoint.id,
-                run_id=checkpoint.run_id,
-                checkpoint_id=checkpoint.checkpoint_id,
-                seq=checkpoint.seq,
-                step=checkpoint.step,
-                summary=checkpoint.summary,
-                resumable=checkpoint.resumable,
-                created_at=checkpoint.created_at,
-            )
+        query = select(checkpoints).where(
+            checkpoints.c.run_id == run_id, checkpoints.c.checkpoint_id == checkpoint_id
         )
-        if checkpoint.side_effects:
-            await self._conn.execute(
-                insert(side_effects),
-                [
-                    {
-                        "checkpoint_pk": checkpoint.id,
-                        "key": e.key,
-                        "description": e.description,
-                        "idempotent": e.idempotent,
-                    }
-                    for e in checkpoint.side_effects
-                ],
-            )
+        row = (await self._conn.execute(query)).first()
+        return _checkpoint(row) if row else None
+
+    async def add(self, checkpoint: Checkpoint) -> bool:
+        """Insert unless the run already has this checkpoint_id; True when inserted."""
+        values = {
+            "id": checkpoint.id,
+            "run_id": checkpoint.run_id,
+            "checkpoint_id": checkpoint.checkpoint_id,
+            "seq": checkpoint.seq,
+            "step": checkpoint.step,
+            "summary": checkpoint.summary,
+            "resumable": checkpoint.resumable,
+            "side_effects": [
+                {"key": e.key, "description": e.description, "idempotent": e.idempotent}
+                for e in checkpoint.side_effects
+            ],
+            "created_at": checkpoint.created_at,
+        }
+        statement = self._conn.upsert(checkpoints).values(values)
+        statement = statement.on_conflict_do_nothing(index_elements=["run_id", "checkpoint_id"])
+        result = await self._conn.execute(statement)
+        return bool(result.rowcount)
 
     async def for_run(self, run_id: str) -> list[Checkpoint]:
-        rows = list(
-            await self._conn.execute(
-                select(checkpoints)
-                .where(checkpoints.c.run_id == run_id)
-                .order_by(checkpoints.c.seq)
-            )
+        query = (
+            select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.seq)
         )
-        effects = await self._effects([r.id for r in rows])
-        return [self._checkpoint(r, effects.get(r.id, ())) for r in rows]
-
-    async def last_seq(self, run_id: str) -> int:
-        query = select(checkpoints.c.seq).where(checkpoints.c.run_id == run_id)
-        seq = (await self._conn.execute(query.order_by(checkpoints.c.seq.desc()).limit(1))).scalar()
-        return int(seq or 0)
+        return [_checkpoint(r) for r in await self._conn.execute(query)]
 
 
 def _approval(row: Row[Any]) -> Approval:
@@ -293,7 +260,7 @@ def _approval(row: Row[Any]) -> Approval:
 
 
 class SqlApprovalRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
     async def get(self, approval_id: str) -> Approval | None:
@@ -358,7 +325,7 @@ def _command(row: Row[Any]) -> Command:
 
 
 class SqlCommandRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
     async def get(self, command_id: str, *, for_update: bool = False) -> Command | None:
@@ -391,24 +358,36 @@ class SqlCommandRepository:
 
 
 class SqlAuditRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """Audit rows are collected and written in one statement when the transaction ends
+    (`flush`), still inside it; a read of the trail flushes first."""
+
+    def __init__(self, conn: Db, pending: list[dict[str, Any]]) -> None:
         self._conn = conn
+        self._pending = pending
 
     async def add(self, event: AuditEvent) -> None:
-        await self._conn.execute(
-            insert(audit_events).values(
-                run_id=event.run_id,
-                at=event.at,
-                action=event.action,
-                actor_id=event.actor.id,
-                actor_name=event.actor.name,
-                via=event.actor.via.value,
-                reason=event.reason,
-                detail=event.detail,
-            )
+        self._pending.append(
+            {
+                "run_id": event.run_id,
+                "at": event.at,
+                "action": event.action,
+                "actor_id": event.actor.id,
+                "actor_name": event.actor.name,
+                "via": event.actor.via.value,
+                "reason": event.reason,
+                "detail": event.detail,
+            }
         )
+        self._conn.dirty = True
+
+    async def flush(self) -> None:
+        if self._pending:
+            rows = list(self._pending)
+            self._pending.clear()
+            await self._conn.execute(insert(audit_events), rows)
 
     async def for_run(self, run_id: str) -> list[AuditEvent]:
+        await self.flush()
         rows = await self._conn.execute(
             select(audit_events).where(audit_events.c.run_id == run_id).order_by(audit_events.c.id)
         )

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
 from bot.domain.models import Channel, Context, MemoryRef, Person, Policy, Run
 from bot.domain.status import Health, MemoryScope, RunStatus
-from bot.errors import Conflict
 from bot.ports import BeatUpdate, RunFilter
+from store.db import Db
 from store.tables import agents, memory_refs, people, runs
 
 _SELECT = select(
@@ -25,6 +24,59 @@ _SELECT = select(
     people.c.removed_at.label("owner_removed_at"),
 ).select_from(
     runs.join(agents, runs.c.agent_id == agents.c.id).join(people, runs.c.owner_id == people.c.id)
+)
+
+
+_MUTABLE = (
+    "title",
+    "status",
+    "owner_id",
+    "channel_slack",
+    "channel_teams",
+    "webhook_url",
+    "step",
+    "progress",
+    "message",
+    "reason",
+    "error",
+    "attempt",
+    "last_heartbeat_at",
+    "auth_expires_at",
+    "health",
+    "next_check_at",
+    "updated_at",
+    "status_changed_at",
+    "version",
+)
+# Built once: a statement built per call costs more to cache-key than to run.
+_BY_ID = _SELECT.where(runs.c.id == bindparam("run_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update(of=runs)
+_MEMORY = (
+    select(memory_refs)
+    .where(memory_refs.c.run_id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(memory_refs.c.key)
+)
+_UPDATE = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
+    .values({name: bindparam(name) for name in _MUTABLE})
+)
+_BEAT = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "last_heartbeat_at",
+                "step",
+                "progress",
+                "message",
+                "health",
+                "next_check_at",
+            )
+        }
+    )
 )
 
 
@@ -94,36 +146,32 @@ def _mutable_columns(run: Run) -> dict[str, Any]:
 class SqlRunRepository:
     """Runs in SQL; reads join the agent and owner so a Run comes back whole."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
     async def _memory(self, run_ids: Sequence[str]) -> dict[str, tuple[MemoryRef, ...]]:
         if not run_ids:
             return {}
-        rows = await self._conn.execute(
-            select(memory_refs).where(memory_refs.c.run_id.in_(run_ids)).order_by(memory_refs.c.key)
-        )
+        rows = await self._conn.execute(_MEMORY, {"run_ids": list(run_ids)})
         found: dict[str, list[MemoryRef]] = {}
         for r in rows:
             ref = MemoryRef(key=r.key, scope=MemoryScope(r.scope), updated_at=r.updated_at)
             found.setdefault(r.run_id, []).append(ref)
         return {k: tuple(v) for k, v in found.items()}
 
-    async def _one(self, where: Any, *, for_update: bool = False) -> Run | None:
-        query = _SELECT.where(where)
-        if for_update:
-            query = query.with_for_update(of=runs)
-        row = (await self._conn.execute(query)).first()
+    async def _whole(self, row: Row[Any] | None) -> Run | None:
         if row is None:
             return None
         memory = await self._memory([row.id])
         return _run_from_row(row, memory.get(row.id, ()))
 
     async def get(self, run_id: str, *, for_update: bool = False) -> Run | None:
-        return await self._one(runs.c.id == run_id, for_update=for_update)
+        query = _BY_ID_LOCKED if for_update else _BY_ID
+        return await self._whole((await self._conn.execute(query, {"run_id": run_id})).first())
 
     async def by_external_id(self, agent: str, external_id: str) -> Run | None:
-        return await self._one(and_(agents.c.name == agent, runs.c.external_id == external_id))
+        query = _SELECT.where(agents.c.name == agent, runs.c.external_id == external_id)
+        return await self._whole((await self._conn.execute(query)).first())
 
     async def add(self, run: Run) -> None:
         agent_id = (
@@ -160,33 +208,28 @@ class SqlRunRepository:
                 ],
             )
 
-    async def update(self, run: Run, *, expected_version: int) -> None:
-        result = await self._conn.execute(
-            update(runs)
-            .where(runs.c.id == run.id, runs.c.version == expected_version)
-            .values(**_mutable_columns(run))
-        )
-        if result.rowcount != 1:
-            raise Conflict(f"run {run.id} changed meanwhile (expected version {expected_version})")
+    async def update(self, run: Run, *, expected_version: int) -> bool:
+        """Write the run if it is still at `expected_version`; False when it moved on."""
+        values = _mutable_columns(run)
+        values.update(b_id=run.id, b_expected=expected_version)
+        return (await self._conn.execute(_UPDATE, values)).rowcount == 1
 
     async def apply_beats(self, beats: Sequence[BeatUpdate]) -> list[str]:
         """Write coalesced heartbeats; return the ids whose run moved on since (not written)."""
         missed: list[str] = []
         for beat in beats:
             run = beat.run
-            result = await self._conn.execute(
-                update(runs)
-                .where(runs.c.id == run.id, runs.c.version == beat.version)
-                .values(
-                    last_heartbeat_at=run.last_heartbeat_at,
-                    step=run.step,
-                    progress=run.progress,
-                    message=run.message,
-                    health=[h.value for h in run.health],
-                    next_check_at=run.next_check_at,
-                )
-            )
-            if result.rowcount != 1:
+            values = {
+                "b_id": run.id,
+                "b_expected": beat.version,
+                "last_heartbeat_at": run.last_heartbeat_at,
+                "step": run.step,
+                "progress": run.progress,
+                "message": run.message,
+                "health": [h.value for h in run.health],
+                "next_check_at": run.next_check_at,
+            }
+            if (await self._conn.execute(_BEAT, values)).rowcount != 1:
                 missed.append(run.id)
         return missed
 
@@ -215,5 +258,6 @@ class SqlRunRepository:
         return items, (items[-1].id if more and items else None)
 
     async def count_by_status(self) -> dict[RunStatus, int]:
-        rows = await self._conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status))
-        return {RunStatus(status): count for status, count in rows}
+        query = select(runs.c.status, func.count().label("n")).group_by(runs.c.status)
+        rows = await self._conn.execute(query)
+        return {RunStatus(row.status): int(row.n) for row in rows}

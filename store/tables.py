@@ -149,18 +149,11 @@ checkpoints = Table(
     Column("step", String(500), nullable=False),
     Column("summary", Text),
     Column("resumable", Boolean, nullable=False),
+    # [{key, description, idempotent}]: what the agent did to the world since the previous one.
+    Column("side_effects", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("run_id", "checkpoint_id"),
     UniqueConstraint("run_id", "seq"),
-)
-
-side_effects = Table(
-    "side_effects",
-    metadata,
-    Column("checkpoint_pk", String(40), ForeignKey("checkpoints.id"), primary_key=True),
-    Column("key", String(200), primary_key=True),
-    Column("description", Text),
-    Column("idempotent", Boolean, nullable=False),
 )
 
 approvals = Table(

@@ -1,15 +1,28 @@
-"""The unit of work: one database transaction carrying every repository."""
+"""Units of work: one database transaction carrying every repository, and group commit.
+
+SQLite has one writer, and every statement through aiosqlite costs a hop to its thread, so a
+transaction per request caps durable writes at a few hundred per second. `SqlStore.run` queues
+write jobs and runs as many as are waiting in ONE transaction (group commit): each caller still
+gets its answer only after that transaction is durable. A job that fails before writing fails
+alone; one that fails after writing (it cannot be undone without rolling back its neighbours)
+sends the whole batch back to run job by job, each in its own transaction. On PostgreSQL, which
+has real concurrency, every job simply gets its own transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import Conflict
-from bot.ports import Clock
+from bot.ports import Clock, UnitOfWork
+from store.db import Db
 from store.records import (
     SqlAgentRepository,
     SqlApprovalRepository,
@@ -20,38 +33,133 @@ from store.records import (
 )
 from store.runs import SqlRunRepository
 
+T = TypeVar("T")
+_MAX_BATCH = 128
+
 
 class SqlUnitOfWork:
     """Repositories sharing one connection and so one transaction."""
 
-    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
+    def __init__(
+        self, conn: AsyncConnection, clock: Clock, audit_rows: list[dict[str, Any]] | None = None
+    ) -> None:
         now = clock.now()
-        self.connection = conn
-        self.agents = SqlAgentRepository(conn, now)
-        self.people = SqlPeopleRepository(conn, now)
-        self.runs = SqlRunRepository(conn)
-        self.checkpoints = SqlCheckpointRepository(conn)
-        self.approvals = SqlApprovalRepository(conn)
-        self.commands = SqlCommandRepository(conn)
-        self.audit = SqlAuditRepository(conn)
+        self.db = db = Db(conn)
+        self.agents = SqlAgentRepository(db, now)
+        self.people = SqlPeopleRepository(db, now)
+        self.runs = SqlRunRepository(db)
+        self.checkpoints = SqlCheckpointRepository(db)
+        self.approvals = SqlApprovalRepository(db)
+        self.commands = SqlCommandRepository(db)
+        self.audit = SqlAuditRepository(db, [] if audit_rows is None else audit_rows)
+
+
+class _Poisoned(Exception):
+    """A job failed after writing: its batch must be rolled back and replayed job by job."""
+
+
+def _conflict(exc: IntegrityError) -> Conflict:
+    return Conflict(f"a concurrent change won: {exc.orig}")
 
 
 class SqlStore:
-    """The Store port over an async SQLAlchemy engine."""
+    """The Store port over async SQLAlchemy engines (one for writes, one for reads)."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, *, read_engine: AsyncEngine | None = None
+    ) -> None:
         self.engine = engine
+        self.read_engine = read_engine or engine
         self._clock = clock
+        self._group_commit = engine.dialect.name == "sqlite"
+        self._queue: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlUnitOfWork]:
-        """Commit when the block ends, roll back when it raises."""
+        """A transaction of its own: commit when the block ends, roll back when it raises."""
         try:
             async with self.engine.begin() as conn:
-                yield SqlUnitOfWork(conn, self._clock)
+                uow = SqlUnitOfWork(conn, self._clock)
+                yield uow
+                await uow.audit.flush()
         except IntegrityError as exc:
             # A unique key another transaction took first: the caller re-reads and decides.
-            raise Conflict(f"a concurrent change won: {exc.orig}") from exc
+            raise _conflict(exc) from exc
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlUnitOfWork]:
+        """A read-only view; on SQLite it does not wait for the writer."""
+        async with self.read_engine.connect() as conn:
+            yield SqlUnitOfWork(conn, self._clock)
+
+    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `job` in a transaction and return its result once that transaction is durable.
+
+        The job may run more than once (its first run rolled back), so it must derive
+        everything from what it reads through the unit of work.
+        """
+        if not self._group_commit:
+            return await self._alone(job)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((job, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _alone(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self.transaction() as uow:
+            return await job(uow)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            try:
+                outcomes = await self._run_batch(batch)
+            except (_Poisoned, IntegrityError):
+                outcomes = [await self._outcome(job) for job, _ in batch]
+            except Exception as exc:  # the commit itself failed: every job shares that fate
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    async def _run_batch(
+        self, batch: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]]
+    ) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        audit_rows: list[dict[str, Any]] = []  # every job's audit rows, written in one statement
+        async with self.engine.begin() as conn:
+            uow = SqlUnitOfWork(conn, self._clock, audit_rows)
+            for job, _ in batch:
+                uow = SqlUnitOfWork(conn, self._clock, audit_rows)
+                try:
+                    outcomes.append((True, await job(uow)))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if uow.db.dirty:
+                        raise _Poisoned from exc
+                    outcomes.append((False, exc))
+            await uow.audit.flush()
+        return outcomes
+
+    async def _outcome(self, job: Callable[[UnitOfWork], Awaitable[Any]]) -> tuple[bool, Any]:
+        try:
+            return True, await self._alone(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return False, exc
 
     async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

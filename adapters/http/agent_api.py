@@ -33,7 +33,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/v1", tags=["agents"], responses=_ERRORS)
 
 
-def _service(request: Request) -> RunService:
+async def _service(request: Request) -> RunService:
     service: RunService = request.app.state.service
     return service
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.errors import (
@@ -41,6 +46,23 @@ async def _ops_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_for(exc))
 
 
+def _plain(value: Any) -> Any:
+    """JSON-safe: Python's json reads NaN and Infinity, but must not write them back."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def _invalid_body(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _plain(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every OpsError with its status and a readable `detail`."""
+    """Answer every OpsError with its status and a readable `detail`; 422s with pydantic's list."""
     app.add_exception_handler(OpsError, _ops_error)
+    app.add_exception_handler(RequestValidationError, _invalid_body)

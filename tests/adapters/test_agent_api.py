@@ -350,6 +350,8 @@ async def test_bad_bodies_are_422_and_change_nothing(
             b'[{"key": "k", "idempotent": true}, {"key": "k", "idempotent": true}]}',
         ),
         (f"/v1/runs/{run['id']}/approvals", b'{"title": "no request id"}'),
+        (f"/v1/runs/{run['id']}/approvals", b'{"request_id": "r", "title": "t", "state": NaN}'),
+        ("/v1/runs", b"Infinity"),  # found by the fuzzer: the 422 itself could not be encoded
     ]
     for path, content in bad:
         response = await app_client.post(

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.contract import RunCreate
 from bot.domain.models import Identity
-from bot.errors import Conflict
 from bot.ports import BeatUpdate, RunFilter
 from bot.service import RunService
 from bot.tokens import hash_token, mint_token
@@ -68,18 +66,19 @@ async def _people(store: SqlStore) -> list[Identity]:
         return [Identity(email=p.email) for p in await uow.people.everyone()]
 
 
-async def test_update_with_a_stale_version_is_refused(store: SqlStore, clock: MovableClock) -> None:
+async def test_update_with_a_stale_version_writes_nothing(
+    store: SqlStore, clock: MovableClock
+) -> None:
     await mint_token(store, "bot-a")
     run, _ = await RunService(store, clock).register_run("bot-a", _registration())
     async with store.transaction() as uow:
-        await uow.runs.update(
+        assert await uow.runs.update(
             dataclasses.replace(run, title="first", version=2), expected_version=1
         )
-    with pytest.raises(Conflict):
-        async with store.transaction() as uow:
-            await uow.runs.update(
-                dataclasses.replace(run, title="second", version=2), expected_version=1
-            )
+    async with store.transaction() as uow:
+        stale = dataclasses.replace(run, title="second", version=2)
+        assert not await uow.runs.update(stale, expected_version=1)
+        assert not uow.db.dirty
     async with store.transaction() as uow:
         stored = await uow.runs.get(run.id)
     assert stored is not None and stored.title == "first"
