@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -23,8 +22,7 @@ class Db:
             self.dirty = True
         return result
 
-    def upsert(self, table: Table) -> Any:
-        """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-        if self.conn.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.conn.dialect.name

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.models import (
     Actor,
@@ -202,6 +203,27 @@ def _checkpoint(row: Row[Any]) -> Checkpoint:
     )
 
 
+_CHECKPOINT_COLUMNS = (
+    "id",
+    "run_id",
+    "checkpoint_id",
+    "seq",
+    "step",
+    "summary",
+    "resumable",
+    "side_effects",
+    "created_at",
+)
+# Built once per dialect (a statement built per call costs more to cache-key than to run);
+# a checkpoint_id the run already has inserts nothing.
+_CHECKPOINT_INSERT = {
+    name: dialect.insert(checkpoints)
+    .values({c: bindparam(c) for c in _CHECKPOINT_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["run_id", "checkpoint_id"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
 class SqlCheckpointRepository:
     def __init__(self, conn: Db) -> None:
         self._conn = conn
@@ -229,9 +251,7 @@ class SqlCheckpointRepository:
             ],
             "created_at": checkpoint.created_at,
         }
-        statement = self._conn.upsert(checkpoints).values(values)
-        statement = statement.on_conflict_do_nothing(index_elements=["run_id", "checkpoint_id"])
-        result = await self._conn.execute(statement)
+        result = await self._conn.execute(_CHECKPOINT_INSERT[self._conn.dialect], values)
         return bool(result.rowcount)
 
     async def for_run(self, run_id: str) -> list[Checkpoint]:

@@ -5,8 +5,9 @@ transaction per request caps durable writes at a few hundred per second. `SqlSto
 write jobs and runs as many as are waiting in ONE transaction (group commit): each caller still
 gets its answer only after that transaction is durable. A job that fails before writing fails
 alone; one that fails after writing (it cannot be undone without rolling back its neighbours)
-sends the whole batch back to run job by job, each in its own transaction. On PostgreSQL, which
-has real concurrency, every job simply gets its own transaction.
+sends the whole batch back to run job by job, each in its own transaction. PostgreSQL gains
+too (one commit, one WAL flush per batch); a batch the database refuses (a unique key, a
+deadlock with another replica) is replayed the same way, job by job.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import Conflict
@@ -71,7 +72,6 @@ class SqlStore:
         self.engine = engine
         self.read_engine = read_engine or engine
         self._clock = clock
-        self._group_commit = engine.dialect.name == "sqlite"
         self._queue: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -99,8 +99,6 @@ class SqlStore:
         The job may run more than once (its first run rolled back), so it must derive
         everything from what it reads through the unit of work.
         """
-        if not self._group_commit:
-            return await self._alone(job)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((job, future))
         if self._writer is None or self._writer.done():
@@ -116,10 +114,10 @@ class SqlStore:
             batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
             try:
                 outcomes = await self._run_batch(batch)
-            except (_Poisoned, IntegrityError):
+            except (_Poisoned, DBAPIError):
+                # A job failed after writing, or the database refused the batch (a unique key,
+                # a deadlock with another replica): replay each job in a transaction of its own.
                 outcomes = [await self._outcome(job) for job, _ in batch]
-            except Exception as exc:  # the commit itself failed: every job shares that fate
-                outcomes = [(False, exc)] * len(batch)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue

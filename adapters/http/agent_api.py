@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel
 
 from adapters.http.auth import CurrentAgent
 from bot.contract import (
@@ -41,17 +42,17 @@ async def _service(request: Request) -> RunService:
 Service = Annotated[RunService, Depends(_service)]
 
 
-def _created(response: Response, created: bool) -> None:
-    response.status_code = 201 if created else 200
+def _json(model: BaseModel, *, created: bool = False) -> Response:
+    """Serialize once, straight from the model: FastAPI would validate the answer again."""
+    return Response(
+        model.model_dump_json(), status_code=201 if created else 200, media_type="application/json"
+    )
 
 
 @router.post("/runs", status_code=201, response_model=RunOut, summary="Register a run (idempotent)")
-async def register_run(
-    body: RunCreate, agent: CurrentAgent, service: Service, response: Response
-) -> RunOut:
+async def register_run(body: RunCreate, agent: CurrentAgent, service: Service) -> Response:
     run, created = await service.register_run(agent.name, body)
-    _created(response, created)
-    return RunOut.model_validate(run)
+    return _json(RunOut.model_validate(run), created=created)
 
 
 @router.get("/runs", response_model=RunPage, summary="List this agent's runs, newest first")
@@ -64,14 +65,14 @@ async def list_runs(
     agent_name: Annotated[str | None, Query(alias="agent", max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> RunPage:
+) -> Response:
     if agent_name is not None and agent_name != agent.name:
         raise HTTPException(403, f"an agent token lists only its own runs ({agent.name!r})")
     query = RunFilter(
         status=status, health=health, owner=owner, agent=agent.name, limit=limit, cursor=cursor
     )
     items, next_cursor = await service.list_runs(query)
-    return RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor)
+    return _json(RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor))
 
 
 @router.get(
@@ -79,21 +80,25 @@ async def list_runs(
     response_model=RunDetailOut,
     summary="One run, with open approvals and pending commands",
 )
-async def get_run(run_id: str, agent: CurrentAgent, service: Service) -> RunDetailOut:
+async def get_run(run_id: str, agent: CurrentAgent, service: Service) -> Response:
     detail = await service.get_run(run_id, agent=agent.name)
     out = RunOut.model_validate(detail.run).model_dump()
-    return RunDetailOut(
-        **out,
-        approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
-        pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
+    return _json(
+        RunDetailOut(
+            **out,
+            approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
+            pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
+        )
     )
 
 
 @router.post(
     "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
 )
-async def heartbeat(run_id: str, body: Heartbeat, agent: CurrentAgent, service: Service) -> RunOut:
-    return RunOut.model_validate(await service.heartbeat(agent.name, run_id, body))
+async def heartbeat(
+    run_id: str, body: Heartbeat, agent: CurrentAgent, service: Service
+) -> Response:
+    return _json(RunOut.model_validate(await service.heartbeat(agent.name, run_id, body)))
 
 
 @router.post(
@@ -101,8 +106,8 @@ async def heartbeat(run_id: str, body: Heartbeat, agent: CurrentAgent, service: 
 )
 async def report_status(
     run_id: str, body: StatusReport, agent: CurrentAgent, service: Service
-) -> RunOut:
-    return RunOut.model_validate(await service.report_status(agent.name, run_id, body))
+) -> Response:
+    return _json(RunOut.model_validate(await service.report_status(agent.name, run_id, body)))
 
 
 @router.post(
@@ -112,11 +117,10 @@ async def report_status(
     summary="Record a checkpoint",
 )
 async def add_checkpoint(
-    run_id: str, body: CheckpointIn, agent: CurrentAgent, service: Service, response: Response
-) -> CheckpointOut:
+    run_id: str, body: CheckpointIn, agent: CurrentAgent, service: Service
+) -> Response:
     checkpoint, created = await service.add_checkpoint(agent.name, run_id, body)
-    _created(response, created)
-    return CheckpointOut.model_validate(checkpoint)
+    return _json(CheckpointOut.model_validate(checkpoint), created=created)
 
 
 @router.get(
@@ -139,18 +143,17 @@ async def list_checkpoints(
     summary="Ask a human to decide",
 )
 async def request_approval(
-    run_id: str, body: ApprovalIn, agent: CurrentAgent, service: Service, response: Response
-) -> ApprovalOut:
+    run_id: str, body: ApprovalIn, agent: CurrentAgent, service: Service
+) -> Response:
     approval, created = await service.request_approval(agent.name, run_id, body)
-    _created(response, created)
-    return ApprovalOut.model_validate(approval)
+    return _json(ApprovalOut.model_validate(approval), created=created)
 
 
 @router.get(
     "/approvals/{approval_id}", response_model=ApprovalOut, summary="One approval and its decision"
 )
-async def get_approval(approval_id: str, agent: CurrentAgent, service: Service) -> ApprovalOut:
-    return ApprovalOut.model_validate(await service.approval(approval_id, agent=agent.name))
+async def get_approval(approval_id: str, agent: CurrentAgent, service: Service) -> Response:
+    return _json(ApprovalOut.model_validate(await service.approval(approval_id, agent=agent.name)))
 
 
 @router.get(
@@ -172,8 +175,8 @@ async def list_commands(
 )
 async def ack_command(
     command_id: str, body: CommandAck, agent: CurrentAgent, service: Service
-) -> CommandOut:
-    return CommandOut.model_validate(await service.ack_command(agent.name, command_id, body))
+) -> Response:
+    return _json(CommandOut.model_validate(await service.ack_command(agent.name, command_id, body)))
 
 
 @router.get(
