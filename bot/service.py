@@ -232,12 +232,13 @@ class RunService:
         """Record a sign of life; refused for a run that has ended. Written in batches."""
         now = self._clock.now()
         snapshot = self._snapshots.get(run_id)
-        if snapshot is None:
+        if snapshot is not None and snapshot.agent != agent:
+            raise Forbidden(agent=agent, resource=f"run {run_id}")
+        if snapshot is None or snapshot.status.terminal:
+            # Refuse only on the stored status: another replica may have re-opened the run.
             async with self._store.read() as uow:
                 snapshot = await self._owned(uow, agent, run_id)
             self._snapshots.put(snapshot)
-        elif snapshot.agent != agent:
-            raise Forbidden(agent=agent, resource=f"run {run_id}")
         if snapshot.status.terminal:
             raise InvalidTransition(run_id=run_id, status=snapshot.status, event="heartbeat")
         run = record_heartbeat(
@@ -291,13 +292,14 @@ class RunService:
         uow: UnitOfWork,
         agent: str | None,
         run_id: str,
-        change: Callable[[UnitOfWork, Run, Run, datetime], Awaitable[T | None]],
+        change: Callable[[UnitOfWork, Run, Run, datetime, bool], Awaitable[T | None]],
     ) -> T:
-        """Call `change(uow, stored, current, now)`, first on the snapshot if there is one.
+        """Call `change(uow, stored, current, now, fresh)`, first on the snapshot if there is one.
 
         `change` writes the run with `_save` first and returns None when that write finds the
-        run moved on; a refusal based on a snapshot is checked again on the stored run, since
-        the snapshot may be behind. The second try reads the run locked, so it cannot be stale.
+        run moved on, or when it would answer from a snapshot (`fresh` False) without writing.
+        A refusal based on a snapshot is checked again on the stored run, since the snapshot may
+        be behind. The second try reads the run locked, so it cannot be stale.
         """
         now = self._clock.now()
         snapshot = self._snapshots.get(run_id)
@@ -305,12 +307,12 @@ class RunService:
             if agent is not None and snapshot.agent != agent:
                 raise Forbidden(agent=agent, resource=f"run {run_id}")
             with contextlib.suppress(OpsError):
-                result = await change(uow, snapshot, self._folded(snapshot, now), now)
+                result = await change(uow, snapshot, self._folded(snapshot, now), now, False)
                 if result is not None:
                     return result
             self._snapshots.drop(run_id)
         stored = await self._owned(uow, agent, run_id, lock=True)
-        result = await change(uow, stored, self._folded(stored, now), now)
+        result = await change(uow, stored, self._folded(stored, now), now, True)
         if result is None:
             raise Conflict(f"run {run_id} changed while it was locked")
         return result
@@ -373,7 +375,7 @@ class RunService:
         event = event_for_report(report.status)
 
         async def change(
-            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime, fresh: bool
         ) -> tuple[Run, bool] | None:
             after, effects = transition(run, event, now, reason=report.reason, error=report.error)
             if report.auth_expires_at is not None:
@@ -383,8 +385,8 @@ class RunService:
                 and after.status is not RunStatus.WAITING_AUTH
             ):
                 after = dataclasses.replace(after, auth_expires_at=None)  # it got new credentials
-            if after == stored:
-                return stored, False
+            if after == stored:  # nothing to write: answer only from what is stored
+                return (stored, False) if fresh else None
             saved = await self._save(uow, stored, after, now)
             if saved is None:
                 return None
@@ -408,7 +410,7 @@ class RunService:
         effects = tuple(SideEffect(e.key, e.idempotent, e.description) for e in req.side_effects)
 
         async def change(
-            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime, fresh: bool
         ) -> tuple[Checkpoint, Run, bool] | None:
             if run.status.terminal:
                 raise InvalidTransition(run_id=run_id, status=run.status, event="checkpoint")
@@ -456,7 +458,7 @@ class RunService:
         actor = Actor.agent(agent)
 
         async def change(
-            uow: UnitOfWork, stored: Run, run: Run, now: datetime
+            uow: UnitOfWork, stored: Run, run: Run, now: datetime, fresh: bool
         ) -> tuple[Approval, Run | None] | None:
             existing = await uow.approvals.by_request_id(run_id, req.request_id)
             if existing is not None:
