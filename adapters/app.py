@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
@@ -16,12 +17,16 @@ from adapters.http import agent_api, ops
 from adapters.http.errors import install_error_handlers
 from adapters.http.limits import BodyLimit
 from adapters.http.ops import Metrics, RequestMetrics
+from adapters.webhooks.deliverer import Deliverer
 from bot.config import Settings
+from bot.operations import Operations
+from bot.outbox import Outbox
 from bot.ports import Clock, SystemClock
+from bot.rights import Admins
 from bot.service import RunService
 from bot.tokens import TokenAuthenticator
 from store import migrate
-from store.engine import create_engine, create_read_engine
+from store.engine import create_engine, create_read_engine, is_sqlite
 from store.uow import SqlStore
 
 log = logging.getLogger("opslayer")
@@ -59,6 +64,7 @@ def log_banner(settings: Settings) -> None:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """The whole bot as one ASGI app; nothing is opened until its lifespan starts."""
     clock = clock or SystemClock()
+    admins = Admins.parse(settings.admins)  # a typo in OPSLAYER_ADMINS stops start-up, loudly
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,21 +75,36 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.store = store
         app.state.service = service
         app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
+        http = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        outbox = Outbox(
+            store, clock, schedule=settings.webhook_retry_s, lease_s=settings.delivery_lease_s
+        )
+        deliverer = Deliverer(outbox, http=http, poll_s=settings.delivery_poll_s)
+        app.state.outbox = outbox
+        app.state.deliverer = deliverer
+        app.state.operations = Operations(store, clock, admins=admins, on_command=deliverer.wake)
+        if is_sqlite(settings.database_url):
+            # One process delivers on SQLite: leases left behind are a dead predecessor's.
+            await outbox.release_claims()
         log_banner(settings)
         # Everything allocated so far lives as long as the process: keep the collector from
         # walking it again and again under load (it showed up as latency spikes).
         gc.collect()
         gc.freeze()
-        flusher = asyncio.create_task(
-            _flush_heartbeats_forever(service, settings.heartbeat_flush_s)
-        )
+        background = [
+            asyncio.create_task(_flush_heartbeats_forever(service, settings.heartbeat_flush_s)),
+            asyncio.create_task(deliverer.run_forever()),
+        ]
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await service.flush_heartbeats()
+            await http.aclose()
             await store.close()
 
     app = FastAPI(

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     heartbeat_flush_s: float = Field(0.05, gt=0)
     run_cache_ttl_s: float = Field(1.0, ge=0)
     token_cache_ttl_s: float = Field(10.0, ge=0)
+    delivery_lease_s: float = Field(60.0, gt=0)
+    delivery_poll_s: float = Field(1.0, gt=0)
+    delivery_timeout_s: float = Field(10.0, gt=0)
     log_level: str = "info"
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")

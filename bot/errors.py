@@ -9,6 +9,7 @@
      ├── NotAuthorized            a person lacks the right for an action (audited)
      ├── InvalidTransition        the run's status does not allow the event
      ├── Conflict                 the state moved on (already decided, version mismatch)
+     ├── ConfirmationRequired     the action is allowed but risky: ask the person, then repeat
      └── ValidationFailed         input that parses but makes no sense in the domain
 
 Constructors take the context and build the message; adapters map the tree to their surface
@@ -87,6 +88,15 @@ class InvalidTransition(OpsError):
 
 class Conflict(OpsError):
     """The state moved on since the caller looked (already decided, concurrent change)."""
+
+
+class ConfirmationRequired(OpsError):
+    """A risky action (replaying unsafe side effects, resuming stale work) needs a yes first."""
+
+    def __init__(self, *, action: str, risks: list[str]) -> None:
+        super().__init__(f"{action} needs confirmation: " + "; ".join(risks))
+        self.action = action
+        self.risks = risks
 
 
 class ValidationFailed(OpsError):

@@ -13,12 +13,13 @@ from bot.domain.models import (
     AuditEvent,
     Checkpoint,
     Command,
+    Delivery,
     Group,
     Identity,
     Person,
     Run,
 )
-from bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
+from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, RunStatus
 
 T = TypeVar("T")
 
@@ -106,6 +107,8 @@ class ApprovalRepository(Protocol):
         self, run_id: str, *, status: ApprovalStatus | None = None
     ) -> list[Approval]: ...
     async def close_pending(self, run_id: str, *, status: ApprovalStatus, at: datetime) -> int: ...
+    async def decide(self, approval: Approval) -> bool: ...
+    async def expire_due(self, now: datetime) -> list[Approval]: ...
 
 
 class CommandRepository(Protocol):
@@ -114,6 +117,15 @@ class CommandRepository(Protocol):
         self, run_id: str, *, status: CommandStatus | None = None
     ) -> list[Command]: ...
     async def update(self, command: Command) -> None: ...
+    async def add(self, command: Command) -> None: ...
+    async def listing(
+        self, *, status: CommandStatus | None = None, limit: int = 100
+    ) -> list[Command]: ...
+    async def open_of_kind(self, run_id: str, kind: CommandKind) -> Command | None: ...
+    async def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Delivery]: ...
+    async def release_claims(self) -> int: ...
 
 
 class AuditRepository(Protocol):

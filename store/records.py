@@ -16,6 +16,7 @@ from bot.domain.models import (
     AuditEvent,
     Checkpoint,
     Command,
+    Delivery,
     Group,
     Identity,
     Person,
@@ -34,6 +35,7 @@ from store.tables import (
     commands,
     groups,
     people,
+    runs,
 )
 
 
@@ -318,6 +320,36 @@ class SqlApprovalRepository:
             query = query.where(approvals.c.status == status.value)
         return [_approval(r) for r in await self._conn.execute(query.order_by(approvals.c.id))]
 
+    async def decide(self, approval: Approval) -> bool:
+        """Record a decision if the approval is still pending; False when someone was first."""
+        result = await self._conn.execute(
+            update(approvals)
+            .where(
+                approvals.c.id == approval.id, approvals.c.status == ApprovalStatus.PENDING.value
+            )
+            .values(
+                status=approval.status.value,
+                decided_by=approval.decided_by,
+                decided_at=approval.decided_at,
+                comment=approval.comment,
+            )
+        )
+        return result.rowcount == 1
+
+    async def expire_due(self, now: datetime) -> list[Approval]:
+        """Mark pending approvals past `expires_at` expired; return them."""
+        query = select(approvals).where(
+            approvals.c.status == ApprovalStatus.PENDING.value, approvals.c.expires_at <= now
+        )
+        due = [_approval(r) for r in await self._conn.execute(query)]
+        if due:
+            await self._conn.execute(
+                update(approvals)
+                .where(approvals.c.id.in_([a.id for a in due]))
+                .values(status=ApprovalStatus.EXPIRED.value, decided_at=now)
+            )
+        return due
+
     async def close_pending(self, run_id: str, *, status: ApprovalStatus, at: datetime) -> int:
         result = await self._conn.execute(
             update(approvals)
@@ -355,13 +387,80 @@ class SqlCommandRepository:
         row = (await self._conn.execute(query)).first()
         return _command(row) if row else None
 
+    async def add(self, command: Command) -> None:
+        await self._conn.execute(
+            insert(commands).values(
+                id=command.id,
+                run_id=command.run_id,
+                kind=command.kind.value,
+                status=command.status.value,
+                payload=command.payload,
+                attempts=command.attempts,
+                next_attempt_at=command.next_attempt_at,
+                created_at=command.created_at,
+            )
+        )
+
     async def for_run(self, run_id: str, *, status: CommandStatus | None = None) -> list[Command]:
         query = select(commands).where(commands.c.run_id == run_id)
         if status is not None:
             query = query.where(commands.c.status == status.value)
         return [_command(r) for r in await self._conn.execute(query.order_by(commands.c.id))]
 
+    async def listing(
+        self, *, status: CommandStatus | None = None, limit: int = 100
+    ) -> list[Command]:
+        query = select(commands).order_by(commands.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(commands.c.status == status.value)
+        return [_command(r) for r in await self._conn.execute(query)]
+
+    async def open_of_kind(self, run_id: str, kind: CommandKind) -> Command | None:
+        query = select(commands).where(
+            commands.c.run_id == run_id,
+            commands.c.kind == kind.value,
+            commands.c.status.in_([CommandStatus.PENDING.value, CommandStatus.DELIVERED.value]),
+        )
+        row = (await self._conn.execute(query.order_by(commands.c.id.desc()).limit(1))).first()
+        return _command(row) if row else None
+
+    async def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Delivery]:
+        """Lease up to `limit` due commands that have a webhook; other replicas skip them."""
+        query = (
+            select(commands, runs.c.webhook_url, agents.c.webhook_secret)
+            .join(runs, runs.c.id == commands.c.run_id)
+            .join(agents, agents.c.id == runs.c.agent_id)
+            .where(
+                commands.c.status == CommandStatus.PENDING.value,
+                commands.c.next_attempt_at <= now,
+                runs.c.webhook_url.is_not(None),
+                or_(commands.c.claimed_until.is_(None), commands.c.claimed_until < now),
+            )
+            .order_by(commands.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=commands, skip_locked=True)
+        )
+        rows = list(await self._conn.execute(query))
+        if not rows:
+            return []
+        await self._conn.execute(
+            update(commands)
+            .where(commands.c.id.in_([r.id for r in rows]))
+            .values(claimed_until=lease_until)
+        )
+        return [Delivery(_command(r), r.webhook_url, r.webhook_secret) for r in rows]
+
+    async def release_claims(self) -> int:
+        """Forget every lease (at start-up of the only deliverer: its predecessor died)."""
+        result = await self._conn.execute(
+            update(commands).where(commands.c.claimed_until.is_not(None)).values(claimed_until=None)
+        )
+        return int(result.rowcount)
+
     async def update(self, command: Command) -> None:
+        """Write the command's state; this also ends any lease on it."""
         await self._conn.execute(
             update(commands)
             .where(commands.c.id == command.id)
@@ -369,6 +468,7 @@ class SqlCommandRepository:
                 status=command.status.value,
                 attempts=command.attempts,
                 next_attempt_at=command.next_attempt_at,
+                claimed_until=None,
                 last_error=command.last_error,
                 delivered_at=command.delivered_at,
                 acked_at=command.acked_at,

@@ -185,6 +185,7 @@ commands = Table(
     Column("payload", JSON, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime()),
+    Column("claimed_until", UTCDateTime()),  # a deliverer's lease; expires if it dies mid-way
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime()),

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.errors import (
+    ConfirmationRequired,
     Conflict,
     Forbidden,
     InvalidTransition,
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[OpsError], int]] = [
     (NotAuthorized, 403),
     (InvalidTransition, 409),
     (Conflict, 409),
+    (ConfirmationRequired, 409),
     (ValidationFailed, 422),
 ]
 

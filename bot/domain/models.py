@@ -207,6 +207,15 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A command claimed for one delivery attempt, with where and how to sign it."""
+
+    command: Command
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One line of a run's history: who did what, through which surface, and why."""
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:41:49.680604
+Create Date: 2026-11-26 11:48:26.491740
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", store.tables.UTCDateTime(), nullable=True),
+        sa.Column("claimed_until", store.tables.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", store.tables.UTCDateTime(), nullable=False),
         sa.Column("delivered_at", store.tables.UTCDateTime(), nullable=True),

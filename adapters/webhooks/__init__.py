@@ -1,0 +1,1 @@
+"""Signed, retried delivery of commands to agents' webhooks (Standard Webhooks)."""

@@ -1,0 +1,103 @@
+"""The deliverer: leases due commands from the outbox and POSTs each, signed, to its agent.
+
+It wakes when a command is enqueued (so a click reaches the agent in milliseconds) and polls
+otherwise, for retries that fall due and for commands written by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from adapters.webhooks.signing import signed_headers
+from bot.domain.models import Delivery
+from bot.outbox import Outbox
+
+log = logging.getLogger("opslayer.webhooks")
+MAX_RETRY_AFTER_S = 24 * 3600
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+class Deliverer:
+    """Delivers commands until cancelled; every outcome is recorded through the outbox."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        http: httpx.AsyncClient,
+        batch: int = 64,
+        poll_s: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._http = http
+        self._batch = batch
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A command was enqueued: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self.deliver_due()
+            except Exception:  # the database may be briefly away; the next round retries
+                log.exception("claiming commands for delivery failed; retrying")
+                claimed = 0
+            if claimed >= self._batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+
+    async def deliver_due(self) -> int:
+        """One round: lease what is due, deliver it all concurrently; return how many."""
+        claimed = await self._outbox.claim(self._batch)
+        if claimed:
+            await asyncio.gather(*(self._deliver(d) for d in claimed))
+        return len(claimed)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        command = delivery.command
+        body = json.dumps(command.payload, separators=(",", ":")).encode()
+        headers = {
+            **signed_headers(delivery.secret, command.id, body),
+            "content-type": "application/json",
+            "user-agent": "opslayer-webhooks/1",
+        }
+        try:
+            answer = await self._http.post(delivery.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            await self._outbox.failed(command, error=f"{type(exc).__name__}: {exc}"[:500])
+            return
+        if 200 <= answer.status_code < 300:
+            await self._outbox.delivered(command)
+        elif answer.status_code == 410:
+            await self._outbox.failed(command, error="HTTP 410 Gone", gone=True)
+        else:
+            await self._outbox.failed(
+                command,
+                error=f"HTTP {answer.status_code}",
+                retry_after_s=retry_after_seconds(answer.headers.get("retry-after")),
+            )
