@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.models import Group, Identity, Person
-from bot.errors import Conflict, ValidationFailed
+from bot.errors import Conflict, NotAuthorized, ValidationFailed
 from bot.ids import new_id
 from bot.ports import Store
 
@@ -71,3 +71,16 @@ async def list_groups(store: Store) -> Sequence[Group]:
     """Every group, by name."""
     async with store.read() as uow:
         return await uow.people.groups()
+
+
+async def find_person(store: Store, identity: Identity) -> Person:
+    """The person behind an identity (an email, a Slack or Teams id); refused when unknown."""
+    async with store.read() as uow:
+        person = await uow.people.find(identity)
+    if person is None or person.removed:
+        raise NotAuthorized(
+            actor=identity.display_name(),
+            action="act",
+            target="runs: they are not a known person ('opslayer people add' links them)",
+        )
+    return person

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,3 +70,13 @@ async def drop_pg_database(admin_url: str, url: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await engine.dispose()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float = 10.0) -> None:
+    """Wait until `check()` holds, for work that finishes in the background (a delivery)."""
+    steps = int(within_s / 0.01)
+    for _ in range(steps):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true within {within_s} s")

@@ -1,0 +1,389 @@
+"""Operator decisions reach the agent: signed, retried, never lost, never doubled.
+
+The agent speaks HTTP to the bot's real app; the bot delivers over real HTTP to a local
+receiver; the signature is checked with the `standardwebhooks` package, as an agent would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from bot.directory import find_person
+from bot.domain.models import Identity, Person
+from bot.domain.status import CommandStatus, Via
+from bot.errors import ConfirmationRequired, Conflict, InvalidTransition, NotAuthorized
+from bot.operations import Operations
+from bot.tokens import MintedToken
+from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.support import MovableClock, eventually
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[AgentReceiver]:
+    """The agent's webhook endpoint, on loopback."""
+    async with agent_receiver() as r:
+        yield r
+
+
+def ops(client: httpx.AsyncClient) -> Operations:
+    operations: Operations = client.app.state.operations  # type: ignore[attr-defined]
+    return operations
+
+
+async def person(client: httpx.AsyncClient, email: str) -> Person:
+    return await find_person(client.app.state.store, Identity(email=email))  # type: ignore[attr-defined]
+
+
+async def started_run(
+    client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver, **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "external_id": "job-1",
+        "title": "Refunds",
+        "owner": {"email": "alice@example.com", "name": "Alice"},
+        "webhook_url": receiver.url,
+        **extra,
+    }
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    result: dict[str, Any] = run
+    return result
+
+
+def verified(agent: MintedToken, delivery: Any) -> dict[str, Any]:
+    """What a real agent does: verify with the Standard Webhooks library, then parse."""
+    message: dict[str, Any] = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)
+    return message
+
+
+async def test_approval_decision_reaches_the_agent_signed_with_its_state(
+    app_client: httpx.AsyncClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    approval = (
+        await app_client.post(
+            f"/v1/runs/{run['id']}/approvals",
+            json={"request_id": "r1", "title": "Refund 40 EUR?", "state": {"cursor": [1, 2]}},
+            headers=auth,
+        )
+    ).json()
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).approve(
+        approval["id"], person=alice, via=Via.CLI, comment="fine"
+    )
+
+    [delivery] = await receiver.wait_for(1)
+    message = verified(agent, delivery)
+    command = message["command"]
+    assert message["type"] == "command" and delivery.headers["webhook-id"] == decision.command.id
+    assert command["kind"] == "approve" and command["approval_id"] == approval["id"]
+    assert command["state"] == {"cursor": [1, 2]} and command["reason"] == "fine"
+    assert command["actor"] == {"id": alice.id, "name": "Alice", "via": "cli"}
+    assert command["run_id"] == run["id"] and command["external_id"] == "job-1"
+
+    seen = (await app_client.get(f"/v1/approvals/{approval['id']}", headers=auth)).json()
+    assert (
+        seen["status"] == "approved"
+        and seen["decided_by"] == alice.id
+        and seen["comment"] == "fine"
+    )
+    audit = [
+        e["action"]
+        for e in (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+    ]
+    assert audit[-2:] == ["approval.approved", "command.issued"]
+    await _until_status(app_client, auth, run["id"], decision.command.id, "delivered")
+
+
+async def _until_status(
+    client: httpx.AsyncClient, auth: dict[str, str], run_id: str, command_id: str, status: str
+) -> None:
+    async def reached() -> bool:
+        commands = (await client.get(f"/v1/runs/{run_id}/commands", headers=auth)).json()
+        return any(c["id"] == command_id and c["status"] == status for c in commands)
+
+    await eventually(reached)
+
+
+async def test_second_click_is_told_who_decided_first(
+    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    approval = (
+        await app_client.post(
+            f"/v1/runs/{run['id']}/approvals",
+            json={"request_id": "r1", "title": "Ship?", "approvers": ["bob@example.com"]},
+            headers=auth,
+        )
+    ).json()
+    await app_client.post(
+        "/v1/runs",
+        json={
+            "external_id": "b",
+            "title": "t",
+            "owner": {"email": "bob@example.com", "name": "Bob"},
+        },
+        headers=auth,
+    )
+    alice, bob = (
+        await person(app_client, "alice@example.com"),
+        await person(app_client, "bob@example.com"),
+    )
+    results = await asyncio.gather(
+        ops(app_client).approve(approval["id"], person=alice, via=Via.SLACK),
+        ops(app_client).reject(approval["id"], person=bob, via=Via.TEAMS),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, Exception)]
+    [loser] = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and isinstance(loser, Conflict)
+    assert "already" in loser.message and ("by Alice" in loser.message or "by Bob" in loser.message)
+    await receiver.wait_for(1)
+    commands = (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json()
+    assert len(commands) == 1
+    refusals = [
+        e
+        for e in (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+        if e["action"] == "action.refused"
+    ]
+    assert len(refusals) == 1 and refusals[0]["detail"]["refusal"] == "Conflict"
+
+
+async def test_stranger_is_refused_and_the_refusal_audited(
+    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    await app_client.post(
+        "/v1/runs",
+        json={
+            "external_id": "m",
+            "title": "t",
+            "owner": {"email": "mallory@example.com", "name": "Mallory"},
+        },
+        headers=auth,
+    )
+    mallory = await person(app_client, "mallory@example.com")
+    with pytest.raises(NotAuthorized, match="Mallory may not cancel"):
+        await ops(app_client).cancel(run["id"], person=mallory, via=Via.SLACK, reason="because")
+    audit = (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+    assert audit[-1]["action"] == "action.refused" and audit[-1]["actor"]["name"] == "Mallory"
+    assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
+
+
+async def test_commands_the_status_does_not_allow_change_nothing(
+    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    alice = await person(app_client, "alice@example.com")
+    with pytest.raises(InvalidTransition, match="running"):
+        await ops(app_client).resume(run["id"], person=alice, via=Via.CLI)
+    await app_client.post(
+        f"/v1/runs/{run['id']}/status", json={"status": "succeeded"}, headers=auth
+    )
+    with pytest.raises(InvalidTransition, match="succeeded"):
+        await ops(app_client).retry(run["id"], person=alice, via=Via.CLI)
+    assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
+
+
+async def test_double_click_sends_one_command(
+    app_client: httpx.AsyncClient,
+    auth: dict[str, str],
+    receiver: AgentReceiver,
+    clock: MovableClock,
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    alice = await person(app_client, "alice@example.com")
+    first, second = await asyncio.gather(
+        ops(app_client).pause(run["id"], person=alice, via=Via.SLACK),
+        ops(app_client).pause(run["id"], person=alice, via=Via.SLACK),
+    )
+    assert (
+        first.command.id == second.command.id and [first.created, second.created].count(True) == 1
+    )
+    await receiver.wait_for(1)
+    # Once the agent acted (it paused, then resumed), pausing again is a new command.
+    clock.advance(seconds=1)
+    await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "paused"}, headers=auth)
+    await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    third = await ops(app_client).pause(run["id"], person=alice, via=Via.SLACK)
+    assert third.created and third.command.id != first.command.id
+
+
+async def test_retry_warns_before_replaying_unsafe_side_effects(
+    app_client: httpx.AsyncClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    for cid, effects in [
+        ("fetch", []),
+        ("charge", [{"key": "charge:9", "idempotent": False, "description": "charged 40 EUR"}]),
+        ("mail", [{"key": "mail:9", "idempotent": True}]),
+    ]:
+        await app_client.post(
+            f"/v1/runs/{run['id']}/checkpoints",
+            json={"checkpoint_id": cid, "step": cid, "side_effects": effects},
+            headers=auth,
+        )
+    await app_client.post(
+        f"/v1/runs/{run['id']}/status",
+        json={"status": "failed", "error": "smtp down"},
+        headers=auth,
+    )
+    alice = await person(app_client, "alice@example.com")
+    with pytest.raises(ConfirmationRequired, match="charge:9 \\(charged 40 EUR\\)"):
+        await ops(app_client).retry(
+            run["id"], person=alice, via=Via.CLI, from_checkpoint_id="fetch"
+        )
+    assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
+    # From after the charge nothing unsafe repeats; from before it, only with a yes.
+    safe = await ops(app_client).retry(
+        run["id"], person=alice, via=Via.CLI, from_checkpoint_id="charge"
+    )
+    risky = await ops(app_client).retry(
+        run["id"], person=alice, via=Via.CLI, from_checkpoint_id="fetch", confirm_replay=True
+    )
+    deliveries = await receiver.wait_for(2)
+    by_id = {d.headers["webhook-id"]: verified(agent, d)["command"] for d in deliveries}
+    assert by_id[safe.command.id]["from_checkpoint_id"] == "charge"
+    assert by_id[safe.command.id]["skip_side_effects"] == ["mail:9"]
+    assert by_id[risky.command.id]["skip_side_effects"] == ["charge:9", "mail:9"]
+
+
+async def test_resuming_a_stale_run_needs_confirmation(
+    app_client: httpx.AsyncClient,
+    auth: dict[str, str],
+    receiver: AgentReceiver,
+    clock: MovableClock,
+) -> None:
+    run = await started_run(app_client, auth, receiver, policy={"stale_after_s": 3600})
+    await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "paused"}, headers=auth)
+    alice = await person(app_client, "alice@example.com")
+    clock.advance(hours=2)
+    with pytest.raises(ConfirmationRequired, match="has been paused since"):
+        await ops(app_client).resume(run["id"], person=alice, via=Via.CLI)
+    decision = await ops(app_client).resume(
+        run["id"], person=alice, via=Via.CLI, confirm_stale=True
+    )
+    assert decision.command.kind.value == "resume"
+
+
+async def test_failed_deliveries_retry_on_schedule_honouring_retry_after(
+    app_client: httpx.AsyncClient,
+    auth: dict[str, str],
+    agent: MintedToken,
+    receiver: AgentReceiver,
+    clock: MovableClock,
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    receiver.script = [(503, {"Retry-After": "120"}), (302, {"Location": "http://elsewhere/"})]
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).cancel(
+        run["id"], person=alice, via=Via.CLI, reason="wrong data"
+    )
+    deliverer = app_client.app.state.deliverer  # type: ignore[attr-defined]
+    await receiver.wait_for(1)
+    await _until_attempts(app_client, auth, run["id"], 1)
+    clock.advance(seconds=100)  # the schedule says 5 s, the agent asked for 120: not yet
+    assert await deliverer.deliver_due() == 0
+    clock.advance(seconds=30)
+    await deliverer.deliver_due()  # a redirect is a failure, not a success
+    clock.advance(seconds=400)
+    await deliverer.deliver_due()
+    deliveries = await receiver.wait_for(3)
+    assert {d.headers["webhook-id"] for d in deliveries} == {decision.command.id}
+    assert len({d.body for d in deliveries}) == 1  # the same message every time
+    for d in deliveries:
+        verified(agent, d)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "delivered")
+
+
+async def _until_attempts(
+    client: httpx.AsyncClient, auth: dict[str, str], run_id: str, attempts: int
+) -> None:
+    async def reached() -> bool:
+        commands = (await client.get(f"/v1/runs/{run_id}/commands", headers=auth)).json()
+        return bool(commands[0]["attempts"] >= attempts)
+
+    await eventually(reached)
+
+
+async def test_gone_stops_delivery_and_flags_the_run_undelivered(
+    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    receiver.script = [(410, {})]
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).pause(run["id"], person=alice, via=Via.CLI)
+    await receiver.wait_for(1)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "undelivered")
+    stored = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
+    assert stored["health"] == ["undelivered"]
+    audit = (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+    assert audit[-1]["action"] == "command.undelivered" and "410" in audit[-1]["reason"]
+    # Fixed on the agent's side: redelivery clears the flag once it arrives.
+    await ops(app_client).redeliver(decision.command.id, person=alice, via=Via.CLI)
+    await receiver.wait_for(2)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "delivered")
+    assert (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()["health"] == []
+
+
+async def test_exhausted_schedule_marks_undelivered(
+    app_client: httpx.AsyncClient,
+    auth: dict[str, str],
+    receiver: AgentReceiver,
+    clock: MovableClock,
+) -> None:
+    run = await started_run(app_client, auth, receiver)
+    schedule = app_client.app.state.settings.webhook_retry_s  # type: ignore[attr-defined]
+    receiver.script = [(500, {})] * len(schedule)
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).cancel(run["id"], person=alice, via=Via.CLI)
+    deliverer = app_client.app.state.deliverer  # type: ignore[attr-defined]
+    await receiver.wait_for(1)
+    await _until_attempts(app_client, auth, run["id"], 1)
+    for attempt in range(2, len(schedule) + 1):
+        clock.advance(seconds=schedule[attempt - 1] * 1.25)
+        await deliverer.deliver_due()
+        await receiver.wait_for(attempt)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "undelivered")
+    command = (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json()[0]
+    assert command["attempts"] == len(schedule) and command["last_error"] == "HTTP 500"
+
+
+async def test_polling_agent_gets_and_acks_its_commands(
+    app_client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    body = {"external_id": "poller", "title": "No webhook", "owner": {"email": "alice@example.com"}}
+    run = (await app_client.post("/v1/runs", json=body, headers=auth)).json()
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).pause(run["id"], person=alice, via=Via.CLI)
+    pending = (
+        await app_client.get(f"/v1/runs/{run['id']}/commands?status=pending", headers=auth)
+    ).json()
+    assert [c["id"] for c in pending] == [decision.command.id]
+    assert pending[0]["payload"]["command"]["kind"] == "pause"
+    acked = await app_client.post(
+        f"/v1/commands/{decision.command.id}/ack", json={"result": "done"}, headers=auth
+    )
+    assert acked.status_code == 200 and acked.json()["status"] == CommandStatus.ACKED.value
+    again = await app_client.post(
+        f"/v1/commands/{decision.command.id}/ack", json={"result": "done"}, headers=auth
+    )
+    assert again.status_code == 200
+    assert (
+        await app_client.post(
+            f"/v1/commands/{decision.command.id}/ack", json={"result": "failed"}, headers=auth
+        )
+    ).status_code == 409
+    assert (
+        await app_client.get(f"/v1/runs/{run['id']}/commands?status=pending", headers=auth)
+    ).json() == []
+    detail = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
+    assert detail["pending_commands"] == []
+    assert json.dumps(detail)  # the whole answer is plain JSON
