@@ -9,11 +9,13 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from adapters.cli_operate import add_operator_commands
+from adapters.cli_table import table
 from bot.config import Settings
 from bot.directory import add_group, add_person, list_groups, list_people
 from bot.domain.models import Identity, Run
 from bot.domain.status import Health, RunStatus
-from bot.errors import OpsError
+from bot.errors import ConfirmationRequired, OpsError
 from bot.ports import RunFilter, SystemClock
 from bot.service import RunService
 from bot.tokens import mint_token, revoke_tokens
@@ -22,14 +24,6 @@ from store.engine import create_engine
 from store.uow import SqlStore
 
 Handler = Callable[[argparse.Namespace, SqlStore], Awaitable[int]]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _when(moment: datetime | None) -> str:
@@ -87,7 +81,7 @@ async def _people_list(_args: argparse.Namespace, store: SqlStore) -> int:
         (p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.timezone, p.group)
         for p in people
     ]
-    print(_table(["id", "name", "email", "slack", "teams", "timezone", "group"], rows))
+    print(table(["id", "name", "email", "slack", "teams", "timezone", "group"], rows))
     return 0
 
 
@@ -115,7 +109,7 @@ async def _groups_list(_args: argparse.Namespace, store: SqlStore) -> int:
         )
         for g in await list_groups(store)
     ]
-    print(_table(["name", "slack", "teams", "slack escalation", "teams escalation"], rows))
+    print(table(["name", "slack", "teams", "slack escalation", "teams escalation"], rows))
     return 0
 
 
@@ -137,7 +131,7 @@ async def _runs_list(args: argparse.Namespace, store: SqlStore) -> int:
     )
     runs, cursor = await RunService(store, SystemClock()).list_runs(query)
     print(
-        _table(
+        table(
             ["id", "agent", "status", "health", "owner", "step", "title"],
             [_run_row(r) for r in runs],
         )
@@ -186,11 +180,11 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
             )
             for c in checkpoints
         ]
-        print(_table(["checkpoint", "step", "at", "side effects"], rows))
+        print(table(["checkpoint", "step", "at", "side effects"], rows))
     if detail.approvals:
         print("\nOpen approvals")
         print(
-            _table(
+            table(
                 ["id", "title", "since"],
                 [(a.id, a.title, _when(a.created_at)) for a in detail.approvals],
             )
@@ -207,7 +201,7 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
         )
         for e in events
     ]
-    print(_table(["at", "action", "by", "reason", "detail"], timeline))
+    print(table(["at", "action", "by", "reason", "detail"], timeline))
     return 0
 
 
@@ -313,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = runs.add_parser("show", help="one run: status, health, checkpoints, approvals, timeline")
     show.add_argument("run", help="run id")
     show.set_defaults(handler=_runs_show)
+    add_operator_commands(runs, sub)
     return parser
 
 
@@ -334,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args, settings)
     try:
         return asyncio.run(_with_store(args.handler, args, settings))
+    except ConfirmationRequired as exc:
+        print(f"opslayer: {exc.message}. Repeat with --confirm to go ahead.", file=sys.stderr)
+        return 2
     except OpsError as exc:
         print(f"opslayer: {exc.message}", file=sys.stderr)
         return 1

@@ -143,3 +143,110 @@ async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
+
+
+async def _seed_run(db: str, *, fail: bool = False) -> dict[str, str]:
+    """An agent registers a run that is waiting for approval, with one unsafe checkpoint."""
+    from adapters.app import create_app
+    from bot.config import Settings
+    from bot.tokens import mint_token
+
+    app = create_app(Settings(database_url=db))
+    async with app.router.lifespan_context(app):
+        minted = await mint_token(app.state.store, "billing-bot")
+        auth = {"Authorization": f"Bearer {minted.token}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            owner = {"email": "alice@example.com", "name": "Alice"}
+            run = (
+                await client.post(
+                    "/v1/runs",
+                    json={"external_id": "e1", "title": "Refunds", "owner": owner},
+                    headers=auth,
+                )
+            ).json()
+            await client.post(
+                f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth
+            )
+            effect = [{"key": "refund:9", "idempotent": False}]
+            await client.post(
+                f"/v1/runs/{run['id']}/checkpoints",
+                json={"checkpoint_id": "c1", "step": "refund", "side_effects": effect},
+                headers=auth,
+            )
+            await client.post(
+                f"/v1/runs/{run['id']}/approvals",
+                json={"request_id": "r1", "title": "Refund?"},
+                headers=auth,
+            )
+            return {"run": run["id"], "token": minted.token}
+
+
+async def test_cli_operator_actions_queue_commands_and_refusals_exit_nonzero(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = await _seed_run(db)
+    run_id = seeded["run"]
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, *argv)
+
+    async def call(*argv: str) -> tuple[int, str, str]:
+        return await _in_thread(cli, *argv)
+
+    code, _, err = await call("runs", "approve", run_id, "--as", "mallory@example.com")
+    assert code == 1 and "not a known person" in err
+    code, out, _ = await call(
+        "runs", "approve", run_id, "--as", "alice@example.com", "--reason", "ok"
+    )
+    assert code == 0 and "queued approve" in out and "next poll" in out
+    code, _, err = await call("runs", "approve", run_id, "--as", "alice@example.com")
+    assert code == 1 and "no pending approval" in err
+    code, _, err = await call("runs", "resume", run_id, "--as", "alice@example.com")
+    assert code == 1 and "resume is not allowed" in err
+    await _in_thread(cli, "runs", "cancel", run_id, "--as", "alice@example.com")
+    listed = (await call("commands", "list"))[1]
+    assert "approve" in listed and "cancel" in listed and "pending" in listed
+    shown = (await call("runs", "show", run_id))[1]
+    assert "approval.approved" in shown and "alice" in shown.lower() and "action.refused" in shown
+
+
+async def test_cli_retry_asks_for_confirmation_before_unsafe_replay(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = await _seed_run(db)
+    run_id = seeded["run"]
+    monkeypatch.setenv("OPSLAYER_ADMINS", "email:ops@example.com")
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, *argv)
+
+    assert (await _in_thread(cli, "people", "add", "--email", "ops@example.com", "--name", "Ops"))[
+        0
+    ] == 0
+    code, _, err = await _in_thread(
+        cli, "runs", "force-cancel", run_id, "--as", "alice@example.com"
+    )
+    assert code == 1 and "admins only" in err
+    code, out, _ = await _in_thread(
+        cli, "runs", "force-cancel", run_id, "--as", "ops@example.com", "--reason", "agent gone"
+    )
+    assert code == 0 and "queued cancel" in out
+    code, _, err = await _in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
+    assert code == 1 and "canceled" in err  # a force-canceled run is ended
+
+
+async def test_cli_retry_needs_confirm_for_unsafe_side_effects(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = (await _seed_run(db, fail=True))["run"]
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, *argv)
+
+    code, _, err = await _in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
+    assert code == 2 and "refund:9" in err and "--confirm" in err
+    code, out, _ = await _in_thread(
+        cli, "runs", "retry", run_id, "--as", "alice@example.com", "--confirm"
+    )
+    assert code == 0 and "queued retry" in out

@@ -1,0 +1,182 @@
+"""`opslayer runs approve|reject|cancel|pause|resume|retry|reassign|force-cancel` and
+`opslayer commands list|redeliver`: operators' actions from a terminal (via=cli)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+
+from adapters.cli_table import table
+from bot.config import Settings
+from bot.directory import find_person
+from bot.domain.models import Command, Identity, Person
+from bot.domain.status import Via
+from bot.operations import Decision, Operations
+from bot.outbox import Outbox
+from bot.ports import SystemClock
+from bot.rights import Admins
+from store.uow import SqlStore
+
+
+def identity_of(value: str) -> Identity:
+    """`alice@example.com`, `slack:U0123` or `teams:<aad object id>`."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind == "slack":
+        return Identity(slack_user_id=rest)
+    if sep and kind == "teams":
+        return Identity(teams_user_id=rest)
+    return Identity(email=value)
+
+
+def _operations(store: SqlStore) -> Operations:
+    return Operations(store, SystemClock(), admins=Admins.parse(Settings().admins))
+
+
+async def _me(args: argparse.Namespace, store: SqlStore) -> Person:
+    return await find_person(store, identity_of(args.as_))
+
+
+def _report(decision: Decision) -> int:
+    command = decision.command
+    if not decision.created:
+        print(
+            f"{command.kind} is already on its way to the agent as {command.id}; nothing new sent"
+        )
+        return 0
+    where = (
+        "its webhook" if command.next_attempt_at else "the agent's next poll (it has no webhook)"
+    )
+    print(f"queued {command.kind} for run {command.run_id} as command {command.id}")
+    print(f"`opslayer serve` delivers it to {where}; see `opslayer commands list`")
+    return 0
+
+
+async def _approve(args: argparse.Namespace, store: SqlStore) -> int:
+    ops = _operations(store)
+    approval = await ops.pending_approval(args.run, args.approval)
+    decide = ops.approve if args.verdict == "approve" else ops.reject
+    return _report(
+        await decide(approval.id, person=await _me(args, store), via=Via.CLI, comment=args.reason)
+    )
+
+
+async def _run_command(args: argparse.Namespace, store: SqlStore) -> int:
+    ops = _operations(store)
+    me = await _me(args, store)
+    common = {"person": me, "via": Via.CLI, "reason": args.reason}
+    actions: dict[str, Callable[[], Awaitable[Decision]]] = {
+        "cancel": lambda: ops.cancel(args.run, **common),
+        "pause": lambda: ops.pause(args.run, **common),
+        "resume": lambda: ops.resume(args.run, **common, confirm_stale=args.confirm),
+        "retry": lambda: ops.retry(
+            args.run, **common, from_checkpoint_id=args.checkpoint, confirm_replay=args.confirm
+        ),
+        "reassign": lambda: ops.reassign(args.run, **common, new_owner=identity_of(args.to)),
+        "force-cancel": lambda: ops.force_cancel(args.run, **common),
+    }
+    return _report(await actions[args.action]())
+
+
+def _command_row(command: Command) -> tuple[object, ...]:
+    when = command.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if command.next_attempt_at else "-"
+    return (
+        command.id,
+        command.run_id,
+        command.kind,
+        command.status,
+        command.attempts,
+        when,
+        command.last_error,
+    )
+
+
+async def _commands_list(args: argparse.Namespace, store: SqlStore) -> int:
+    schedule = Settings().webhook_retry_s
+    commands = await Outbox(store, SystemClock(), schedule=schedule).listing(
+        undelivered=args.undelivered, limit=args.limit
+    )
+    headers = ["id", "run", "kind", "status", "attempts", "next attempt", "last error"]
+    print(table(headers, [_command_row(c) for c in commands]))
+    return 0
+
+
+async def _commands_redeliver(args: argparse.Namespace, store: SqlStore) -> int:
+    command = await _operations(store).redeliver(
+        args.command_id, person=await _me(args, store), via=Via.CLI
+    )
+    print(f"command {command.id} will be delivered again by `opslayer serve`")
+    return 0
+
+
+def _as(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="as_",
+        required=True,
+        metavar="PERSON",
+        help="who acts: an email, slack:USER_ID or teams:AAD_OBJECT_ID of a known person",
+    )
+    parser.add_argument("--reason", help="why; kept in the audit trail and sent to the agent")
+
+
+def add_operator_commands(
+    runs: argparse._SubParsersAction[argparse.ArgumentParser],
+    top: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Attach the operators' actions to `opslayer runs` and the `opslayer commands` group."""
+    for verdict in ("approve", "reject"):
+        p = runs.add_parser(verdict, help=f"{verdict} the run's pending approval")
+        p.add_argument("run", help="run id")
+        p.add_argument("--approval", help="approval id, when the run has several pending")
+        _as(p)
+        p.set_defaults(handler=_approve, verdict=verdict)
+    helps = {
+        "cancel": "ask the agent to cancel the run",
+        "pause": "ask the agent to pause the run",
+        "resume": "ask the agent to resume a paused run",
+        "retry": "ask the agent to retry a failed (or stuck) run",
+        "reassign": "hand the run to another known person",
+        "force-cancel": "admins: mark canceled a run whose agent no longer answers",
+    }
+    for action, text in helps.items():
+        p = runs.add_parser(action, help=text)
+        p.add_argument("run", help="run id")
+        _as(p)
+        if action in ("resume", "retry"):
+            p.add_argument(
+                "--confirm",
+                action="store_true",
+                help="yes, even if stale / even if it repeats non-idempotent side effects",
+            )
+        if action == "retry":
+            p.add_argument(
+                "--checkpoint", help="retry from this checkpoint id (default: the start)"
+            )
+        if action == "reassign":
+            p.add_argument(
+                "--to",
+                required=True,
+                metavar="PERSON",
+                help="the new owner (email, slack:ID, teams:ID)",
+            )
+        p.set_defaults(handler=_run_command, action=action)
+
+    commands = top.add_parser("commands", help="commands on their way to agents").add_subparsers(
+        dest="commands_command", required=True
+    )
+    listing = commands.add_parser("list", help="recent commands, newest first")
+    listing.add_argument(
+        "--undelivered", action="store_true", help="only those whose retries ran out"
+    )
+    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    listing.set_defaults(handler=_commands_list)
+    redeliver = commands.add_parser("redeliver", help="deliver an undelivered command again")
+    redeliver.add_argument("command_id", metavar="COMMAND", help="command id")
+    redeliver.add_argument(
+        "--as",
+        dest="as_",
+        required=True,
+        metavar="PERSON",
+        help="who asks (email, slack:ID, teams:ID)",
+    )
+    redeliver.set_defaults(handler=_commands_redeliver)
