@@ -174,11 +174,9 @@ async def _seed_run(db: str, *, fail: bool = False) -> dict[str, str]:
                 json={"checkpoint_id": "c1", "step": "refund", "side_effects": effect},
                 headers=auth,
             )
-            await client.post(
-                f"/v1/runs/{run['id']}/approvals",
-                json={"request_id": "r1", "title": "Refund?"},
-                headers=auth,
-            )
+            last = {"status": "failed"} if fail else {"request_id": "r1", "title": "Refund?"}
+            path = "status" if fail else "approvals"
+            await client.post(f"/v1/runs/{run['id']}/{path}", json=last, headers=auth)
             return {"run": run["id"], "token": minted.token}
 
 
