@@ -82,7 +82,8 @@ class Server:
 
     @property
     def rss_mb(self) -> float:
-        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+        rss: int = psutil.Process(self.process.pid).memory_info().rss
+        return rss / 2**20
 
     def cli(self, *args: str) -> str:
         return subprocess.run(
@@ -108,12 +109,7 @@ def serve(
     }
     started = time.perf_counter()
     process = subprocess.Popen([OPSLAYER, "serve", "--port", str(port)], env=env, cwd=ROOT)
-    if (
-        cpu is not None
-        and hasattr(os, "sched_setaffinity")
-        and os.cpu_count()
-        and os.cpu_count() > 1
-    ):  # type: ignore[operator]
+    if cpu is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(process.pid, {cpu})
     url = f"http://127.0.0.1:{port}"
     try:

@@ -325,6 +325,38 @@ class AuditOut(_Out):
     detail: dict[str, Any] = {}
 
 
+class CommandActorOut(BaseModel):
+    """Who decided, and where."""
+
+    id: str
+    name: str
+    via: Via
+
+
+class CommandBody(BaseModel):
+    """An operator's command as the agent receives it (webhook or poll)."""
+
+    id: str
+    kind: CommandKind
+    run_id: str
+    external_id: str
+    actor: CommandActorOut
+    issued_at: datetime
+    approval_id: str | None = None
+    state: Any = None
+    from_checkpoint_id: str | None = None
+    skip_side_effects: list[str] | None = None
+    new_owner: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+class CommandMessage(BaseModel):
+    """The body of a signed webhook delivery: `{"type": "command", "command": {...}}`."""
+
+    type: Literal["command"]
+    command: CommandBody
+
+
 class ErrorOut(BaseModel):
     """Every 4xx answer: a readable reason (422 adds pydantic's error list)."""
 

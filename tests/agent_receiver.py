@@ -24,16 +24,16 @@ class AgentReceiver:
     url: str = ""
     received: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    hang: asyncio.Event | None = None  # while set to an unset event, requests wait (mid-delivery)
+    hang: asyncio.Event | None = None  # while unset, requests are recorded, then left hanging
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if self.hang is not None:
-            await self.hang.wait()
         async with self.arrived:
             self.received.append(Received(dict(request.headers), body))
             self.arrived.notify_all()
+        if self.hang is not None:
+            await self.hang.wait()
         status, headers = self.script.pop(0) if self.script else (200, {})
         return web.Response(status=status, headers=headers, text="ok")
 
