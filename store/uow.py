@@ -118,6 +118,8 @@ class SqlStore:
                 # A job failed after writing, or the database refused the batch (a unique key,
                 # a deadlock with another replica): replay each job in a transaction of its own.
                 outcomes = [await self._outcome(job) for job, _ in batch]
+            except Exception as exc:  # anything else (a pool timeout): every caller hears of it
+                outcomes = [(False, exc)] * len(batch)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue

@@ -38,44 +38,67 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class Deliverer:
-    """Delivers commands until cancelled; every outcome is recorded through the outbox."""
+    """Delivers commands until cancelled; every outcome is recorded through the outbox.
+
+    Each delivery runs as a task of its own, so an agent that answers slowly (or never, until
+    the timeout) holds up only its own commands, never everyone else's.
+    """
 
     def __init__(
         self,
         outbox: Outbox,
         *,
         http: httpx.AsyncClient,
-        batch: int = 64,
+        max_in_flight: int = 64,
         poll_s: float = 1.0,
     ) -> None:
         self._outbox = outbox
         self._http = http
-        self._batch = batch
+        self._max_in_flight = max_in_flight
         self._poll_s = poll_s
         self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
-        """A command was enqueued: deliver now rather than at the next poll."""
+        """A command was enqueued (or a slot freed): look for work now, not at the next poll."""
         self._wake.set()
 
     async def run_forever(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                claimed = await self.deliver_due()
-            except Exception:  # the database may be briefly away; the next round retries
-                log.exception("claiming commands for delivery failed; retrying")
-                claimed = 0
-            if claimed >= self._batch:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+        try:
+            while True:
+                self._wake.clear()
+                free = self._max_in_flight - len(self._in_flight)
+                started = 0
+                if free > 0:
+                    try:
+                        started = self._start(await self._outbox.claim(free))
+                    except Exception:  # the database may be briefly away; the next round retries
+                        log.exception("claiming commands for delivery failed; retrying")
+                if free > 0 and started == free:
+                    continue  # there may be more due right now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+        finally:
+            for task in self._in_flight:
+                task.cancel()  # their leases lapse, and the commands are delivered again
 
-    async def deliver_due(self) -> int:
-        """One round: lease what is due, deliver it all concurrently; return how many."""
-        claimed = await self._outbox.claim(self._batch)
-        if claimed:
-            await asyncio.gather(*(self._deliver(d) for d in claimed))
+    def _start(self, deliveries: list[Delivery]) -> int:
+        for delivery in deliveries:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(deliveries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording a delivery failed", exc_info=task.exception())
+        self.wake()
+
+    async def deliver_due(self, limit: int = 64) -> int:
+        """One round, awaited to the end: lease what is due and deliver it; return how many."""
+        claimed = await self._outbox.claim(limit)
+        await asyncio.gather(*(self._deliver(d) for d in claimed))
         return len(claimed)
 
     async def _deliver(self, delivery: Delivery) -> None:

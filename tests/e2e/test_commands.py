@@ -387,3 +387,25 @@ async def test_polling_agent_gets_and_acks_its_commands(
     detail = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
     assert detail["pending_commands"] == []
     assert json.dumps(detail)  # the whole answer is plain JSON
+
+
+async def test_an_agent_that_never_answers_does_not_hold_up_the_others(
+    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+) -> None:
+    async with agent_receiver() as slow:
+        slow.hang = asyncio.Event()  # takes the request, never answers (until the timeout)
+        stuck = await started_run(app_client, auth, slow)
+        body = {
+            "external_id": "job-2",
+            "title": "Other",
+            "owner": {"email": "alice@example.com"},
+            "webhook_url": receiver.url,
+        }
+        other = (await app_client.post("/v1/runs", json=body, headers=auth)).json()
+        alice = await person(app_client, "alice@example.com")
+        await ops(app_client).cancel(stuck["id"], person=alice, via=Via.CLI)
+        await slow.wait_for(1)
+        decision = await ops(app_client).cancel(other["id"], person=alice, via=Via.CLI)
+        [delivery] = await receiver.wait_for(1)
+        assert delivery.headers["webhook-id"] == decision.command.id
+        slow.hang.set()
