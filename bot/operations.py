@@ -27,6 +27,7 @@ from bot.errors import (
     ValidationFailed,
 )
 from bot.ids import new_id
+from bot.outbox import set_undelivered_flag
 from bot.ports import Clock, Store, T, UnitOfWork
 from bot.rights import Admins, may_act
 
@@ -449,6 +450,7 @@ class Operations:
                 last_error=None,
             )
             await uow.commands.update(again)
+            await set_undelivered_flag(uow, run.id, now=now)  # it is on its way again
             detail = {"command_id": command_id, "kind": command.kind.value}
             await uow.audit.add(
                 AuditEvent("command.redelivery_requested", now, actor, run.id, detail)

@@ -50,23 +50,12 @@ class Outbox:
         return await self._store.run(job)
 
     async def delivered(self, command: Command) -> None:
-        """The agent answered 2xx."""
+        """The agent answered 2xx. (The run's `undelivered` flag is not this command's: a
+        command that had run out of retries cleared it when it was sent again.)"""
         now = self._clock.now()
 
         async def job(uow: UnitOfWork) -> None:
-            current = await uow.commands.get(command.id, for_update=True)
-            if current is None or current.status is not CommandStatus.PENDING:
-                return
-            done = dataclasses.replace(
-                current,
-                status=CommandStatus.DELIVERED,
-                attempts=current.attempts + 1,
-                delivered_at=now,
-                next_attempt_at=None,
-                last_error=None,
-            )
-            await uow.commands.update(done)
-            await _set_undelivered_flag(uow, command.run_id, now=now)
+            await uow.commands.mark_delivered(command.id, at=now)
 
         await self._store.run(job)
 
@@ -120,9 +109,14 @@ class Outbox:
             await uow.audit.add(
                 AuditEvent("command.undelivered", now, SYSTEM, current.run_id, detail, why)
             )
-            await _set_undelivered_flag(uow, current.run_id, now=now)
+            await set_undelivered_flag(uow, current.run_id, now=now)
 
         await self._store.run(job)
+
+    async def counts(self) -> dict[CommandStatus, int]:
+        """How many commands are in each state (for metrics and progress)."""
+        async with self._store.read() as uow:
+            return await uow.commands.count_by_status()
 
     async def listing(self, *, undelivered: bool = False, limit: int = 100) -> list[Command]:
         """Recent commands, newest first (only the undelivered ones, if asked)."""
@@ -131,7 +125,7 @@ class Outbox:
             return await uow.commands.listing(status=status, limit=limit)
 
 
-async def _set_undelivered_flag(uow: UnitOfWork, run_id: str, *, now: datetime) -> None:
+async def set_undelivered_flag(uow: UnitOfWork, run_id: str, *, now: datetime) -> None:
     """The run is `undelivered` while any of its commands is; keep the flag in step."""
     run = await uow.runs.get(run_id, for_update=True)
     if run is None:

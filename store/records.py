@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.models import (
@@ -376,6 +376,20 @@ def _command(row: Row[Any]) -> Command:
     )
 
 
+_MARK_DELIVERED = (
+    update(commands)
+    .where(commands.c.id == bindparam("b_id"), commands.c.status == bindparam("b_pending"))
+    .values(
+        status=CommandStatus.DELIVERED.value,
+        attempts=commands.c.attempts + 1,
+        delivered_at=bindparam("at"),
+        next_attempt_at=None,
+        claimed_until=None,
+        last_error=None,
+    )
+)
+
+
 class SqlCommandRepository:
     def __init__(self, conn: Db) -> None:
         self._conn = conn
@@ -451,6 +465,18 @@ class SqlCommandRepository:
             .values(claimed_until=lease_until)
         )
         return [Delivery(_command(r), r.webhook_url, r.webhook_secret) for r in rows]
+
+    async def mark_delivered(self, command_id: str, *, at: datetime) -> bool:
+        """Pending → delivered in one statement; False when it was no longer pending."""
+        result = await self._conn.execute(
+            _MARK_DELIVERED,
+            {"b_id": command_id, "b_pending": CommandStatus.PENDING.value, "at": at},
+        )
+        return result.rowcount == 1
+
+    async def count_by_status(self) -> dict[CommandStatus, int]:
+        query = select(commands.c.status, func.count().label("n")).group_by(commands.c.status)
+        return {CommandStatus(r.status): int(r.n) for r in await self._conn.execute(query)}
 
     async def release_claims(self) -> int:
         """Forget every lease (at start-up of the only deliverer: its predecessor died)."""

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
 
 from adapters.webhooks.signing import signed_headers
 from bot.domain.models import Delivery
@@ -48,7 +48,7 @@ class Deliverer:
         self,
         outbox: Outbox,
         *,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         max_in_flight: int = 64,
         poll_s: float = 1.0,
     ) -> None:
@@ -110,17 +110,19 @@ class Deliverer:
             "user-agent": "opslayer-webhooks/1",
         }
         try:
-            answer = await self._http.post(delivery.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            # A redirect is not a delivery (the spec counts 3xx as failure): never follow one.
+            async with self._http.post(
+                delivery.url, data=body, headers=headers, allow_redirects=False
+            ) as answer:
+                status, retry_after = answer.status, answer.headers.get("retry-after")
+        except (aiohttp.ClientError, TimeoutError) as exc:
             await self._outbox.failed(command, error=f"{type(exc).__name__}: {exc}"[:500])
             return
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             await self._outbox.delivered(command)
-        elif answer.status_code == 410:
+        elif status == 410:
             await self._outbox.failed(command, error="HTTP 410 Gone", gone=True)
         else:
             await self._outbox.failed(
-                command,
-                error=f"HTTP {answer.status_code}",
-                retry_after_s=retry_after_seconds(answer.headers.get("retry-after")),
+                command, error=f"HTTP {status}", retry_after_s=retry_after_seconds(retry_after)
             )
