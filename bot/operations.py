@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.alerts import Alert, AlertKind, AlertStatus, acknowledge, approval_key, resolve
 from bot.domain.commands import RetryPlan, check_command, command_message, plan_retry
 from bot.domain.models import Actor, Approval, AuditEvent, Command, Identity, Person, Run
 from bot.domain.policy import assess
@@ -253,6 +254,10 @@ class Operations:
             await uow.audit.add(
                 AuditEvent(f"approval.{verdict.value}", now, actor, run.id, detail, comment)
             )
+            decided_note = f"{verdict.value.capitalize()} by {person.name} at {now:%H:%M} UTC"
+            await _resolve_alert(
+                uow, approval_key(approval_id), now, f"{decided_note}, waiting for the agent"
+            )
             command = await self._enqueue(
                 uow, run=run, kind=kind, actor=actor, now=now, reason=comment, approval=decided
             )
@@ -425,6 +430,34 @@ class Operations:
             person=person, via=via, action="force_cancel", run_id=run_id, job=job
         )
 
+    async def acknowledge(self, run_id: str, *, person: Person, via: Via) -> list[Alert]:
+        """Take the run's open alerts: escalation waits until the acknowledgement times out."""
+        actor = _actor(person, via)
+
+        async def job(uow: UnitOfWork) -> list[Alert]:
+            now = self._clock.now()
+            run = await self._run(uow, run_id)
+            self._allow(person, run, "acknowledge")
+            taken = []
+            for alert in await uow.alerts.open_for_run(run_id):
+                if alert.status is AlertStatus.OPEN and alert.kind is not AlertKind.APPROVAL:
+                    acked = acknowledge(alert, person_id=person.id, now=now)
+                    note = f"Acknowledged by {person.name} at {now:%H:%M} UTC"
+                    acked = dataclasses.replace(
+                        acked, payload={**acked.payload, "acknowledged": note}
+                    )
+                    await uow.alerts.update(acked)
+                    taken.append(acked)
+            if not taken:
+                raise Conflict(f"run {run_id} has no open alert to acknowledge")
+            detail = {"alerts": [a.kind.value for a in taken]}
+            await uow.audit.add(AuditEvent("alert.acknowledged", now, actor, run_id, detail))
+            return taken
+
+        return await self._audited(
+            person=person, via=via, action="acknowledge", run_id=run_id, job=job
+        )
+
     async def redeliver(self, command_id: str, *, person: Person, via: Via) -> Command:
         """Start delivery of a command over (after the agent's endpoint is fixed)."""
         actor = _actor(person, via)
@@ -458,6 +491,12 @@ class Operations:
             return again
 
         return await self._audited(person=person, via=via, action="redeliver", run_id=None, job=job)
+
+
+async def _resolve_alert(uow: UnitOfWork, key: str, now: datetime, resolution: str) -> None:
+    alert = await uow.alerts.by_key(key)
+    if alert is not None and alert.status is not AlertStatus.RESOLVED:
+        await uow.alerts.update(resolve(alert, now=now, resolution=resolution))
 
 
 def _same_request(existing: Command, run: Run, plan: RetryPlan | None) -> bool:

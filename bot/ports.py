@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from bot.domain.alerts import Alert
 from bot.domain.models import (
     Approval,
     AuditEvent,
@@ -22,6 +23,21 @@ from bot.domain.models import (
 from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, RunStatus
 
 T = TypeVar("T")
+
+
+class ChatNotifier(Protocol):
+    """A chat surface (Slack, Teams, a log): posts and updates messages rendered from views."""
+
+    name: str
+
+    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+        """Post a new message; return where it lives, or None when this surface has no place
+        for the target (say, no Teams channel is bound)."""
+        ...
+
+    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+        """Replace a posted message with the view's current state."""
+        ...
 
 
 class Clock(Protocol):
@@ -91,6 +107,8 @@ class RunRepository(Protocol):
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]: ...
     async def apply_beats(self, beats: Sequence[BeatUpdate]) -> list[str]: ...
     async def count_by_status(self) -> dict[RunStatus, int]: ...
+    async def due(self, now: datetime, *, limit: int) -> list[Run]: ...
+    async def set_assessment(self, run: Run, *, version: int) -> bool: ...
 
 
 class CheckpointRepository(Protocol):
@@ -135,6 +153,22 @@ class AuditRepository(Protocol):
     async def for_run(self, run_id: str) -> list[AuditEvent]: ...
 
 
+class AlertRepository(Protocol):
+    async def add(self, alert: Alert) -> bool: ...
+    async def get(self, alert_id: str) -> Alert | None: ...
+    async def by_key(self, key: str) -> Alert | None: ...
+    async def update(self, alert: Alert) -> None: ...
+    async def open_for_run(self, run_id: str) -> list[Alert]: ...
+    async def due_follow_ups(self, now: datetime, *, limit: int) -> list[Alert]: ...
+    async def to_sync(self, *, limit: int) -> list[Alert]: ...
+    async def synced(
+        self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime
+    ) -> None: ...
+    async def take_lease(
+        self, name: str, *, holder: str, now: datetime, until: datetime
+    ) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving the block commits, an error rolls back."""
 
@@ -152,6 +186,9 @@ class UnitOfWork(Protocol):
     def commands(self) -> CommandRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
 
 
 class Store(Protocol):

@@ -7,7 +7,9 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from bot.audience import audience
 from bot.contract import (
     ApprovalIn,
     CheckpointIn,
@@ -17,6 +19,7 @@ from bot.contract import (
     RunCreate,
     StatusReport,
 )
+from bot.domain.alerts import AlertKind, approval_key, resolve
 from bot.domain.liveness import record_heartbeat
 from bot.domain.models import (
     Actor,
@@ -56,6 +59,8 @@ from bot.errors import (
 from bot.heartbeats import HeartbeatBuffer, RunSnapshots
 from bot.ids import new_id
 from bot.ports import BeatUpdate, Clock, RunFilter, Store, T, UnitOfWork
+from bot.views import alert_view
+from bot.watch import new_alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,23 @@ async def _existing_checkpoint(uow: UnitOfWork, run_id: str, checkpoint_id: str)
     return existing
 
 
+async def _confirm_decisions(uow: UnitOfWork, run: Run, now: datetime) -> None:
+    """The loop closes when the agent confirms: decided approvals' messages say it moved on."""
+    for approval in await uow.approvals.for_run(run.id):
+        alert = await uow.alerts.by_key(approval_key(approval.id))
+        if (
+            alert is None
+            or "confirmed" in alert.payload
+            or approval.status is ApprovalStatus.PENDING
+        ):
+            continue
+        note = f"the agent reported {run.status.value} at {now:%H:%M} UTC"
+        payload = {**alert.payload, "confirmed": note}
+        await uow.alerts.update(
+            dataclasses.replace(alert, payload=payload, updated_at=now, needs_sync=True)
+        )
+
+
 def _with_beat(run: Run, beat: Run, now: datetime) -> Run:
     """`run` with the liveness a buffered heartbeat (`beat`, a run snapshot) carries."""
     assert beat.last_heartbeat_at is not None
@@ -109,9 +131,19 @@ def _with_beat(run: Run, beat: Run, now: datetime) -> Run:
 class RunService:
     """What agents do to their runs, and what anyone may read of them."""
 
-    def __init__(self, store: Store, clock: Clock, *, run_cache_ttl_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        run_cache_ttl_s: float = 1.0,
+        admins_target: dict[str, Any] | None = None,
+        on_alert: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._admins = admins_target or {}
+        self._on_alert = on_alert or (lambda: None)
         self._beats = HeartbeatBuffer()
         self._snapshots = RunSnapshots(ttl_s=run_cache_ttl_s)
 
@@ -360,6 +392,13 @@ class RunService:
                     event_row = AuditEvent("run.status_changed", now, actor, run.id, detail, reason)
                     await uow.audit.add(event_row)
                 case CloseOpenApprovals():
+                    for approval in await uow.approvals.for_run(
+                        run.id, status=ApprovalStatus.PENDING
+                    ):
+                        alert = await uow.alerts.by_key(approval_key(approval.id))
+                        if alert is not None:
+                            done = resolve(alert, now=now, resolution=f"the run {run.status.value}")
+                            await uow.alerts.update(done)
                     closed = await uow.approvals.close_pending(
                         run.id, status=ApprovalStatus.CANCELED, at=now
                     )
@@ -483,6 +522,18 @@ class RunService:
             await self._carry_out(uow, saved, effects, actor=actor, now=now, reason=req.title)
             detail = {"approval_id": approval.id, "request_id": req.request_id, "title": req.title}
             await uow.audit.add(AuditEvent("approval.requested", now, actor, run_id, detail))
+            # The owner hears of it now, not at the next scan: the alert row is in this commit.
+            target = await audience(uow, saved, admins=self._admins)
+            view = alert_view(AlertKind.APPROVAL, saved, now=now, approval=approval)
+            alert = new_alert(
+                AlertKind.APPROVAL,
+                approval_key(approval.id),
+                saved,
+                target=target,
+                view=view,
+                now=now,
+            )
+            await uow.alerts.add(alert)
             return approval, saved
 
         approval, saved = await self._store.run(
@@ -490,6 +541,7 @@ class RunService:
         )
         if saved is not None:
             self._saved(saved)
+            self._on_alert()
         return approval, saved is not None
 
     async def ack_command(self, agent: str, command_id: str, ack: CommandAck) -> Command:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
@@ -77,6 +78,13 @@ _BEAT = (
             )
         }
     )
+)
+
+
+_ASSESSMENT = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
+    .values(health=bindparam("health"), next_check_at=bindparam("next_check_at"))
 )
 
 
@@ -232,6 +240,28 @@ class SqlRunRepository:
             if (await self._conn.execute(_BEAT, values)).rowcount != 1:
                 missed.append(run.id)
         return missed
+
+    async def set_assessment(self, run: Run, *, version: int) -> bool:
+        """Write only health and next check, if the run is still at `version`."""
+        result = await self._conn.execute(
+            _ASSESSMENT,
+            {
+                "b_id": run.id,
+                "b_expected": version,
+                "health": [h.value for h in run.health],
+                "next_check_at": run.next_check_at,
+            },
+        )
+        return result.rowcount == 1
+
+    async def due(self, now: datetime, *, limit: int) -> list[Run]:
+        """Runs some policy may fire for by now, through the next_check_at index."""
+        query = (
+            _SELECT.where(runs.c.next_check_at <= now).order_by(runs.c.next_check_at).limit(limit)
+        )
+        rows = list(await self._conn.execute(query))
+        memory = await self._memory([r.id for r in rows])
+        return [_run_from_row(r, memory.get(r.id, ())) for r in rows]
 
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]:
         stmt = _SELECT.order_by(runs.c.id.desc()).limit(query.limit + 1)

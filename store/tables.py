@@ -80,6 +80,8 @@ groups = Table(
     Column("teams_channel", String(400)),
     Column("slack_escalation_channel", String(200)),
     Column("teams_escalation_channel", String(400)),
+    Column("digest_cron", String(100)),  # this group's own digest time, else the default
+    Column("all_clear", Boolean, nullable=False, default=False),  # post empty digests too
 )
 
 people = Table(
@@ -105,6 +107,8 @@ runs = Table(
     Column("title", String(500), nullable=False),
     Column("status", String(32), nullable=False),
     Column("owner_id", String(40), ForeignKey("people.id"), nullable=False, index=True),
+    Column("pending_owner_id", String(40), ForeignKey("people.id")),  # a handoff not yet accepted
+    Column("handoff_until", UTCDateTime()),
     Column("channel_slack", String(200)),
     Column("channel_teams", String(400)),
     Column("webhook_url", String(2000)),
@@ -212,12 +216,31 @@ notifications = Table(
     "notifications",
     metadata,
     Column("id", String(40), primary_key=True),
+    # run + finding + episode (or channel + date for digests): one alert per key, ever.
     Column("key", String(400), nullable=False, unique=True),
     Column("run_id", String(40), index=True),
     Column("kind", String(32), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("payload", JSON, nullable=False),
-    Column("message_refs", JSON, nullable=False),
+    Column("target", JSON, nullable=False),  # {"slack": channel, "teams": conversation, ...}
+    Column("payload", JSON, nullable=False),  # the platform-neutral view, as last rendered
+    Column("message_refs", JSON, nullable=False),  # per surface: where the message lives
+    Column("reminders", Integer, nullable=False, default=0),
+    Column("next_action_at", UTCDateTime()),  # next reminder or escalation
+    Column("acked_by", String(40)),
+    Column("acked_until", UTCDateTime()),
+    Column("escalated_at", UTCDateTime()),
+    Column("needs_sync", Boolean, nullable=False),  # the chat surfaces are behind this row
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
     Column("resolved_at", UTCDateTime()),
+    Index("ix_notifications_next_action_at", "next_action_at"),
+    Index("ix_notifications_needs_sync", "needs_sync"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
 )

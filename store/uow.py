@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import Conflict
 from bot.ports import Clock, UnitOfWork
+from store.alerts import SqlAlertRepository
 from store.db import Db
 from store.records import (
     SqlAgentRepository,
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.approvals = SqlApprovalRepository(db)
         self.commands = SqlCommandRepository(db)
         self.audit = SqlAuditRepository(db, [] if audit_rows is None else audit_rows)
+        self.alerts = SqlAlertRepository(db)
 
 
 class _Poisoned(Exception):

@@ -110,5 +110,12 @@ def next_check_at(run: Run, now: datetime) -> datetime | None:
 
 
 def assess(run: Run, now: datetime) -> tuple[tuple[Health, ...], datetime | None]:
-    """The run's health flags now and the next moment to look again: what the store keeps."""
-    return health_of(detect(run, now)), next_check_at(run, now)
+    """The run's health flags now and the next moment to look again: what the store keeps.
+
+    When a flag clears (a heartbeat ends `stuck`), the run is due at once, so the scanner
+    resolves its alert and the message in chat says so.
+    """
+    health = health_of(detect(run, now))
+    if set(run.health) - set(health):
+        return health, now
+    return health, next_check_at(run, now)

@@ -158,7 +158,10 @@ def test_assess_then_detect_agree_at_next_check() -> None:
 def test_record_heartbeat_clears_stuck_and_never_rewinds() -> None:
     stuck = make_run(S.RUNNING, policy=POLICY, health=(Health.STUCK,))
     alive = record_heartbeat(stuck, at=at(seconds=100), now=at(seconds=100), step="fetch")
-    assert alive.health == () and alive.step == "fetch" and alive.next_check_at == at(seconds=160)
+    # The flag cleared, so the run is due at once: the scanner resolves its alert.
+    assert alive.health == () and alive.step == "fetch" and alive.next_check_at == at(seconds=100)
+    again = record_heartbeat(alive, at=at(seconds=101), now=at(seconds=101))
+    assert again.next_check_at == at(seconds=161)  # nothing cleared: the next timeout
     late = record_heartbeat(alive, at=at(seconds=50), now=at(seconds=101))
     assert late.last_heartbeat_at == at(seconds=100) and late.step == "fetch"
     future = record_heartbeat(alive, at=at(days=1), now=at(seconds=102))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:48:26.491740
+Create Date: 2026-11-26 12:19:41.338486
 """
 
 from __future__ import annotations
@@ -53,8 +53,17 @@ def upgrade() -> None:
         sa.Column("teams_channel", sa.String(length=400), nullable=True),
         sa.Column("slack_escalation_channel", sa.String(length=200), nullable=True),
         sa.Column("teams_escalation_channel", sa.String(length=400), nullable=True),
+        sa.Column("digest_cron", sa.String(length=100), nullable=True),
+        sa.Column("all_clear", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_groups")),
         sa.UniqueConstraint("name", name=op.f("uq_groups_name")),
+    )
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("holder", sa.String(length=100), nullable=False),
+        sa.Column("until", store.tables.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
     )
     op.create_table(
         "notifications",
@@ -63,14 +72,24 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=40), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("target", sa.JSON(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("message_refs", sa.JSON(), nullable=False),
+        sa.Column("reminders", sa.Integer(), nullable=False),
+        sa.Column("next_action_at", store.tables.UTCDateTime(), nullable=True),
+        sa.Column("acked_by", sa.String(length=40), nullable=True),
+        sa.Column("acked_until", store.tables.UTCDateTime(), nullable=True),
+        sa.Column("escalated_at", store.tables.UTCDateTime(), nullable=True),
+        sa.Column("needs_sync", sa.Boolean(), nullable=False),
         sa.Column("created_at", store.tables.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", store.tables.UTCDateTime(), nullable=False),
         sa.Column("resolved_at", store.tables.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("key", name=op.f("uq_notifications_key")),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_needs_sync", ["needs_sync"], unique=False)
+        batch_op.create_index("ix_notifications_next_action_at", ["next_action_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_notifications_run_id"), ["run_id"], unique=False)
 
     op.create_table(
@@ -114,6 +133,8 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("owner_id", sa.String(length=40), nullable=False),
+        sa.Column("pending_owner_id", sa.String(length=40), nullable=True),
+        sa.Column("handoff_until", store.tables.UTCDateTime(), nullable=True),
         sa.Column("channel_slack", sa.String(length=200), nullable=True),
         sa.Column("channel_teams", sa.String(length=400), nullable=True),
         sa.Column("webhook_url", sa.String(length=2000), nullable=True),
@@ -136,6 +157,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_runs_agent_id_agents")),
         sa.ForeignKeyConstraint(["owner_id"], ["people.id"], name=op.f("fk_runs_owner_id_people")),
+        sa.ForeignKeyConstraint(
+            ["pending_owner_id"], ["people.id"], name=op.f("fk_runs_pending_owner_id_people")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
         sa.UniqueConstraint("agent_id", "external_id", name=op.f("uq_runs_agent_id_external_id")),
     )
@@ -244,8 +268,11 @@ def downgrade() -> None:
     op.drop_table("agent_tokens")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_run_id"))
+        batch_op.drop_index("ix_notifications_next_action_at")
+        batch_op.drop_index("ix_notifications_needs_sync")
 
     op.drop_table("notifications")
+    op.drop_table("leases")
     op.drop_table("groups")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_events_run_id"))

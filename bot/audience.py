@@ -1,0 +1,36 @@
+"""Who hears about a run: its channel, else its owner's group channel, else the owner directly;
+escalations go to the group's escalation channel, and runs nobody owns to the admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.models import Run
+from bot.ports import UnitOfWork
+
+
+async def audience(uow: UnitOfWork, run: Run, *, admins: dict[str, Any]) -> dict[str, Any]:
+    """The target of a run's alerts: `slack`/`teams` channels or `*_user` direct messages,
+    with the owner to mention and where escalations go."""
+    owner = await uow.people.get(run.owner.id)
+    group = await uow.people.group(owner.group) if owner is not None and owner.group else None
+    mention = {
+        "name": run.owner.name,
+        "slack_user_id": run.owner.slack_user_id,
+        "teams_user_id": run.owner.teams_user_id,
+    }
+    escalation = dict(admins)
+    if group is not None and (group.slack_escalation_channel or group.teams_escalation_channel):
+        escalation = {
+            "slack": group.slack_escalation_channel,
+            "teams": group.teams_escalation_channel,
+        }
+    if owner is None or owner.removed:
+        return {**admins, "mention": mention, "escalation": admins}
+    if run.channel.slack or run.channel.teams:
+        where: dict[str, Any] = {"slack": run.channel.slack, "teams": run.channel.teams}
+    elif group is not None and (group.slack_channel or group.teams_channel):
+        where = {"slack": group.slack_channel, "teams": group.teams_channel}
+    else:
+        where = {"slack_user": run.owner.slack_user_id, "teams_user": run.owner.teams_user_id}
+    return {**where, "mention": mention, "escalation": escalation}

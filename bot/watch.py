@@ -1,0 +1,289 @@
+"""The watch: scan due runs for trouble, raise and resolve alerts, follow them up (reminders,
+escalation), expire approvals, build digests, and keep the chat surfaces in step."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.audience import audience
+from bot.domain.alerts import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    FollowUp,
+    finding_key,
+    first_action_at,
+    follow_up,
+    resolve,
+)
+from bot.domain.models import SYSTEM, AuditEvent, Run
+from bot.domain.policy import detect, health_of, next_check_at
+from bot.domain.status import ApprovalStatus
+from bot.ids import new_id
+from bot.ports import ChatNotifier, Clock, Store, UnitOfWork
+from bot.views import alert_view
+
+log = logging.getLogger("opslayer.watch")
+SCAN_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What one scan did."""
+
+    scanned: int = 0
+    raised: int = 0
+    resolved: int = 0
+    skipped: bool = False  # another replica holds the scan lease
+
+
+def render(alert: Alert) -> dict[str, Any]:
+    """The alert's view as the surfaces show it now: content plus its state."""
+    view = dict(alert.payload.get("view", {}))
+    view["state"] = alert.status.value
+    for extra in ("resolution", "confirmed", "acknowledged"):
+        if extra in alert.payload:
+            view[extra] = alert.payload[extra]
+    return view
+
+
+def new_alert(
+    kind: AlertKind,
+    key: str,
+    run: Run,
+    *,
+    target: dict[str, Any],
+    view: dict[str, Any],
+    now: datetime,
+) -> Alert:
+    """A fresh ledger row, to be posted at once and followed up on the run's policy."""
+    return Alert(
+        id=new_id("ntf"),
+        key=key,
+        kind=kind,
+        status=AlertStatus.OPEN,
+        target=target,
+        payload={"view": view, "pings": []},
+        created_at=now,
+        updated_at=now,
+        run_id=run.id,
+        next_action_at=first_action_at(run, now),
+    )
+
+
+class Watch:
+    """The scheduler's jobs, each a thin call here; every effect is a ledger row first."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        notifiers: list[ChatNotifier],
+        admins_target: dict[str, Any] | None = None,
+        holder: str | None = None,
+        lease_s: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._notifiers = notifiers
+        self._admins = admins_target or {}
+        self._holder = holder or new_id("proc")
+        self._lease = timedelta(seconds=lease_s)
+
+    async def scan(self) -> ScanReport:
+        """Look at every run that is due (the index, not a sweep), raise what is new, resolve
+        what cleared. Only the replica holding the scan lease works; keys make it safe anyway."""
+
+        async def job(uow: UnitOfWork) -> ScanReport:
+            now = self._clock.now()
+            if not await uow.alerts.take_lease(
+                "scan", holder=self._holder, now=now, until=now + self._lease
+            ):
+                return ScanReport(skipped=True)
+            raised = resolved = 0
+            due = await uow.runs.due(now, limit=SCAN_BATCH)
+            for run in due:
+                r, s = await self._examine(uow, run, now)
+                raised, resolved = raised + r, resolved + s
+            return ScanReport(scanned=len(due), raised=raised, resolved=resolved)
+
+        return await self._store.run(job)
+
+    async def _examine(self, uow: UnitOfWork, run: Run, now: datetime) -> tuple[int, int]:
+        findings = detect(run, now)
+        keys = {finding_key(run.id, f) for f in findings}
+        resolved = 0
+        for alert in await uow.alerts.open_for_run(run.id):
+            if alert.kind in _FINDING_KINDS and alert.key not in keys:
+                await uow.alerts.update(
+                    resolve(alert, now=now, resolution=_cleared(alert.kind, run))
+                )
+                resolved += 1
+        raised = 0
+        target: dict[str, Any] | None = None
+        for finding in findings:
+            kind = AlertKind(finding.kind.value)
+            key = finding_key(run.id, finding)
+            if await uow.alerts.by_key(key) is not None:
+                continue
+            target = target or await audience(uow, run, admins=self._admins)
+            alert_target = (
+                {**self._admins, "mention": target["mention"]}
+                if kind is AlertKind.UNOWNED
+                else target
+            )
+            if await uow.alerts.add(
+                new_alert(
+                    kind,
+                    key,
+                    run,
+                    target=alert_target,
+                    view=alert_view(kind, run, now=now),
+                    now=now,
+                )
+            ):
+                raised += 1
+                detail = {"finding": kind.value, "since": finding.since.isoformat()}
+                await uow.audit.add(AuditEvent("alert.raised", now, SYSTEM, run.id, detail))
+        health = health_of(findings)
+        moment = next_check_at(run, now)
+        if health != run.health or moment != run.next_check_at:
+            checked = dataclasses.replace(run, health=health, next_check_at=moment)
+            await uow.runs.set_assessment(checked, version=run.version)
+        return raised, resolved
+
+    async def follow_ups(self) -> int:
+        """Remind, escalate, or reopen the alerts that are due; resolve those that cleared."""
+
+        async def job(uow: UnitOfWork) -> int:
+            now = self._clock.now()
+            done = 0
+            for alert in await uow.alerts.due_follow_ups(now, limit=SCAN_BATCH):
+                run = await uow.runs.get(alert.run_id) if alert.run_id else None
+                if run is None:
+                    await uow.alerts.update(resolve(alert, now=now, resolution="the run is gone"))
+                    continue
+                if not await _still_true(uow, alert, run, now):
+                    await uow.alerts.update(
+                        resolve(alert, now=now, resolution=_cleared(alert.kind, run))
+                    )
+                    continue
+                action, after = follow_up(alert, run, now)
+                if action is FollowUp.REMIND:
+                    after = _ping(
+                        after, "reminder", after.target, alert_view(alert.kind, run, now=now)
+                    )
+                elif action is FollowUp.ESCALATE:
+                    escalation = alert.target.get("escalation") or self._admins
+                    after = _ping(
+                        after, "escalation", escalation, alert_view(alert.kind, run, now=now)
+                    )
+                    detail = {"alert": alert.kind.value, "to": escalation}
+                    await uow.audit.add(AuditEvent("alert.escalated", now, SYSTEM, run.id, detail))
+                await uow.alerts.update(after)
+                done += action is not None
+            return done
+
+        return await self._store.run(job)
+
+    async def expire_approvals(self) -> int:
+        """Approvals past `expires_at` expire; their alerts say so."""
+
+        async def job(uow: UnitOfWork) -> int:
+            now = self._clock.now()
+            expired = await uow.approvals.expire_due(now)
+            for approval in expired:
+                detail = {"approval_id": approval.id, "title": approval.title}
+                await uow.audit.add(
+                    AuditEvent("approval.expired", now, SYSTEM, approval.run_id, detail)
+                )
+                alert = await uow.alerts.by_key(f"approval:{approval.id}")
+                if alert is not None and alert.status is not AlertStatus.RESOLVED:
+                    await uow.alerts.update(
+                        resolve(alert, now=now, resolution="expired without a decision")
+                    )
+            return len(expired)
+
+        return await self._store.run(job)
+
+    async def sync(self, limit: int = 100) -> int:
+        """Bring the chat surfaces in step with the ledger: post, update, send reminders."""
+        async with self._store.read() as uow:
+            pending = await uow.alerts.to_sync(limit=limit)
+        for alert in pending:
+            refs = dict(alert.message_refs)
+            for notifier in self._notifiers:
+                try:
+                    await self._sync_one(notifier, alert, refs)
+                except Exception:  # a surface that is down is retried on the next round
+                    log.exception("%s: could not sync alert %s", notifier.name, alert.id)
+
+            async def job(
+                uow: UnitOfWork, alert: Alert = alert, refs: dict[str, Any] = refs
+            ) -> None:
+                await uow.alerts.synced(alert.id, refs=refs, seen_update=alert.updated_at)
+
+            await self._store.run(job)
+        return len(pending)
+
+    async def _sync_one(self, notifier: ChatNotifier, alert: Alert, refs: dict[str, Any]) -> None:
+        view = render(alert)
+        main = refs.get(notifier.name)
+        if main is None and alert.status is not AlertStatus.RESOLVED:
+            posted = await notifier.post(alert.target, view)
+            refs[notifier.name] = posted if posted is not None else {}
+        elif main:
+            await notifier.update(main, view)
+        sent_key = f"{notifier.name}:pings"
+        pings = alert.payload.get("pings", [])
+        for ping in pings[refs.get(sent_key, 0) :]:
+            await notifier.post(ping["target"], {**ping["view"], "ping": ping["kind"]})
+            refs[sent_key] = refs.get(sent_key, 0) + 1
+
+
+_FINDING_KINDS = frozenset(
+    {
+        AlertKind.STUCK,
+        AlertKind.APPROVAL_OVERDUE,
+        AlertKind.STALE,
+        AlertKind.AUTH_EXPIRED,
+        AlertKind.AUTH_EXPIRING,
+        AlertKind.UNDELIVERED,
+        AlertKind.UNOWNED,
+    }
+)
+
+
+async def _still_true(uow: UnitOfWork, alert: Alert, run: Run, now: datetime) -> bool:
+    if alert.kind in _FINDING_KINDS:
+        return alert.key in {finding_key(run.id, f) for f in detect(run, now)}
+    if alert.kind is AlertKind.APPROVAL:
+        approval = await uow.approvals.get(
+            alert.payload.get("view", {}).get("approval", {}).get("id", "")
+        )
+        return approval is not None and approval.status is ApprovalStatus.PENDING
+    return not run.status.terminal
+
+
+def _ping(alert: Alert, kind: str, target: dict[str, Any], view: dict[str, Any]) -> Alert:
+    pings = [*alert.payload.get("pings", []), {"kind": kind, "target": target, "view": view}]
+    return dataclasses.replace(alert, payload={**alert.payload, "pings": pings}, needs_sync=True)
+
+
+def _cleared(kind: AlertKind, run: Run) -> str:
+    if run.status.terminal:
+        return f"the run {run.status.value}"
+    return {
+        AlertKind.STUCK: "the agent is alive again",
+        AlertKind.APPROVAL_OVERDUE: "decided",
+        AlertKind.STALE: f"the run is {run.status.value} again",
+        AlertKind.AUTH_EXPIRED: "credentials renewed",
+        AlertKind.AUTH_EXPIRING: "credentials renewed",
+        AlertKind.UNDELIVERED: "the command was delivered",
+        AlertKind.UNOWNED: "the run has an owner",
+    }.get(kind, "cleared")

@@ -1,0 +1,165 @@
+"""The notification ledger and leases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.domain.alerts import Alert, AlertKind, AlertStatus
+from store.db import Db
+from store.tables import leases, notifications
+
+_COLUMNS = (
+    "id",
+    "key",
+    "run_id",
+    "kind",
+    "status",
+    "target",
+    "payload",
+    "message_refs",
+    "reminders",
+    "next_action_at",
+    "acked_by",
+    "acked_until",
+    "escalated_at",
+    "needs_sync",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+)
+_INSERT = {
+    name: dialect.insert(notifications)
+    .values({c: bindparam(c) for c in _COLUMNS})
+    .on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def _values(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "key": alert.key,
+        "run_id": alert.run_id,
+        "kind": alert.kind.value,
+        "status": alert.status.value,
+        "target": alert.target,
+        "payload": alert.payload,
+        "message_refs": alert.message_refs,
+        "reminders": alert.reminders,
+        "next_action_at": alert.next_action_at,
+        "acked_by": alert.acked_by,
+        "acked_until": alert.acked_until,
+        "escalated_at": alert.escalated_at,
+        "needs_sync": alert.needs_sync,
+        "created_at": alert.created_at,
+        "updated_at": alert.updated_at,
+        "resolved_at": alert.resolved_at,
+    }
+
+
+def _alert(row: Row[Any]) -> Alert:
+    return Alert(
+        id=row.id,
+        key=row.key,
+        run_id=row.run_id,
+        kind=AlertKind(row.kind),
+        status=AlertStatus(row.status),
+        target=row.target,
+        payload=row.payload,
+        message_refs=row.message_refs,
+        reminders=row.reminders,
+        next_action_at=row.next_action_at,
+        acked_by=row.acked_by,
+        acked_until=row.acked_until,
+        escalated_at=row.escalated_at,
+        needs_sync=row.needs_sync,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+class SqlAlertRepository:
+    def __init__(self, conn: Db) -> None:
+        self._conn = conn
+
+    async def add(self, alert: Alert) -> bool:
+        """Insert unless an alert with this key exists (another replica was first); True if new."""
+        result = await self._conn.execute(_INSERT[self._conn.dialect], _values(alert))
+        return bool(result.rowcount)
+
+    async def get(self, alert_id: str) -> Alert | None:
+        query = select(notifications).where(notifications.c.id == alert_id)
+        row = (await self._conn.execute(query)).first()
+        return _alert(row) if row else None
+
+    async def by_key(self, key: str) -> Alert | None:
+        row = (
+            await self._conn.execute(select(notifications).where(notifications.c.key == key))
+        ).first()
+        return _alert(row) if row else None
+
+    async def update(self, alert: Alert) -> None:
+        values = _values(alert)
+        del values["id"], values["key"], values["created_at"]
+        await self._conn.execute(
+            update(notifications).where(notifications.c.id == alert.id).values(values)
+        )
+
+    async def open_for_run(self, run_id: str) -> list[Alert]:
+        query = select(notifications).where(
+            notifications.c.run_id == run_id, notifications.c.status != AlertStatus.RESOLVED.value
+        )
+        return [
+            _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.created_at))
+        ]
+
+    async def due_follow_ups(self, now: datetime, *, limit: int) -> list[Alert]:
+        query = (
+            select(notifications)
+            .where(
+                notifications.c.next_action_at <= now,
+                notifications.c.status != AlertStatus.RESOLVED.value,
+            )
+            .order_by(notifications.c.next_action_at)
+            .limit(limit)
+        )
+        return [_alert(r) for r in await self._conn.execute(query)]
+
+    async def to_sync(self, *, limit: int) -> list[Alert]:
+        query = select(notifications).where(notifications.c.needs_sync.is_(True)).limit(limit)
+        return [
+            _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.updated_at))
+        ]
+
+    async def synced(self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime) -> None:
+        """Store where the message lives; it is in sync unless the alert changed meanwhile."""
+        await self._conn.execute(
+            update(notifications).where(notifications.c.id == alert_id).values(message_refs=refs)
+        )
+        await self._conn.execute(
+            update(notifications)
+            .where(notifications.c.id == alert_id, notifications.c.updated_at == seen_update)
+            .values(needs_sync=False)
+        )
+
+    async def take_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Hold the named lease until `until` unless another holder has it; True when held."""
+        taken = await self._conn.execute(
+            update(leases)
+            .where(leases.c.name == name, or_(leases.c.until < now, leases.c.holder == holder))
+            .values(holder=holder, until=until)
+        )
+        if taken.rowcount:
+            return True
+        exists = (
+            await self._conn.execute(select(leases.c.name).where(leases.c.name == name))
+        ).first()
+        if exists:
+            return False
+        await self._conn.execute(insert(leases).values(name=name, holder=holder, until=until))
+        return True
