@@ -13,6 +13,7 @@ import aiohttp
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
+from adapters.chat.log import LogNotifier
 from adapters.http import agent_api, ops
 from adapters.http.errors import install_error_handlers
 from adapters.http.limits import BodyLimit
@@ -25,6 +26,9 @@ from bot.ports import Clock, SystemClock
 from bot.rights import Admins
 from bot.service import RunService
 from bot.tokens import TokenAuthenticator
+from bot.watch import Watch
+from scheduler.jobs import build_scheduler
+from scheduler.sync_loop import SyncLoop
 from store import migrate
 from store.engine import create_engine, create_read_engine, is_sqlite
 from store.uow import SqlStore
@@ -71,7 +75,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         store = SqlStore(engine, clock, read_engine=create_read_engine(settings.database_url))
-        service = RunService(store, clock, run_cache_ttl_s=settings.run_cache_ttl_s)
+        watch = Watch(
+            store,
+            clock,
+            notifiers=[LogNotifier()],
+            admins_target=settings.admins_target,
+            lease_s=max(60.0, 2 * settings.scan_interval_s),
+        )
+        sync_loop = SyncLoop(watch)
+        service = RunService(
+            store,
+            clock,
+            run_cache_ttl_s=settings.run_cache_ttl_s,
+            admins_target=settings.admins_target,
+            on_alert=sync_loop.wake,
+        )
         app.state.store = store
         app.state.service = service
         app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
@@ -85,7 +103,25 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         deliverer = Deliverer(outbox, http=http, poll_s=settings.delivery_poll_s)
         app.state.outbox = outbox
         app.state.deliverer = deliverer
-        app.state.operations = Operations(store, clock, admins=admins, on_command=deliverer.wake)
+
+        def decided() -> None:
+            deliverer.wake()
+            sync_loop.wake()
+
+        app.state.operations = Operations(store, clock, admins=admins, on_command=decided)
+        app.state.watch = watch
+        async with store.read() as uow:
+            groups = await uow.people.groups()
+        scheduler = build_scheduler(
+            watch=watch,
+            scan_interval_s=settings.scan_interval_s,
+            digest_cron=settings.digest_cron,
+            timezone=settings.timezone,
+            groups=groups,
+            wake_sync=sync_loop.wake,
+            wake_deliverer=deliverer.wake,
+        )
+        app.state.scheduler = scheduler
         if is_sqlite(settings.database_url):
             # One process delivers on SQLite: leases left behind are a dead predecessor's.
             await outbox.release_claims()
@@ -97,10 +133,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         background = [
             asyncio.create_task(_flush_heartbeats_forever(service, settings.heartbeat_flush_s)),
             asyncio.create_task(deliverer.run_forever()),
+            asyncio.create_task(sync_loop.run_forever()),
         ]
+        scheduler.start()
         try:
             yield
         finally:
+            scheduler.shutdown(wait=False)
             for task in background:
                 task.cancel()
             for task in background:

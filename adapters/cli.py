@@ -93,6 +93,8 @@ async def _groups_add(args: argparse.Namespace, store: SqlStore) -> int:
         teams_channel=args.teams_channel,
         slack_escalation_channel=args.slack_escalation_channel,
         teams_escalation_channel=args.teams_escalation_channel,
+        digest_cron=args.digest_cron,
+        all_clear=args.all_clear,
     )
     print(f"added group {group.name} ({group.id})")
     return 0
@@ -279,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     gadd.add_argument("--teams-channel", help="Teams conversation id for alerts and digests")
     gadd.add_argument("--slack-escalation-channel", help="Slack channel id for escalations")
     gadd.add_argument("--teams-escalation-channel", help="Teams conversation id for escalations")
+    gadd.add_argument(
+        "--digest-cron",
+        help="this group's digest time, crontab with day names (default OPSLAYER_DIGEST_CRON)",
+    )
+    gadd.add_argument(
+        "--all-clear", action="store_true", help="post the digest even when nothing needs attention"
+    )
     gadd.set_defaults(handler=_groups_add)
     groups.add_parser("list", help="list groups").set_defaults(handler=_groups_list)
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     delivery_lease_s: float = Field(60.0, gt=0)
     delivery_poll_s: float = Field(1.0, gt=0)
     delivery_timeout_s: float = Field(10.0, gt=0)
+    admin_slack_channel: str | None = None  # where runs nobody owns are reported
+    admin_teams_channel: str | None = None
     log_level: str = "info"
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
@@ -67,6 +69,11 @@ class Settings(BaseSettings):
         if isinstance(parts, list) and not parts:
             raise ValueError("the retry schedule needs at least one delay, e.g. 0,5,300")
         return parts
+
+    @property
+    def admins_target(self) -> dict[str, str | None]:
+        """Where alerts about unowned runs (and escalations without a group) go."""
+        return {"slack": self.admin_slack_channel, "teams": self.admin_teams_channel}
 
     @property
     def slack_enabled(self) -> bool:

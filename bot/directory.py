@@ -51,6 +51,8 @@ async def add_group(
     teams_channel: str | None = None,
     slack_escalation_channel: str | None = None,
     teams_escalation_channel: str | None = None,
+    digest_cron: str | None = None,
+    all_clear: bool = False,
 ) -> Group:
     """Add a group with its alert and escalation channels."""
     async with store.transaction() as uow:
@@ -63,6 +65,8 @@ async def add_group(
             teams_channel=teams_channel,
             slack_escalation_channel=slack_escalation_channel,
             teams_escalation_channel=teams_escalation_channel,
+            digest_cron=digest_cron,
+            all_clear=all_clear,
         )
         return await uow.people.add_group(group)
 

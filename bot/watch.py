@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.audience import audience
 from bot.domain.alerts import (
@@ -15,6 +16,7 @@ from bot.domain.alerts import (
     AlertKind,
     AlertStatus,
     FollowUp,
+    digest_key,
     finding_key,
     first_action_at,
     follow_up,
@@ -22,10 +24,10 @@ from bot.domain.alerts import (
 )
 from bot.domain.models import SYSTEM, AuditEvent, Run
 from bot.domain.policy import detect, health_of, next_check_at
-from bot.domain.status import ApprovalStatus
+from bot.domain.status import ApprovalStatus, RunStatus
 from bot.ids import new_id
 from bot.ports import ChatNotifier, Clock, Store, UnitOfWork
-from bot.views import alert_view
+from bot.views import DigestLine, alert_view, digest_view
 
 log = logging.getLogger("opslayer.watch")
 SCAN_BATCH = 500
@@ -211,30 +213,82 @@ class Watch:
 
         return await self._store.run(job)
 
+    async def digest(self, *, groups: set[str] | None = None, zone: str = "UTC") -> int:
+        """Queue today's digest for each group channel (or the named groups); at most one per
+        channel and day, whichever replica gets there first. Returns how many were queued."""
+
+        async def job(uow: UnitOfWork) -> int:
+            now = self._clock.now()
+            day = now.astimezone(ZoneInfo(zone)).date().isoformat()
+            people = await uow.people.everyone()
+            queued = 0
+            for group in await uow.people.groups():
+                channel = group.slack_channel or group.teams_channel
+                if channel is None or (groups is not None and group.name not in groups):
+                    continue
+                members = {p.id: p.name for p in people if p.group == group.name}
+                runs = await uow.runs.needing_attention(
+                    list(members), failed_since=now - timedelta(days=1)
+                )
+                sections = digest_sections(runs, members, now)
+                if not runs and not group.all_clear:
+                    continue
+                view = digest_view(group.name, day, sections)
+                target = {"slack": group.slack_channel, "teams": group.teams_channel}
+                alert = Alert(
+                    id=new_id("ntf"),
+                    key=digest_key(channel, day),
+                    kind=AlertKind.DIGEST,
+                    status=AlertStatus.RESOLVED,
+                    target=target,
+                    payload={"view": view, "pings": []},
+                    created_at=now,
+                    updated_at=now,
+                    resolved_at=now,
+                )
+                if await uow.alerts.add(alert):
+                    queued += 1
+            return queued
+
+        return await self._store.run(job)
+
     async def sync(self, limit: int = 100) -> int:
-        """Bring the chat surfaces in step with the ledger: post, update, send reminders."""
+        """Bring the chat surfaces in step with the ledger: post, update, send reminders.
+
+        Returns how many alerts were brought in step; one a surface failed on stays behind
+        (its progress kept) and is tried again on the next round."""
         async with self._store.read() as uow:
             pending = await uow.alerts.to_sync(limit=limit)
+        done = 0
         for alert in pending:
             refs = dict(alert.message_refs)
+            failed = False
             for notifier in self._notifiers:
                 try:
                     await self._sync_one(notifier, alert, refs)
                 except Exception:  # a surface that is down is retried on the next round
+                    failed = True
                     log.exception("%s: could not sync alert %s", notifier.name, alert.id)
+            seen = alert.updated_at if not failed else None
 
             async def job(
-                uow: UnitOfWork, alert: Alert = alert, refs: dict[str, Any] = refs
+                uow: UnitOfWork,
+                alert: Alert = alert,
+                refs: dict[str, Any] = refs,
+                seen: datetime | None = seen,
             ) -> None:
-                await uow.alerts.synced(alert.id, refs=refs, seen_update=alert.updated_at)
+                await uow.alerts.synced(alert.id, refs=refs, seen_update=seen)
 
             await self._store.run(job)
-        return len(pending)
+            done += not failed
+        return done
 
     async def _sync_one(self, notifier: ChatNotifier, alert: Alert, refs: dict[str, Any]) -> None:
         view = render(alert)
         main = refs.get(notifier.name)
-        if main is None and alert.status is not AlertStatus.RESOLVED:
+        if main is None and (
+            alert.status is not AlertStatus.RESOLVED or alert.kind is AlertKind.DIGEST
+        ):
             posted = await notifier.post(alert.target, view)
             refs[notifier.name] = posted if posted is not None else {}
         elif main:
@@ -273,6 +327,38 @@ async def _still_true(uow: UnitOfWork, alert: Alert, run: Run, now: datetime) ->
 def _ping(alert: Alert, kind: str, target: dict[str, Any], view: dict[str, Any]) -> Alert:
     pings = [*alert.payload.get("pings", []), {"kind": kind, "target": target, "view": view}]
     return dataclasses.replace(alert, payload={**alert.payload, "pings": pings}, needs_sync=True)
+
+
+SECTIONS = ("stuck", "stale", "waiting for approval", "auth-blocked", "failed in the last day")
+
+
+def digest_sections(
+    runs: list[Run], owners: dict[str, str], now: datetime
+) -> dict[str, dict[str, list[DigestLine]]]:
+    """Runs sorted into the digest's sections, each grouped by owner (a run may be in several)."""
+    sections: dict[str, dict[str, list[DigestLine]]] = {name: {} for name in SECTIONS}
+    for run in runs:
+        health = {h.value for h in run.health}
+        names = []
+        if "stuck" in health:
+            names.append("stuck")
+        if "stale" in health:
+            names.append("stale")
+        if run.status is RunStatus.WAITING_APPROVAL:
+            names.append("waiting for approval")
+        if run.status is RunStatus.WAITING_AUTH or "auth_expired" in health:
+            names.append("auth-blocked")
+        if run.status is RunStatus.FAILED:
+            names.append("failed in the last day")
+        line = DigestLine(run.id, run.title, run.status.value, sorted(health), _since(run, now))
+        for name in names:
+            sections[name].setdefault(owners.get(run.owner.id, run.owner.name), []).append(line)
+    return sections
+
+
+def _since(run: Run, now: datetime) -> str:
+    hours = int((now - run.status_changed_at).total_seconds() // 3600)
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 def _cleared(kind: AlertKind, run: Run) -> str:

@@ -136,11 +136,16 @@ class SqlAlertRepository:
             _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.updated_at))
         ]
 
-    async def synced(self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime) -> None:
-        """Store where the message lives; it is in sync unless the alert changed meanwhile."""
+    async def synced(
+        self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime | None
+    ) -> None:
+        """Store where the message lives; it is in sync unless the alert changed meanwhile
+        (or a surface failed: `seen_update` None)."""
         await self._conn.execute(
             update(notifications).where(notifications.c.id == alert_id).values(message_refs=refs)
         )
+        if seen_update is None:
+            return
         await self._conn.execute(
             update(notifications)
             .where(notifications.c.id == alert_id, notifications.c.updated_at == seen_update)

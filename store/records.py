@@ -114,6 +114,8 @@ def _group(row: Row[Any]) -> Group:
         teams_channel=row.teams_channel,
         slack_escalation_channel=row.slack_escalation_channel,
         teams_escalation_channel=row.teams_escalation_channel,
+        digest_cron=row.digest_cron,
+        all_clear=row.all_clear,
     )
 
 
@@ -176,6 +178,8 @@ class SqlPeopleRepository:
                 teams_channel=group.teams_channel,
                 slack_escalation_channel=group.slack_escalation_channel,
                 teams_escalation_channel=group.teams_escalation_channel,
+                digest_cron=group.digest_cron,
+                all_clear=group.all_clear,
             )
         )
         return group

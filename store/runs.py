@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
 from bot.domain.models import Channel, Context, MemoryRef, Person, Policy, Run
 from bot.domain.status import Health, MemoryScope, RunStatus
@@ -81,6 +81,7 @@ _BEAT = (
 )
 
 
+_HEALTH_TEXT = func.cast(runs.c.health, type_=runs.c.title.type)
 _ASSESSMENT = (
     update(runs)
     .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
@@ -253,6 +254,31 @@ class SqlRunRepository:
             },
         )
         return result.rowcount == 1
+
+    async def needing_attention(
+        self, owner_ids: Sequence[str], *, failed_since: datetime
+    ) -> list[Run]:
+        """The owners' runs a digest lists: open with a problem or waiting, or failed lately."""
+        if not owner_ids:
+            return []
+        waiting = [s.value for s in (RunStatus.WAITING_APPROVAL, RunStatus.WAITING_AUTH)]
+        open_statuses = [s.value for s in RunStatus if not s.terminal]
+        query = _SELECT.where(
+            runs.c.owner_id.in_(list(owner_ids)),
+            or_(
+                and_(
+                    runs.c.status.in_(open_statuses),
+                    func.cast(runs.c.health, type_=runs.c.title.type) != "[]",
+                ),
+                runs.c.status.in_(waiting),
+                and_(
+                    runs.c.status == RunStatus.FAILED.value,
+                    runs.c.status_changed_at >= failed_since,
+                ),
+            ),
+        ).order_by(runs.c.id)
+        rows = list(await self._conn.execute(query))
+        return [_run_from_row(r, ()) for r in rows]
 
     async def due(self, now: datetime, *, limit: int) -> list[Run]:
         """Runs some policy may fire for by now, through the next_check_at index."""

@@ -76,8 +76,11 @@ class Deliverer:
                         log.exception("claiming commands for delivery failed; retrying")
                 if free > 0 and started == free:
                     continue  # there may be more due right now
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that lands as the event fires, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                    async with asyncio.timeout(self._poll_s):
+                        await self._wake.wait()
         finally:
             for task in self._in_flight:
                 task.cancel()  # their leases lapse, and the commands are delivered again

@@ -70,6 +70,8 @@ class Group:
     teams_channel: str | None = None
     slack_escalation_channel: str | None = None
     teams_escalation_channel: str | None = None
+    digest_cron: str | None = None  # this group's own digest time (crontab, day names)
+    all_clear: bool = False  # post a digest even when nothing needs attention
 
 
 @dataclass(frozen=True, slots=True)

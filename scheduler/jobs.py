@@ -1,0 +1,83 @@
+"""The scheduler: scan, follow-ups, housekeeping, outbox kicks and digests, on APScheduler.
+
+Created and started inside the app's lifespan (it needs the running loop). A deploy or a
+stalled loop must not silently skip work, so misfires have an hour's grace and coalesce; jobs
+are safe to cancel at shutdown because the database, not the job, holds the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.domain.models import Group
+from bot.watch import Watch
+
+log = logging.getLogger("opslayer.scheduler")
+JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
+
+
+def build_scheduler(
+    *,
+    watch: Watch,
+    scan_interval_s: float,
+    digest_cron: str,
+    timezone: str,
+    groups: Sequence[Group],
+    wake_sync: Callable[[], None],
+    wake_deliverer: Callable[[], None],
+) -> AsyncIOScheduler:
+    """Every job the watch needs; per-group digest times get a job of their own."""
+    scheduler = AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
+
+    async def scan() -> None:
+        report = await watch.scan()
+        followed = await watch.follow_ups()
+        if report.raised or report.resolved or followed:
+            log.info(
+                "scan: %d due, %d raised, %d resolved, %d followed up",
+                report.scanned,
+                report.raised,
+                report.resolved,
+                followed,
+            )
+            wake_sync()
+
+    async def housekeeping() -> None:
+        if await watch.expire_approvals():
+            wake_sync()
+
+    def digest_for(names: set[str] | None) -> Callable[[], object]:
+        async def digest() -> None:
+            if await watch.digest(groups=names, zone=timezone):
+                wake_sync()
+
+        return digest
+
+    scheduler.add_job(scan, IntervalTrigger(seconds=scan_interval_s), id="scan")
+    scheduler.add_job(housekeeping, IntervalTrigger(seconds=60), id="housekeeping")
+    # The deliverer wakes on every command this process enqueues; this catches the rest
+    # (commands from the CLI or another replica, retries that fell due).
+    scheduler.add_job(wake_deliverer, IntervalTrigger(seconds=5), id="outbox")
+    scheduler.add_job(wake_sync, IntervalTrigger(seconds=5), id="notify")
+    own = {g.name for g in groups if g.digest_cron}
+    default_groups = {g.name for g in groups} - own
+    scheduler.add_job(
+        digest_for(default_groups if own else None),
+        CronTrigger.from_crontab(digest_cron, timezone=timezone),
+        id="digest",
+        misfire_grace_time=6 * 3600,
+    )
+    for group in groups:
+        if group.digest_cron:
+            scheduler.add_job(
+                digest_for({group.name}),
+                CronTrigger.from_crontab(group.digest_cron, timezone=timezone),
+                id=f"digest:{group.name}",
+                misfire_grace_time=6 * 3600,
+            )
+    return scheduler
