@@ -430,6 +430,8 @@ class RunService:
             if saved is None:
                 return None
             await self._carry_out(uow, saved, effects, actor=actor, now=now, reason=report.reason)
+            if stored.status is RunStatus.WAITING_APPROVAL and saved.status is not stored.status:
+                await _confirm_decisions(uow, saved, now)
             if (
                 report.auth_expires_at is not None
                 and report.auth_expires_at != stored.auth_expires_at

@@ -1,0 +1,203 @@
+"""The watch on both backends: alerts raised once per episode, resolved when the situation
+clears, reminded, escalated, acknowledged, and digests once per channel and day."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from adapters.chat.recording import RecordingNotifier
+from bot.contract import ApprovalIn, Heartbeat, RunCreate, StatusReport
+from bot.directory import add_group, add_person, find_person
+from bot.domain.models import Identity
+from bot.domain.status import RunStatus, Via
+from bot.operations import Operations
+from bot.rights import Admins
+from bot.service import RunService
+from bot.tokens import mint_token
+from bot.watch import Watch
+from store.uow import SqlStore
+from tests.support import MovableClock
+
+POLICY = {
+    "heartbeat_timeout_s": 60,
+    "approval_reminder_s": 600,
+    "escalate_after_s": 1200,
+    "stale_after_s": 86400,
+}
+
+
+class World:
+    """An agent, its runs, operators and the watch over one store, with a movable clock."""
+
+    def __init__(self, store: SqlStore, clock: MovableClock) -> None:
+        self.clock = clock
+        self.chat = RecordingNotifier()
+        self.service = RunService(store, clock, run_cache_ttl_s=0)
+        self.ops = Operations(store, clock, admins=Admins())
+        self.watch = Watch(store, clock, notifiers=[self.chat], holder="replica-a")
+        self.store = store
+
+    async def run(self, external_id: str = "job-1", **extra: Any) -> str:
+        body = {
+            "external_id": external_id,
+            "title": f"Run {external_id}",
+            "owner": {"email": "alice@example.com"},
+            "policy": POLICY,
+            **extra,
+        }
+        run, _ = await self.service.register_run("bot", RunCreate.model_validate(body))
+        await self.service.report_status("bot", run.id, StatusReport(status=RunStatus.RUNNING))
+        return run.id
+
+    async def tick(self) -> None:
+        """What the scheduler does on each scan: scan, follow up, bring chat in step."""
+        await self.watch.scan()
+        await self.watch.follow_ups()
+        await self.watch.sync()
+
+
+@pytest.fixture
+async def world(store: SqlStore, clock: MovableClock) -> World:
+    await mint_token(store, "bot")
+    await add_group(store, name="payments", slack_channel="C-PAY", slack_escalation_channel="C-ESC")
+    await add_person(
+        store,
+        identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
+        group="payments",
+    )
+    return World(store, clock)
+
+
+async def test_stuck_run_alerts_once_per_episode_and_resolves_when_alive(world: World) -> None:
+    run_id = await world.run()
+    await world.tick()
+    assert world.chat.posts == []
+    world.clock.advance(seconds=61)
+    await world.tick()
+    await world.tick()  # scanning again finds nothing new
+    [(target, view)] = world.chat.posts
+    assert (
+        view["kind"] == "stuck"
+        and target["slack"] == "C-PAY"
+        and target["mention"]["slack_user_id"] == "UALICE"
+    )
+    assert "retry" in view["actions"] and "acknowledge" in view["actions"]
+    assert (await world.service.get_run(run_id)).run.health == ("stuck",)
+    world.clock.advance(seconds=5)
+    await world.service.heartbeat("bot", run_id, Heartbeat(step="back"))
+    await world.service.flush_heartbeats()
+    await world.tick()
+    assert world.chat.current(0)["state"] == "resolved"
+    assert world.chat.current(0)["resolution"] == "the agent is alive again"
+    world.clock.advance(seconds=61)  # silent again: a new episode, a new alert
+    await world.tick()
+    assert len(world.chat.posts) == 2
+
+
+async def test_approval_is_posted_at_once_and_the_message_follows_the_decision(
+    world: World,
+) -> None:
+    run_id = await world.run()
+    approval, _ = await world.service.request_approval(
+        "bot", run_id, ApprovalIn(request_id="r1", title="Refund 40 EUR?")
+    )
+    await world.watch.sync()  # the sync loop's work: no scan needed
+    [(target, view)] = world.chat.posts
+    assert view["kind"] == "approval" and view["approval"]["title"] == "Refund 40 EUR?"
+    assert view["actions"] == ["approve", "reject", "reassign", "details"]
+    alice = await find_person(world.store, Identity(email="alice@example.com"))
+    world.clock.advance(minutes=1)
+    await world.ops.approve(approval.id, person=alice, via=Via.SLACK)
+    await world.watch.sync()
+    assert (
+        world.chat.current(0)["resolution"]
+        == "Approved by Alice at 09:01 UTC, waiting for the agent"
+    )
+    await world.service.report_status("bot", run_id, StatusReport(status=RunStatus.RUNNING))
+    await world.watch.sync()
+    assert world.chat.current(0)["confirmed"].startswith("the agent reported running")
+
+
+async def test_unanswered_approval_is_reminded_then_escalated(world: World) -> None:
+    run_id = await world.run()
+    await world.service.request_approval(
+        "bot", run_id, ApprovalIn(request_id="r1", title="Ship it?")
+    )
+    await world.watch.sync()
+    world.clock.advance(seconds=601)
+    await world.tick()
+    pings = [view.get("ping") for _, view in world.chat.posts]
+    assert "reminder" in pings
+    world.clock.advance(seconds=600)
+    await world.tick()
+    escalations = [target for target, view in world.chat.posts if view.get("ping") == "escalation"]
+    assert escalations and escalations[0]["slack"] == "C-ESC"
+
+
+async def test_acknowledged_alert_waits_then_reopens(world: World) -> None:
+    run_id = await world.run()
+    world.clock.advance(seconds=61)
+    await world.tick()
+    alice = await find_person(world.store, Identity(email="alice@example.com"))
+    await world.ops.acknowledge(run_id, person=alice, via=Via.SLACK)
+    await world.watch.sync()
+    assert world.chat.current(0)["acknowledged"].startswith("Acknowledged by Alice")
+    world.clock.advance(seconds=1300)  # past escalate_after_s, but acknowledged: no escalation
+    await world.tick()
+    assert not [v for _, v in world.chat.posts if v.get("ping") == "escalation"]
+    world.clock.advance(hours=4)  # the acknowledgement times out: open again
+    await world.tick()
+    assert world.chat.current(0)["state"] == "open"
+
+
+async def test_two_replicas_scanning_at_once_raise_one_alert(
+    world: World, store: SqlStore, clock: MovableClock
+) -> None:
+    await world.run()
+    clock.advance(seconds=61)
+    other = Watch(store, clock, notifiers=[world.chat], holder="replica-b")
+    first, second = await asyncio.gather(world.watch.scan(), other.scan())
+    assert sorted([first.raised, second.raised]) == [0, 1]
+    assert first.skipped or second.skipped  # only one held the scan lease
+    await world.watch.sync()
+    assert len(world.chat.posts) == 1
+
+
+async def test_digest_once_per_channel_and_day(world: World, store: SqlStore) -> None:
+    stuck = await world.run("stuck")
+    waiting = await world.run("waiting")
+    await world.service.request_approval("bot", waiting, ApprovalIn(request_id="r", title="OK?"))
+    world.clock.advance(seconds=61)
+    await world.watch.scan()
+    assert await world.watch.digest() == 1
+    assert await world.watch.digest() == 0  # the same day again: nothing
+    await add_group(store, name="quiet", slack_channel="C-QUIET")
+    await add_group(store, name="chatty", slack_channel="C-CHATTY", all_clear=True)
+    assert await world.watch.digest() == 1  # only the group that wants "all clear"
+    await world.watch.sync()
+    digests = [(t, v) for t, v in world.chat.posts if v["kind"] == "digest"]
+    by_channel = {t["slack"]: v for t, v in digests}
+    assert set(by_channel) == {"C-PAY", "C-CHATTY"}
+    pay = by_channel["C-PAY"]
+    assert [line["run_id"] for line in pay["sections"]["stuck"]["Alice"]] == [stuck]
+    assert [line["run_id"] for line in pay["sections"]["waiting for approval"]["Alice"]] == [
+        waiting
+    ]
+    assert by_channel["C-CHATTY"]["headline"] == "All clear"
+
+
+async def test_expired_approvals_close_and_say_so(world: World) -> None:
+    run_id = await world.run()
+    expires = world.clock.now().replace(minute=30)
+    approval, _ = await world.service.request_approval(
+        "bot", run_id, ApprovalIn(request_id="r", title="Now or never", expires_at=expires)
+    )
+    await world.watch.sync()
+    world.clock.advance(minutes=31)
+    assert await world.watch.expire_approvals() == 1
+    await world.watch.sync()
+    assert world.chat.current(0)["resolution"] == "expired without a decision"
+    assert (await world.service.approval(approval.id)).status == "expired"
