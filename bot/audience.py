@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import Run
+from bot.domain.models import Group, Person, Run
 from bot.ports import UnitOfWork
 
 
 async def audience(uow: UnitOfWork, run: Run, *, admins: dict[str, Any]) -> dict[str, Any]:
-    """The target of a run's alerts: `slack`/`teams` channels or `*_user` direct messages,
-    with the owner to mention and where escalations go."""
+    """The target of a run's alerts (loading its owner and their group)."""
     owner = await uow.people.get(run.owner.id)
     group = await uow.people.group(owner.group) if owner is not None and owner.group else None
+    return target_of(run, owner, group, admins=admins)
+
+
+def target_of(
+    run: Run, owner: Person | None, group: Group | None, *, admins: dict[str, Any]
+) -> dict[str, Any]:
+    """The target of a run's alerts: `slack`/`teams` channels or `*_user` direct messages,
+    with the owner to mention and where escalations go."""
     mention = {
         "name": run.owner.name,
         "slack_user_id": run.owner.slack_user_id,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.audience import audience
+from bot.audience import target_of
 from bot.domain.alerts import (
     Alert,
     AlertKind,
@@ -99,7 +99,10 @@ class Watch:
 
     async def scan(self) -> ScanReport:
         """Look at every run that is due (the index, not a sweep), raise what is new, resolve
-        what cleared. Only the replica holding the scan lease works; keys make it safe anyway."""
+        what cleared. Only the replica holding the scan lease works; keys make it safe anyway.
+
+        Everything is read and written in a few set-wide statements, so a scan costs a handful
+        of round trips however many runs are due (up to SCAN_BATCH), and none for the rest."""
 
         async def job(uow: UnitOfWork) -> ScanReport:
             now = self._clock.now()
@@ -107,57 +110,60 @@ class Watch:
                 "scan", holder=self._holder, now=now, until=now + self._lease
             ):
                 return ScanReport(skipped=True)
-            raised = resolved = 0
             due = await uow.runs.due(now, limit=SCAN_BATCH)
+            if not due:
+                return ScanReport()
+            findings = {run.id: detect(run, now) for run in due}
+            keys = {run.id: {finding_key(run.id, f): f for f in findings[run.id]} for run in due}
+            open_alerts = await uow.alerts.open_for_runs([run.id for run in due])
+            existing = await uow.alerts.existing_keys([k for ks in keys.values() for k in ks])
+            owners = await uow.people.by_ids(list({run.owner.id for run in due}))
+            groups = {g.name: g for g in await uow.people.groups()}
+            fresh: list[Alert] = []
+            assessments = []
+            resolved = 0
             for run in due:
-                r, s = await self._examine(uow, run, now)
-                raised, resolved = raised + r, resolved + s
-            return ScanReport(scanned=len(due), raised=raised, resolved=resolved)
+                for alert in open_alerts.get(run.id, []):
+                    if alert.kind in _FINDING_KINDS and alert.key not in keys[run.id]:
+                        await uow.alerts.update(
+                            resolve(alert, now=now, resolution=_cleared(alert.kind, run))
+                        )
+                        resolved += 1
+                new = {k: f for k, f in keys[run.id].items() if k not in existing}
+                if new:
+                    owner = owners.get(run.owner.id)
+                    group = groups.get(owner.group) if owner is not None and owner.group else None
+                    target = target_of(run, owner, group, admins=self._admins)
+                for key, finding in new.items():
+                    kind = AlertKind(finding.kind.value)
+                    where = (
+                        {**self._admins, "mention": target["mention"]}
+                        if kind is AlertKind.UNOWNED
+                        else target
+                    )
+                    fresh.append(
+                        new_alert(
+                            kind,
+                            key,
+                            run,
+                            target=where,
+                            view=alert_view(kind, run, now=now),
+                            now=now,
+                        )
+                    )
+                    detail = {"finding": kind.value, "since": finding.since.isoformat()}
+                    await uow.audit.add(AuditEvent("alert.raised", now, SYSTEM, run.id, detail))
+                health = health_of(findings[run.id])
+                moment = next_check_at(run, now)
+                if health != run.health or moment != run.next_check_at:
+                    assessments.append(
+                        (dataclasses.replace(run, health=health, next_check_at=moment), run.version)
+                    )
+            await uow.alerts.add_many(fresh)
+            await uow.runs.set_assessments(assessments)
+            return ScanReport(scanned=len(due), raised=len(fresh), resolved=resolved)
 
         return await self._store.run(job)
-
-    async def _examine(self, uow: UnitOfWork, run: Run, now: datetime) -> tuple[int, int]:
-        findings = detect(run, now)
-        keys = {finding_key(run.id, f) for f in findings}
-        resolved = 0
-        for alert in await uow.alerts.open_for_run(run.id):
-            if alert.kind in _FINDING_KINDS and alert.key not in keys:
-                await uow.alerts.update(
-                    resolve(alert, now=now, resolution=_cleared(alert.kind, run))
-                )
-                resolved += 1
-        raised = 0
-        target: dict[str, Any] | None = None
-        for finding in findings:
-            kind = AlertKind(finding.kind.value)
-            key = finding_key(run.id, finding)
-            if await uow.alerts.by_key(key) is not None:
-                continue
-            target = target or await audience(uow, run, admins=self._admins)
-            alert_target = (
-                {**self._admins, "mention": target["mention"]}
-                if kind is AlertKind.UNOWNED
-                else target
-            )
-            if await uow.alerts.add(
-                new_alert(
-                    kind,
-                    key,
-                    run,
-                    target=alert_target,
-                    view=alert_view(kind, run, now=now),
-                    now=now,
-                )
-            ):
-                raised += 1
-                detail = {"finding": kind.value, "since": finding.since.isoformat()}
-                await uow.audit.add(AuditEvent("alert.raised", now, SYSTEM, run.id, detail))
-        health = health_of(findings)
-        moment = next_check_at(run, now)
-        if health != run.health or moment != run.next_check_at:
-            checked = dataclasses.replace(run, health=health, next_check_at=moment)
-            await uow.runs.set_assessment(checked, version=run.version)
-        return raised, resolved
 
     async def follow_ups(self) -> int:
         """Remind, escalate, or reopen the alerts that are due; resolve those that cleared."""

@@ -92,6 +92,31 @@ class SqlAlertRepository:
         result = await self._conn.execute(_INSERT[self._conn.dialect], _values(alert))
         return bool(result.rowcount)
 
+    async def add_many(self, alerts: list[Alert]) -> None:
+        """Insert many; keys another replica took first are skipped."""
+        if alerts:
+            await self._conn.execute(_INSERT[self._conn.dialect], [_values(a) for a in alerts])
+
+    async def open_for_runs(self, run_ids: list[str]) -> dict[str, list[Alert]]:
+        if not run_ids:
+            return {}
+        query = select(notifications).where(
+            notifications.c.run_id.in_(run_ids),
+            notifications.c.status != AlertStatus.RESOLVED.value,
+        )
+        found: dict[str, list[Alert]] = {}
+        for row in await self._conn.execute(query):
+            found.setdefault(row.run_id, []).append(_alert(row))
+        return found
+
+    async def existing_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = await self._conn.execute(
+            select(notifications.c.key).where(notifications.c.key.in_(keys))
+        )
+        return {r.key for r in rows}
+
     async def get(self, alert_id: str) -> Alert | None:
         query = select(notifications).where(notifications.c.id == alert_id)
         row = (await self._conn.execute(query)).first()

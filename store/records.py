@@ -146,6 +146,12 @@ class SqlPeopleRepository:
         row = (await self._conn.execute(_PEOPLE.where(people.c.id == person_id))).first()
         return _person(row, row.group_name) if row else None
 
+    async def by_ids(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        if not person_ids:
+            return {}
+        rows = await self._conn.execute(_PEOPLE.where(people.c.id.in_(list(person_ids))))
+        return {r.id: _person(r, r.group_name) for r in rows}
+
     async def add(self, person: Person) -> Person:
         group_id = None
         if person.group is not None:

@@ -280,6 +280,22 @@ class SqlRunRepository:
         rows = list(await self._conn.execute(query))
         return [_run_from_row(r, ()) for r in rows]
 
+    async def set_assessments(self, pairs: Sequence[tuple[Run, int]]) -> None:
+        """Many set_assessment calls in one statement (a run that moved on is left alone)."""
+        if pairs:
+            await self._conn.execute(
+                _ASSESSMENT,
+                [
+                    {
+                        "b_id": r.id,
+                        "b_expected": v,
+                        "health": [h.value for h in r.health],
+                        "next_check_at": r.next_check_at,
+                    }
+                    for r, v in pairs
+                ],
+            )
+
     async def due(self, now: datetime, *, limit: int) -> list[Run]:
         """Runs some policy may fire for by now, through the next_check_at index."""
         query = (
