@@ -71,10 +71,34 @@ async def _run_command(args: argparse.Namespace, store: SqlStore) -> int:
         "retry": lambda: ops.retry(
             args.run, **common, from_checkpoint_id=args.checkpoint, confirm_replay=args.confirm
         ),
-        "reassign": lambda: ops.reassign(args.run, **common, new_owner=identity_of(args.to)),
+        "accept": lambda: ops.accept_ownership(args.run, person=me, via=Via.CLI),
         "force-cancel": lambda: ops.force_cancel(args.run, **common),
     }
     return _report(await actions[args.action]())
+
+
+async def _reassign(args: argparse.Namespace, store: SqlStore) -> int:
+    offer = await _operations(store).reassign(
+        args.run,
+        person=await _me(args, store),
+        via=Via.CLI,
+        new_owner=identity_of(args.to),
+        reason=args.reason,
+    )
+    print(f"run {args.run} is offered to {args.to}; it stays with its owner until they accept")
+    print(f"they accept with `opslayer runs accept {args.run} --as {args.to}` (or Accept in chat)")
+    print(f"the offer lapses at {offer.next_action_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+async def _acknowledge(args: argparse.Namespace, store: SqlStore) -> int:
+    taken = await _operations(store).acknowledge(
+        args.run, person=await _me(args, store), via=Via.CLI
+    )
+    kinds = ", ".join(a.kind for a in taken)
+    until = f"{taken[0].acked_until:%H:%M} UTC"
+    print(f"acknowledged {kinds} on run {args.run}; escalation waits until {until}")
+    return 0
 
 
 def _command_row(command: Command) -> tuple[object, ...]:
@@ -135,7 +159,7 @@ def add_operator_commands(
         "pause": "ask the agent to pause the run",
         "resume": "ask the agent to resume a paused run",
         "retry": "ask the agent to retry a failed (or stuck) run",
-        "reassign": "hand the run to another known person",
+        "accept": "take a run that was offered to you",
         "force-cancel": "admins: mark canceled a run whose agent no longer answers",
     }
     for action, text in helps.items():

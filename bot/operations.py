@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.audience import audience
 from bot.domain.alerts import Alert, AlertKind, AlertStatus, acknowledge, approval_key, resolve
 from bot.domain.commands import RetryPlan, check_command, command_message, plan_retry
 from bot.domain.models import Actor, Approval, AuditEvent, Command, Identity, Person, Run
@@ -31,6 +32,8 @@ from bot.ids import new_id
 from bot.outbox import set_undelivered_flag
 from bot.ports import Clock, Store, T, UnitOfWork
 from bot.rights import Admins, may_act
+from bot.views import alert_view
+from bot.watch import new_alert
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -348,11 +351,14 @@ class Operations:
         via: Via,
         new_owner: Identity,
         reason: str | None = None,
-    ) -> Decision:
-        """Hand the run to another known person; the agent is told who owns it now."""
+    ) -> Alert:
+        """Offer the run to another known person; until they accept, the owner stays responsible.
+
+        Both are told: the new owner gets the offer with an Accept button, the old owner a note.
+        An offer nobody accepts within the run's escalate_after_s lapses."""
         actor = _actor(person, via)
 
-        async def job(uow: UnitOfWork) -> Decision:
+        async def job(uow: UnitOfWork) -> Alert:
             now = self._clock.now()
             run = await self._run(uow, run_id)
             self._allow(person, run, "reassign")
@@ -365,28 +371,101 @@ class Operations:
                 )
             if owner.id == run.owner.id:
                 raise ValidationFailed(f"{owner.name} already owns run {run_id}")
-            moved = dataclasses.replace(run, owner=owner, updated_at=now, version=run.version + 1)
+            until = now + timedelta(seconds=run.policy.escalate_after_s)
+            offered = dataclasses.replace(
+                run,
+                pending_owner_id=owner.id,
+                handoff_until=until,
+                updated_at=now,
+                version=run.version + 1,
+            )
+            if not await uow.runs.update(offered, expected_version=run.version):
+                raise Conflict(f"run {run_id} changed meanwhile; try again")
+            detail = {"from": run.owner.id, "to": owner.id, "until": until.isoformat()}
+            await uow.audit.add(
+                AuditEvent("run.handoff_offered", now, actor, run_id, detail, reason)
+            )
+            as_new_owner = dataclasses.replace(run, owner=owner)
+            view = alert_view(AlertKind.HANDOFF, run, now=now)
+            view["offered_by"] = person.name
+            view["reason"] = reason
+            alert = new_alert(
+                AlertKind.HANDOFF,
+                f"handoff:{run_id}:{now.isoformat()}",
+                run,
+                target=await audience(uow, as_new_owner, admins={}),
+                view=view,
+                now=now,
+            )
+            note = alert_view(AlertKind.HANDOFF, run, now=now)
+            note["headline"] = (
+                f"{run.title} is offered to {owner.name}; it stays yours until they accept"
+            )
+            old_owner = await audience(uow, run, admins={})
+            alert = dataclasses.replace(
+                alert,
+                next_action_at=until,
+                payload={
+                    **alert.payload,
+                    "pings": [{"kind": "handoff", "target": old_owner, "view": note}],
+                },
+            )
+            await uow.alerts.add(alert)
+            return alert
+
+        return await self._audited(
+            person=person, via=via, action="reassign", run_id=run_id, job=job
+        )
+
+    async def accept_ownership(self, run_id: str, *, person: Person, via: Via) -> Decision:
+        """The person a run was offered to takes it; the agent is told who owns it now."""
+        actor = _actor(person, via)
+
+        async def job(uow: UnitOfWork) -> Decision:
+            now = self._clock.now()
+            run = await self._run(uow, run_id)
+            if run.pending_owner_id != person.id:
+                raise NotAuthorized(
+                    actor=person.name,
+                    action="accept",
+                    target=f"run {run_id}: it was not offered to them",
+                )
+            moved = dataclasses.replace(
+                run,
+                owner=person,
+                pending_owner_id=None,
+                handoff_until=None,
+                updated_at=now,
+                version=run.version + 1,
+            )
             health, next_check = assess(moved, now)
             moved = dataclasses.replace(moved, health=health, next_check_at=next_check)
             if not await uow.runs.update(moved, expected_version=run.version):
                 raise Conflict(f"run {run_id} changed meanwhile; try again")
-            detail = {"from": run.owner.id, "to": owner.id}
-            await uow.audit.add(AuditEvent("run.reassigned", now, actor, run_id, detail, reason))
-            new = {"id": owner.id, "name": owner.name, "email": owner.email}
+            detail = {"from": run.owner.id, "to": person.id}
+            await uow.audit.add(AuditEvent("run.reassigned", now, actor, run_id, detail))
+            for alert in await uow.alerts.open_for_run(run_id):
+                if alert.kind is AlertKind.HANDOFF:
+                    await uow.alerts.update(
+                        resolve(
+                            alert,
+                            now=now,
+                            resolution=f"Accepted by {person.name} at {now:%H:%M} UTC",
+                        )
+                    )
+            new = {"id": person.id, "name": person.name, "email": person.email}
             command = await self._enqueue(
                 uow,
                 run=moved,
                 kind=CommandKind.REASSIGN,
                 actor=actor,
                 now=now,
-                reason=reason,
+                reason=None,
                 new_owner=new,
             )
             return Decision(command)
 
-        return await self._audited(
-            person=person, via=via, action="reassign", run_id=run_id, job=job
-        )
+        return await self._audited(person=person, via=via, action="accept", run_id=run_id, job=job)
 
     async def force_cancel(
         self, run_id: str, *, person: Person, via: Via, reason: str | None = None

@@ -199,6 +199,28 @@ class Watch:
 
         return await self._store.run(job)
 
+    async def lapse_handoffs(self) -> int:
+        """Offers nobody accepted in time go back to the owner, and the message says so."""
+
+        async def job(uow: UnitOfWork) -> int:
+            now = self._clock.now()
+            lapsed = await uow.runs.lapsed_handoffs(now)
+            for run in lapsed:
+                back = dataclasses.replace(
+                    run, pending_owner_id=None, handoff_until=None, version=run.version + 1
+                )
+                if not await uow.runs.update(back, expected_version=run.version):
+                    continue
+                detail = {"offered_to": run.pending_owner_id}
+                await uow.audit.add(AuditEvent("run.handoff_lapsed", now, SYSTEM, run.id, detail))
+                for alert in await uow.alerts.open_for_run(run.id):
+                    if alert.kind is AlertKind.HANDOFF:
+                        note = f"not accepted in time: it stays with {run.owner.name}"
+                        await uow.alerts.update(resolve(alert, now=now, resolution=note))
+            return len(lapsed)
+
+        return await self._store.run(job)
+
     async def expire_approvals(self) -> int:
         """Approvals past `expires_at` expire; their alerts say so."""
 
@@ -322,6 +344,8 @@ _FINDING_KINDS = frozenset(
 async def _still_true(uow: UnitOfWork, alert: Alert, run: Run, now: datetime) -> bool:
     if alert.kind in _FINDING_KINDS:
         return alert.key in {finding_key(run.id, f) for f in detect(run, now)}
+    if alert.kind is AlertKind.HANDOFF:
+        return run.pending_owner_id is not None
     if alert.kind is AlertKind.APPROVAL:
         approval = await uow.approvals.get(
             alert.payload.get("view", {}).get("approval", {}).get("id", "")

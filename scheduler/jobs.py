@@ -48,7 +48,7 @@ def build_scheduler(
             wake_sync()
 
     async def housekeeping() -> None:
-        if await watch.expire_approvals():
+        if await watch.expire_approvals() + await watch.lapse_handoffs():
             wake_sync()
 
     def digest_for(names: set[str] | None) -> Callable[[], object]:

@@ -48,6 +48,8 @@ _MUTABLE = (
     "updated_at",
     "status_changed_at",
     "version",
+    "pending_owner_id",
+    "handoff_until",
 )
 # Built once: a statement built per call costs more to cache-key than to run.
 _BY_ID = _SELECT.where(runs.c.id == bindparam("run_id"))
@@ -125,6 +127,8 @@ def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
         updated_at=m["updated_at"],
         status_changed_at=m["status_changed_at"],
         version=m["version"],
+        pending_owner_id=m["pending_owner_id"],
+        handoff_until=m["handoff_until"],
     )
 
 
@@ -149,6 +153,8 @@ def _mutable_columns(run: Run) -> dict[str, Any]:
         "updated_at": run.updated_at,
         "status_changed_at": run.status_changed_at,
         "version": run.version,
+        "pending_owner_id": run.pending_owner_id,
+        "handoff_until": run.handoff_until,
     }
 
 
@@ -295,6 +301,11 @@ class SqlRunRepository:
                     for r, v in pairs
                 ],
             )
+
+    async def lapsed_handoffs(self, now: datetime) -> list[Run]:
+        """Runs offered to a new owner who did not accept in time."""
+        query = _SELECT.where(runs.c.handoff_until <= now, runs.c.pending_owner_id.is_not(None))
+        return [_run_from_row(r, ()) for r in await self._conn.execute(query)]
 
     async def due(self, now: datetime, *, limit: int) -> list[Run]:
         """Runs some policy may fire for by now, through the next_check_at index."""

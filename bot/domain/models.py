@@ -128,6 +128,8 @@ class Run:
     health: tuple[Health, ...] = ()
     next_check_at: datetime | None = None
     version: int = 1
+    pending_owner_id: str | None = None  # offered to this person; the owner stays responsible
+    handoff_until: datetime | None = None  # unaccepted by then, the offer lapses
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from bot.contract import ApprovalIn, Heartbeat, RunCreate, StatusReport
 from bot.directory import add_group, add_person, find_person
 from bot.domain.models import Identity
 from bot.domain.status import RunStatus, Via
+from bot.errors import NotAuthorized
 from bot.operations import Operations
 from bot.rights import Admins
 from bot.service import RunService
@@ -201,3 +202,50 @@ async def test_expired_approvals_close_and_say_so(world: World) -> None:
     await world.watch.sync()
     assert world.chat.current(0)["resolution"] == "expired without a decision"
     assert (await world.service.approval(approval.id)).status == "expired"
+
+
+async def test_handoff_waits_for_acceptance_and_both_are_told(
+    world: World, store: SqlStore
+) -> None:
+    run_id = await world.run()
+    await add_person(
+        store, identity=Identity(email="bob@example.com", name="Bob", slack_user_id="UBOB")
+    )
+    alice = await find_person(store, Identity(email="alice@example.com"))
+    bob = await find_person(store, Identity(email="bob@example.com"))
+    await world.ops.reassign(
+        run_id,
+        person=alice,
+        via=Via.SLACK,
+        new_owner=Identity(email="bob@example.com"),
+        reason="vacation",
+    )
+    await world.watch.sync()
+    (offer_target, offer), (note_target, note) = world.chat.posts
+    assert offer["kind"] == "handoff" and offer["actions"] == ["accept", "details"]
+    assert offer_target["slack_user"] == "UBOB" and offer["offered_by"] == "Alice"
+    assert note_target["slack"] == "C-PAY" and "stays yours" in note["headline"]
+    assert (await world.service.get_run(run_id)).run.owner.name == "Alice"  # still responsible
+    with pytest.raises(NotAuthorized):
+        await world.ops.accept_ownership(run_id, person=alice, via=Via.SLACK)
+    decision = await world.ops.accept_ownership(run_id, person=bob, via=Via.SLACK)
+    assert decision.command.payload["command"]["new_owner"]["name"] == "Bob"
+    await world.watch.sync()
+    assert world.chat.current(0)["resolution"].startswith("Accepted by Bob")
+    assert (await world.service.get_run(run_id)).run.owner.name == "Bob"
+
+
+async def test_unaccepted_handoff_lapses_back_to_the_owner(world: World, store: SqlStore) -> None:
+    run_id = await world.run()
+    await add_person(store, identity=Identity(email="bob@example.com", name="Bob"))
+    alice = await find_person(store, Identity(email="alice@example.com"))
+    await world.ops.reassign(
+        run_id, person=alice, via=Via.CLI, new_owner=Identity(email="bob@example.com")
+    )
+    await world.watch.sync()
+    world.clock.advance(seconds=POLICY["escalate_after_s"] + 1)
+    assert await world.watch.lapse_handoffs() == 1
+    await world.watch.sync()
+    assert world.chat.current(0)["resolution"] == "not accepted in time: it stays with Alice"
+    run = (await world.service.get_run(run_id)).run
+    assert run.owner.name == "Alice" and run.pending_owner_id is None
