@@ -3,6 +3,7 @@ escalation), expire approvals, build digests, and keep the chat surfaces in step
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class Watch:
         self._admins = admins_target or {}
         self._holder = holder or new_id("proc")
         self._lease = timedelta(seconds=lease_s)
+        self._syncing = asyncio.Lock()  # one sync at a time in this process, too
 
     async def scan(self) -> ScanReport:
         """Look at every run that is due (the index, not a sweep), raise what is new, resolve
@@ -284,9 +286,21 @@ class Watch:
         """Bring the chat surfaces in step with the ledger: post, update, send reminders.
 
         Returns how many alerts were brought in step; one a surface failed on stays behind
-        (its progress kept) and is tried again on the next round."""
-        async with self._store.read() as uow:
-            pending = await uow.alerts.to_sync(limit=limit)
+        (its progress kept) and is tried again on the next round. Only the replica holding the
+        `notify` lease posts, so two replicas never post the same message twice."""
+
+        async def leased(uow: UnitOfWork) -> list[Alert]:
+            now = self._clock.now()
+            if not await uow.alerts.take_lease(
+                "notify", holder=self._holder, now=now, until=now + self._lease
+            ):
+                return []
+            return await uow.alerts.to_sync(limit=limit)
+
+        async with self._syncing:
+            return await self._sync(await self._store.run(leased))
+
+    async def _sync(self, pending: list[Alert]) -> int:
         done = 0
         for alert in pending:
             refs = dict(alert.message_refs)
