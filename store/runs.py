@@ -248,19 +248,6 @@ class SqlRunRepository:
                 missed.append(run.id)
         return missed
 
-    async def set_assessment(self, run: Run, *, version: int) -> bool:
-        """Write only health and next check, if the run is still at `version`."""
-        result = await self._conn.execute(
-            _ASSESSMENT,
-            {
-                "b_id": run.id,
-                "b_expected": version,
-                "health": [h.value for h in run.health],
-                "next_check_at": run.next_check_at,
-            },
-        )
-        return result.rowcount == 1
-
     async def needing_attention(
         self, owner_ids: Sequence[str], *, failed_since: datetime
     ) -> list[Run]:
@@ -287,7 +274,7 @@ class SqlRunRepository:
         return [_run_from_row(r, ()) for r in rows]
 
     async def set_assessments(self, pairs: Sequence[tuple[Run, int]]) -> None:
-        """Many set_assessment calls in one statement (a run that moved on is left alone)."""
+        """Write health and next check of many runs, each only if still at its version."""
         if pairs:
             await self._conn.execute(
                 _ASSESSMENT,

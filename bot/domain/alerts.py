@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.domain.models import Run
-from bot.domain.policy import Finding, FindingKind
+from bot.domain.policy import Finding
 
 MAX_REMINDERS = 3
 ACK_TIMEOUT = timedelta(hours=4)
@@ -164,6 +164,3 @@ def resolve(alert: Alert, *, now: datetime, resolution: str) -> Alert:
         payload=payload,
         needs_sync=True,
     )
-
-
-ALERTED_FINDINGS = frozenset(FindingKind)
