@@ -32,6 +32,7 @@ from bot.ids import new_id
 from bot.outbox import set_undelivered_flag
 from bot.ports import Clock, Store, T, UnitOfWork
 from bot.rights import Admins, may_act
+from bot.run_writes import save_run_or_conflict
 from bot.views import alert_view
 from bot.watch import new_alert
 
@@ -372,15 +373,8 @@ class Operations:
             if owner.id == run.owner.id:
                 raise ValidationFailed(f"{owner.name} already owns run {run_id}")
             until = now + timedelta(seconds=run.policy.escalate_after_s)
-            offered = dataclasses.replace(
-                run,
-                pending_owner_id=owner.id,
-                handoff_until=until,
-                updated_at=now,
-                version=run.version + 1,
-            )
-            if not await uow.runs.update(offered, expected_version=run.version):
-                raise Conflict(f"run {run_id} changed meanwhile; try again")
+            offered = dataclasses.replace(run, pending_owner_id=owner.id, handoff_until=until)
+            await save_run_or_conflict(uow, run, offered, now)
             detail = {"from": run.owner.id, "to": owner.id, "until": until.isoformat()}
             await uow.audit.add(
                 AuditEvent("run.handoff_offered", now, actor, run_id, detail, reason)
@@ -430,18 +424,10 @@ class Operations:
                     action="accept",
                     target=f"run {run_id}: it was not offered to them",
                 )
-            moved = dataclasses.replace(
-                run,
-                owner=person,
-                pending_owner_id=None,
-                handoff_until=None,
-                updated_at=now,
-                version=run.version + 1,
+            taken = dataclasses.replace(
+                run, owner=person, pending_owner_id=None, handoff_until=None
             )
-            health, next_check = assess(moved, now)
-            moved = dataclasses.replace(moved, health=health, next_check_at=next_check)
-            if not await uow.runs.update(moved, expected_version=run.version):
-                raise Conflict(f"run {run_id} changed meanwhile; try again")
+            moved = await save_run_or_conflict(uow, run, taken, now)
             detail = {"from": run.owner.id, "to": person.id}
             await uow.audit.add(AuditEvent("run.reassigned", now, actor, run_id, detail))
             for alert in await uow.alerts.open_for_run(run_id):
@@ -480,12 +466,8 @@ class Operations:
                 raise NotAuthorized(
                     actor=person.name, action="force-cancel", target=f"run {run_id}: admins only"
                 )
-            ended, effects = transition(run, RunEvent.FORCE_CANCEL, now, reason=reason)
-            ended = dataclasses.replace(ended, version=run.version + 1)
-            health, next_check = assess(ended, now)
-            ended = dataclasses.replace(ended, health=health, next_check_at=next_check)
-            if not await uow.runs.update(ended, expected_version=run.version):
-                raise Conflict(f"run {run_id} changed meanwhile; try again")
+            after, effects = transition(run, RunEvent.FORCE_CANCEL, now, reason=reason)
+            ended = await save_run_or_conflict(uow, run, after, now)
             for effect in effects:
                 if isinstance(effect, StatusChanged):
                     detail = {

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from bot.domain.commands import retry_delay
 from bot.domain.models import SYSTEM, AuditEvent, Command, Delivery
-from bot.domain.policy import assess
 from bot.domain.status import CommandStatus, Health
 from bot.ports import Clock, Store, UnitOfWork
+from bot.run_writes import save_run
 
 
 class Outbox:
@@ -135,14 +135,5 @@ async def set_undelivered_flag(uow: UnitOfWork, run_id: str, *, now: datetime) -
     if stuck == flagged:
         return
     health = tuple(h for h in run.health if h is not Health.UNDELIVERED)
-    changed = dataclasses.replace(
-        run,
-        health=(*health, Health.UNDELIVERED) if stuck else health,
-        updated_at=now,
-        version=run.version + 1,
-    )
-    health_now, next_check = assess(changed, now)
-    await uow.runs.update(
-        dataclasses.replace(changed, health=health_now, next_check_at=next_check),
-        expected_version=run.version,
-    )
+    flag = dataclasses.replace(run, health=(*health, Health.UNDELIVERED) if stuck else health)
+    await save_run(uow, run, flag, now)

@@ -59,6 +59,7 @@ from bot.errors import (
 from bot.heartbeats import HeartbeatBuffer, RunSnapshots
 from bot.ids import new_id
 from bot.ports import BeatUpdate, Clock, RunFilter, Store, T, UnitOfWork
+from bot.run_writes import save_run
 from bot.views import alert_view
 from bot.watch import new_alert
 
@@ -351,12 +352,7 @@ class RunService:
 
     async def _save(self, uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run | None:
         """Write a changed run (version + 1, health re-assessed); None if it moved on meanwhile."""
-        saved = _assessed(
-            dataclasses.replace(after, version=before.version + 1, updated_at=now), now
-        )
-        if not await uow.runs.update(saved, expected_version=before.version):
-            return None
-        return saved
+        return await save_run(uow, before, after, now)
 
     def _saved(self, run: Run) -> Run:
         """After commit: drop the buffered heartbeat the row now holds; remember the run."""

@@ -28,6 +28,7 @@ from bot.domain.policy import detect, health_of, next_check_at
 from bot.domain.status import ApprovalStatus, RunStatus
 from bot.ids import new_id
 from bot.ports import ChatNotifier, Clock, Store, UnitOfWork
+from bot.run_writes import save_run
 from bot.views import DigestLine, alert_view, digest_view
 
 log = logging.getLogger("opslayer.watch")
@@ -208,10 +209,8 @@ class Watch:
             now = self._clock.now()
             lapsed = await uow.runs.lapsed_handoffs(now)
             for run in lapsed:
-                back = dataclasses.replace(
-                    run, pending_owner_id=None, handoff_until=None, version=run.version + 1
-                )
-                if not await uow.runs.update(back, expected_version=run.version):
+                back = dataclasses.replace(run, pending_owner_id=None, handoff_until=None)
+                if await save_run(uow, run, back, now) is None:
                     continue
                 detail = {"offered_to": run.pending_owner_id}
                 await uow.audit.add(AuditEvent("run.handoff_lapsed", now, SYSTEM, run.id, detail))
