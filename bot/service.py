@@ -37,7 +37,7 @@ from bot.domain.models import (
     SideEffect,
 )
 from bot.domain.policy import assess
-from bot.domain.status import ApprovalStatus, CommandStatus, RunStatus
+from bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
 from bot.domain.transitions import (
     CloseOpenApprovals,
     Effect,
@@ -181,6 +181,11 @@ class RunService:
         """How many runs are in each status (for metrics)."""
         async with self._store.read() as uow:
             return await uow.runs.count_by_status()
+
+    async def count_by_health(self) -> dict[Health, int]:
+        """How many runs carry each health flag (for metrics)."""
+        async with self._store.read() as uow:
+            return await uow.runs.count_by_health()
 
     @property
     def pending_heartbeats(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,6 +100,7 @@ class Watch:
         self._holder = holder or new_id("proc")
         self._lease = timedelta(seconds=lease_s)
         self._syncing = asyncio.Lock()  # one sync at a time in this process, too
+        self.last_scan_s = 0.0  # how long the last scan took (a metric)
 
     async def scan(self) -> ScanReport:
         """Look at every run that is due (the index, not a sweep), raise what is new, resolve
@@ -166,7 +168,10 @@ class Watch:
             await uow.runs.set_assessments(assessments)
             return ScanReport(scanned=len(due), raised=len(fresh), resolved=resolved)
 
-        return await self._store.run(job)
+        began = time.perf_counter()
+        report = await self._store.run(job)
+        self.last_scan_s = time.perf_counter() - began
+        return report
 
     async def follow_ups(self) -> int:
         """Remind, escalate, or reopen the alerts that are due; resolve those that cleared."""

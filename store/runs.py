@@ -327,6 +327,14 @@ class SqlRunRepository:
         items = [_run_from_row(r, memory.get(r.id, ())) for r in rows]
         return items, (items[-1].id if more and items else None)
 
+    async def count_by_health(self) -> dict[Health, int]:
+        """How many runs carry each health flag (reads only the flagged rows)."""
+        counts: dict[Health, int] = {}
+        for row in await self._conn.execute(select(runs.c.health).where(_HEALTH_TEXT != "[]")):
+            for flag in row.health:
+                counts[Health(flag)] = counts.get(Health(flag), 0) + 1
+        return counts
+
     async def count_by_status(self) -> dict[RunStatus, int]:
         query = select(runs.c.status, func.count().label("n")).group_by(runs.c.status)
         rows = await self._conn.execute(query)

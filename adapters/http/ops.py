@@ -15,7 +15,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.domain.status import RunStatus
+from bot.domain.status import CommandStatus, Health, RunStatus
 from bot.service import RunService
 
 router = APIRouter(tags=["operations"])
@@ -40,6 +40,15 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.runs = Gauge("opslayer_runs", "Runs by status", ["status"], registry=self.registry)
+        self.health = Gauge(
+            "opslayer_runs_health", "Runs by health flag", ["health"], registry=self.registry
+        )
+        self.commands = Gauge(
+            "opslayer_commands", "Commands by delivery status", ["status"], registry=self.registry
+        )
+        self.scan_seconds = Gauge(
+            "opslayer_scan_seconds", "Duration of the last scan", registry=self.registry
+        )
         self.heartbeats_pending = Gauge(
             "opslayer_heartbeats_pending",
             "Heartbeats buffered, not yet written",
@@ -87,5 +96,12 @@ async def metrics(request: Request) -> Response:
     counts = await service.count_by_status()
     for status in RunStatus:
         registry.runs.labels(status.value).set(counts.get(status, 0))
+    health = await service.count_by_health()
+    for flag in Health:
+        registry.health.labels(flag.value).set(health.get(flag, 0))
+    commands = await request.app.state.outbox.counts()
+    for command_status in CommandStatus:
+        registry.commands.labels(command_status.value).set(commands.get(command_status, 0))
+    registry.scan_seconds.set(request.app.state.watch.last_scan_s)
     registry.heartbeats_pending.set(service.pending_heartbeats)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -438,6 +438,10 @@ async def test_openapi_health_and_metrics(
     await register(app_client, auth)
     metrics = (await app_client.get("/metrics")).text
     assert 'opslayer_runs{status="queued"} 1.0' in metrics
+    assert 'opslayer_runs_health{health="stuck"} 0.0' in metrics
+    assert (
+        'opslayer_commands{status="pending"} 0.0' in metrics and "opslayer_scan_seconds" in metrics
+    )
     assert (
         'opslayer_http_requests_total{method="POST",route="/v1/runs",status="201"} 1.0' in metrics
     )
