@@ -176,14 +176,22 @@ def add_operator_commands(
             p.add_argument(
                 "--checkpoint", help="retry from this checkpoint id (default: the start)"
             )
-        if action == "reassign":
-            p.add_argument(
-                "--to",
-                required=True,
-                metavar="PERSON",
-                help="the new owner (email, slack:ID, teams:ID)",
-            )
         p.set_defaults(handler=_run_command, action=action)
+    reassign = runs.add_parser(
+        "reassign", help="offer the run to another known person (they accept)"
+    )
+    reassign.add_argument("run", help="run id")
+    _as(reassign)
+    reassign.add_argument(
+        "--to", required=True, metavar="PERSON", help="the new owner (email, slack:ID, teams:ID)"
+    )
+    reassign.set_defaults(handler=_reassign)
+    ack = runs.add_parser(
+        "ack", help="acknowledge the run's alerts: you are on it, escalation waits"
+    )
+    ack.add_argument("run", help="run id")
+    _as(ack)
+    ack.set_defaults(handler=_acknowledge)
 
     commands = top.add_parser("commands", help="commands on their way to agents").add_subparsers(
         dest="commands_command", required=True

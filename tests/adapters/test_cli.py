@@ -248,3 +248,24 @@ async def test_cli_retry_needs_confirm_for_unsafe_side_effects(
         cli, "runs", "retry", run_id, "--as", "alice@example.com", "--confirm"
     )
     assert code == 0 and "queued retry" in out
+
+
+async def test_cli_reassign_accept_and_ack(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = (await _seed_run(db, fail=True))["run"]
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        return run_cli(capsys, *argv)
+
+    assert (await _in_thread(cli, "people", "add", "--email", "bob@example.com", "--name", "Bob"))[
+        0
+    ] == 0
+    code, out, _ = await _in_thread(
+        cli, "runs", "reassign", run_id, "--as", "alice@example.com", "--to", "bob@example.com"
+    )
+    assert code == 0 and "stays with its owner until they accept" in out
+    code, out, _ = await _in_thread(cli, "runs", "accept", run_id, "--as", "bob@example.com")
+    assert code == 0 and "queued reassign" in out
+    code, _, err = await _in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
+    assert code == 1 and "no open alert" in err
+    shown = (await _in_thread(cli, "runs", "show", run_id))[1]
+    assert "run.handoff_offered" in shown and "run.reassigned" in shown and "Bob" in shown

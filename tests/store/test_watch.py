@@ -249,3 +249,14 @@ async def test_unaccepted_handoff_lapses_back_to_the_owner(world: World, store: 
     assert world.chat.current(0)["resolution"] == "not accepted in time: it stays with Alice"
     run = (await world.service.get_run(run_id)).run
     assert run.owner.name == "Alice" and run.pending_owner_id is None
+
+
+async def test_run_ending_closes_its_approval_message(world: World) -> None:
+    run_id = await world.run()
+    await world.service.request_approval("bot", run_id, ApprovalIn(request_id="r", title="OK?"))
+    await world.watch.sync()
+    await world.service.report_status(
+        "bot", run_id, StatusReport(status=RunStatus.CANCELED, reason="gave up")
+    )
+    await world.watch.sync()
+    assert world.chat.current(0)["resolution"] == "the run canceled"
