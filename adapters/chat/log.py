@@ -16,10 +16,9 @@ class LogNotifier:
     name = "log"
 
     async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
-        where = (
-            ", ".join(f"{k}={v}" for k, v in target.items() if isinstance(v, str) and v)
-            or "nowhere"
-        )
+        where = ", ".join(f"{k}={v}" for k, v in target.items() if isinstance(v, str) and v)
+        if not where:  # no channel and no chat identity: say whose it is
+            where = f"{target.get('mention', {}).get('name', 'nobody')} (no chat channel yet)"
         what = view.get("ping") or view.get("kind")
         log.info("[%s → %s] %s %s", what, where, view.get("headline", ""), _state(view))
         return {"id": new_id("log")}
