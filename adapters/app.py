@@ -22,7 +22,7 @@ from adapters.webhooks.deliverer import Deliverer
 from bot.config import Settings
 from bot.operations import Operations
 from bot.outbox import Outbox
-from bot.ports import Clock, SystemClock
+from bot.ports import ChatNotifier, Clock, SystemClock
 from bot.rights import Admins
 from bot.service import RunService
 from bot.tokens import TokenAuthenticator
@@ -75,10 +75,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         store = SqlStore(engine, clock, read_engine=create_read_engine(settings.database_url))
+        # aiohttp rather than httpx for outbound calls: a third of the CPU per request.
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s)
+        )
+        notifiers: list[ChatNotifier] = [LogNotifier()]
+        slack = None
+        if settings.slack_enabled:
+            from adapters.slack.connect import slack_client, slack_notifier
+
+            slack = slack_client(settings, http)
+            notifiers.append(slack_notifier(slack))
         watch = Watch(
             store,
             clock,
-            notifiers=[LogNotifier()],
+            notifiers=notifiers,
             admins_target=settings.admins_target,
             lease_s=max(60.0, 2 * settings.scan_interval_s),
         )
@@ -93,10 +104,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.store = store
         app.state.service = service
         app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
-        # aiohttp rather than httpx for outbound webhooks: a third of the CPU per request.
-        http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s)
-        )
         outbox = Outbox(
             store, clock, schedule=settings.webhook_retry_s, lease_s=settings.delivery_lease_s
         )
@@ -108,8 +115,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             deliverer.wake()
             sync_loop.wake()
 
-        app.state.operations = Operations(store, clock, admins=admins, on_command=decided)
+        operations = Operations(store, clock, admins=admins, on_command=decided)
+        app.state.operations = operations
         app.state.watch = watch
+        app.state.slack = None
+        if slack is not None:
+            from adapters.slack.connect import connect_slack
+
+            app.state.slack = await connect_slack(
+                settings, client=slack, store=store, service=service, operations=operations
+            )
         async with store.read() as uow:
             groups = await uow.people.groups()
         scheduler = build_scheduler(
@@ -146,6 +161,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await service.flush_heartbeats()
+            if app.state.slack is not None:
+                await app.state.slack.close()
             await http.close()
             await store.close()
 
@@ -161,6 +178,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(agent_api.router)
     app.include_router(ops.router)
+    if settings.slack_enabled and settings.slack_signing_secret is not None:
+        from adapters.slack.connect import add_slack_route  # Slack's SDKs load only when used
+
+        add_slack_route(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

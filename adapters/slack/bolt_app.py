@@ -1,0 +1,141 @@
+"""The Bolt app: button clicks and `/agent`, each mapped to a person and a use case (via=slack).
+
+Every listener acks first (Slack wants an answer within 3 s), then does the work; what must
+survive a restart is written by the use case before anything else happens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.directory import find_person
+from bot.domain.models import Identity, Person
+from bot.domain.status import Health, RunStatus, Via
+from bot.errors import ConfirmationRequired, OpsError
+from bot.operations import Operations
+from bot.ports import RunFilter, Store
+from bot.service import RunService
+
+HELP = (
+    "*/agent* — opslayer\n"
+    "• `/agent status` — your runs by status and health\n"
+    "• `/agent status RUN` — one run\n"
+    "• `/agent status stuck|waiting|all` — runs that are stuck, waiting, or all of them\n"
+    "• `/agent mine` — the same as `status`\n"
+    "• `/agent ack RUN` — take a run's alerts: escalation waits\n"
+    "• `/agent help` — this"
+)
+
+
+def _flags(health: tuple[Health, ...]) -> str:
+    return " · " + ", ".join(health) if health else ""
+
+
+def build_bolt_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str | None,
+    store: Store,
+    service: RunService,
+    operations: Operations,
+) -> AsyncApp:
+    """Bolt with opslayer's listeners; verification of Slack's signature is Bolt's own."""
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=False,
+    )
+
+    async def person_for(user_id: str) -> Person:
+        return await find_person(store, Identity(slack_user_id=user_id))
+
+    async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
+        actions: dict[str, Callable[[], Awaitable[Any]]] = {
+            "approve": lambda: operations.approve(approval_id, person=person, via=Via.SLACK),
+            "reject": lambda: operations.reject(approval_id, person=person, via=Via.SLACK),
+            "cancel": lambda: operations.cancel(run_id, person=person, via=Via.SLACK),
+            "pause": lambda: operations.pause(run_id, person=person, via=Via.SLACK),
+            "resume": lambda: operations.resume(run_id, person=person, via=Via.SLACK),
+            "retry": lambda: operations.retry(run_id, person=person, via=Via.SLACK),
+            "acknowledge": lambda: operations.acknowledge(run_id, person=person, via=Via.SLACK),
+            "accept": lambda: operations.accept_ownership(run_id, person=person, via=Via.SLACK),
+        }
+        if verb == "details":
+            return await details(run_id)
+        if verb == "reassign":
+            return (
+                f"Reassign from a terminal for now: `opslayer runs reassign {run_id} --to PERSON`"
+            )
+        await actions[verb]()
+        return None  # the message itself is updated, for everyone
+
+    async def details(run_id: str) -> str:
+        trail = await service.audit_trail(run_id)
+        lines = [
+            f"`{e.at:%m-%d %H:%M}` {e.action} — {e.actor.name} via {e.actor.via}"
+            for e in trail[-15:]
+        ]
+        return f"*Timeline of {run_id}*\n" + "\n".join(lines)
+
+    @bolt.action(re.compile(r"^opslayer_"))
+    async def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        action = body["actions"][0]
+        verb = action["action_id"].removeprefix("opslayer_")
+        run_id, _, approval_id = action.get("value", "").partition("|")
+        try:
+            note = await perform(verb, run_id, approval_id, await person_for(body["user"]["id"]))
+        except ConfirmationRequired as risky:
+            note = f":warning: {risky.message}. Confirm from a terminal with `--confirm`."
+        except OpsError as refused:
+            note = f":no_entry: {refused.message}"
+        if note:
+            await respond(text=note, response_type="ephemeral", replace_original=False)
+
+    @bolt.command("/agent")
+    async def on_agent(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()
+        words = command.get("text", "").split()
+        try:
+            text = await agent_command(words, command["user_id"])
+        except OpsError as refused:
+            text = f":no_entry: {refused.message}"
+        await respond(text=text, response_type="ephemeral")
+
+    async def agent_command(words: list[str], user_id: str) -> str:
+        verb = words[0] if words else "status"
+        arg = words[1] if len(words) > 1 else None
+        if verb in ("status", "mine") and arg and arg.startswith("run_"):
+            detail = await service.get_run(arg)
+            run = detail.run
+            health = ", ".join(run.health) or "ok"
+            owner, step = run.owner.name, run.step or "-"
+            return (
+                f"*{run.title}* (`{run.id}`) — {run.status}, {health}, owner {owner}, step {step}"
+            )
+        if verb in ("status", "mine"):
+            person = await person_for(user_id)
+            scope = arg or "mine"
+            query = RunFilter(owner=None if scope == "all" else person.id, limit=50)
+            if scope == "stuck":
+                query = RunFilter(health=Health.STUCK, limit=50)
+            elif scope == "waiting":
+                query = RunFilter(status=RunStatus.WAITING_APPROVAL, limit=50)
+            runs, _ = await service.list_runs(query)
+            if not runs:
+                return "No runs here."
+            return "\n".join(
+                f"• *{r.title}* (`{r.id}`) — {r.status}{_flags(r.health)}" for r in runs
+            )
+        if verb == "ack" and arg:
+            await operations.acknowledge(arg, person=await person_for(user_id), via=Via.SLACK)
+            return f"You took the alerts of `{arg}`; escalation waits."
+        return HELP
+
+    return bolt

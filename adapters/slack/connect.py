@@ -1,0 +1,87 @@
+"""Connecting Slack: the Web API client, and Bolt over HTTP (`/slack/events`) or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.bolt_app import build_bolt_app
+from adapters.slack.notifier import SlackNotifier
+from bot.config import Settings
+from bot.operations import Operations
+from bot.ports import Store
+from bot.service import RunService
+
+log = logging.getLogger("opslayer.slack")
+SLACK_API = "https://slack.com/api/"
+
+
+def slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """One client on the app's shared HTTP session; a 429 is retried after Retry-After (this
+    client posts from the background, never on a path that owes Slack an ack)."""
+    assert settings.slack_bot_token is not None
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url or SLACK_API,
+        session=session,
+    )
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+@dataclass
+class SlackConnection:
+    """What the lifespan holds: the HTTP handler for `/slack/events`, or a Socket Mode link."""
+
+    http: AsyncSlackRequestHandler | None
+    socket: AsyncSocketModeHandler | None
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()  # type: ignore[no-untyped-call]
+
+
+async def connect_slack(
+    settings: Settings,
+    *,
+    client: AsyncWebClient,
+    store: Store,
+    service: RunService,
+    operations: Operations,
+) -> SlackConnection:
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    bolt = build_bolt_app(
+        client=client, signing_secret=secret, store=store, service=service, operations=operations
+    )
+    socket = None
+    if settings.slack_app_token is not None:
+        socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        # connect, not start_async(): that one sleeps forever and would hold up start-up
+        await socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Slack: connected over Socket Mode")
+    return SlackConnection(http=AsyncSlackRequestHandler(bolt) if secret else None, socket=socket)
+
+
+def slack_notifier(client: AsyncWebClient) -> SlackNotifier:
+    return SlackNotifier(client)
+
+
+def add_slack_route(app: FastAPI) -> None:
+    """`POST /slack/events`: events, clicks and slash commands on one route; Bolt checks the
+    signature (and answers 401 when it is forged or older than five minutes)."""
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        connection: SlackConnection = request.app.state.slack
+        assert connection.http is not None
+        answer: Response = await connection.http.handle(request)
+        return answer
