@@ -1,0 +1,234 @@
+"""Slack through the real Bolt code: requests signed as Slack signs them, a local fake Web API,
+and the whole approval path from an agent's request to the updated message."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.signature import SignatureVerifier
+from standardwebhooks.webhooks import Webhook
+
+from adapters.app import create_app
+from bot.config import Settings
+from bot.directory import add_group, add_person
+from bot.domain.models import Identity
+from bot.tokens import MintedToken, mint_token
+from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.fake_slack import FakeSlack, fake_slack
+from tests.support import MovableClock
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with fake_slack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[AgentReceiver]:
+    async with agent_receiver() as r:
+        yield r
+
+
+@pytest.fixture
+async def bot(
+    db_url: str, slack: FakeSlack, clock: MovableClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, MintedToken]]:
+    """The bot with Slack on over HTTP, its Web API pointed at the fake; Alice is in #payments."""
+    settings = Settings(
+        database_url=db_url,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=f"{slack.url}/api/",
+        run_cache_ttl_s=0,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await add_group(store, name="payments", slack_channel="C-PAY")
+        await add_person(
+            store,
+            identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
+            group="payments",
+        )
+        minted = await mint_token(store, "billing-bot")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            yield client, minted
+
+
+def signed(body: str, *, secret: str = SECRET, age_s: int = 0) -> dict[str, str]:
+    """Headers exactly as Slack signs a request."""
+    timestamp = str(int(time.time()) - age_s)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "content-type": "application/x-www-form-urlencoded",
+    }
+
+
+def click(slack: FakeSlack, user: str, button: dict[str, Any], n: int = 1) -> str:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "name": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "response_url": f"{slack.url}/respond/{n}",
+        "container": {"type": "message", "channel_id": "C-PAY", "message_ts": "1700000000.000001"},
+        "channel": {"id": "C-PAY"},
+        "actions": [{**button, "block_id": "b", "action_ts": "1700000001.0"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    blocks = message["blocks"]
+    return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_message(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {
+        "external_id": "j1",
+        "title": "Refunds",
+        "owner": {"email": "alice@example.com"},
+        "webhook_url": receiver.url,
+    }
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals",
+        json={"request_id": "r1", "title": "Refund 40 EUR?", "state": {"order": 7}},
+        headers=auth,
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    [message] = slack.api("chat.postMessage")
+    assert message["channel"] == "C-PAY" and "<@UALICE>" in json.dumps(message["blocks"])
+    for block in message["blocks"]:
+        assert Block.parse(block) is not None  # every block is valid Block Kit
+    assert len(message["blocks"]) <= 50
+    approve = buttons(message)["opslayer_approve"]
+
+    started = time.perf_counter()
+    answer = await client.post(
+        "/slack/events", content=(form := click(slack, "UALICE", approve)), headers=signed(form)
+    )
+    assert answer.status_code == 200 and time.perf_counter() - started < 3  # acked in time
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "approve" and command["state"] == {"order": 7}
+    assert command["actor"]["via"] == "slack" and command["actor"]["name"] == "Alice"
+    await slack.wait_for(lambda: slack.api("chat.update"))
+    update = slack.api("chat.update")[-1]
+    text = json.dumps(update["blocks"])
+    assert "Approved by Alice" in text and "opslayer_approve" not in text  # buttons gone
+
+
+async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_ephemerally(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    run = (
+        await client.post(
+            "/v1/runs",
+            json={"external_id": "j2", "title": "T", "owner": {"email": "alice@example.com"}},
+            headers=auth,
+        )
+    ).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    approve = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]
+    form = click(slack, "UMALLORY", approve, n=1)
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    await slack.wait_for(lambda: slack.responses)
+    assert (
+        slack.responses[0]["response_type"] == "ephemeral"
+        and "not a known person" in slack.responses[0]["text"]
+    )
+    for n in (2, 3):  # Alice approves; her second click (or Slack's retry) changes nothing
+        form = click(slack, "UALICE", approve, n=n)
+        await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: len(slack.responses) >= 2)
+    assert "no longer pending: already approved by Alice" in slack.responses[1]["text"]
+    commands = (await client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json()
+    assert len(commands) == 1
+
+
+async def test_forged_or_stale_signatures_are_refused(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, _ = bot
+    form = urlencode(
+        {
+            "command": "/agent",
+            "text": "help",
+            "user_id": "UALICE",
+            "response_url": f"{slack.url}/respond/1",
+        }
+    )
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form, secret="wrong"))
+    ).status_code == 401
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form, age_s=600))
+    ).status_code == 401
+    assert slack.responses == []
+
+
+async def test_agent_command_answers_ephemerally(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    run = (
+        await client.post(
+            "/v1/runs",
+            json={
+                "external_id": "j3",
+                "title": "Nightly sync",
+                "owner": {"email": "alice@example.com"},
+            },
+            headers=auth,
+        )
+    ).json()
+    for n, text in enumerate(["help", "status", f"status {run['id']}", "frobnicate"], start=1):
+        form = urlencode(
+            {
+                "command": "/agent",
+                "text": text,
+                "user_id": "UALICE",
+                "team_id": "T1",
+                "channel_id": "C-PAY",
+                "response_url": f"{slack.url}/respond/{n}",
+                "trigger_id": "1.2",
+            }
+        )
+        assert (
+            await client.post("/slack/events", content=form, headers=signed(form))
+        ).status_code == 200
+    await slack.wait_for(lambda: len(slack.responses) >= 4)
+    by_text = [r["text"] for r in slack.responses]
+    assert any("/agent status RUN" in t for t in by_text)  # help, and the answer to an unknown word
+    assert any("Nightly sync" in t and run["id"] in t for t in by_text)
+    assert all(r["response_type"] == "ephemeral" for r in slack.responses)
