@@ -232,3 +232,34 @@ async def test_agent_command_answers_ephemerally(
     assert any("/agent status RUN" in t for t in by_text)  # help, and the answer to an unknown word
     assert any("Nightly sync" in t and run["id"] in t for t in by_text)
     assert all(r["response_type"] == "ephemeral" for r in slack.responses)
+
+
+async def test_manifest_and_handlers_agree(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    """Every slash command the manifest declares is answered; one it does not declare is not."""
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load(
+        (Path(__file__).parents[2] / "manifests/slack/manifest.yaml").read_text()
+    )
+    declared = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert declared and manifest["settings"]["interactivity"]["is_enabled"] is True
+    client, _ = bot
+    for n, command in enumerate([*declared, "/undeclared"], start=1):
+        form = urlencode(
+            {
+                "command": command,
+                "text": "help",
+                "user_id": "UALICE",
+                "team_id": "T1",
+                "channel_id": "C-PAY",
+                "response_url": f"{slack.url}/respond/{n}",
+                "trigger_id": "1.2",
+            }
+        )
+        answer = await client.post("/slack/events", content=form, headers=signed(form))
+        assert answer.status_code == (404 if command == "/undeclared" else 200), command
+    await slack.wait_for(lambda: len(slack.responses) >= len(declared))
