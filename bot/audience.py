@@ -23,6 +23,7 @@ def target_of(
     with the owner to mention and where escalations go."""
     mention = {
         "name": run.owner.name,
+        "email": run.owner.email,
         "slack_user_id": run.owner.slack_user_id,
         "teams_user_id": run.owner.teams_user_id,
     }
@@ -39,5 +40,9 @@ def target_of(
     elif group is not None and (group.slack_channel or group.teams_channel):
         where = {"slack": group.slack_channel, "teams": group.teams_channel}
     else:
-        where = {"slack_user": run.owner.slack_user_id, "teams_user": run.owner.teams_user_id}
+        where = {
+            "slack_user": run.owner.slack_user_id,
+            "teams_user": run.owner.teams_user_id,
+            "email": run.owner.email,  # a surface may find the user by it (Slack: lookupByEmail)
+        }
     return {**where, "mention": mention, "escalation": escalation}

@@ -82,6 +82,7 @@ def alert_view(
         "actions": actions_for(run, kind),
         "mention": {
             "name": run.owner.name,
+            "email": run.owner.email,
             "slack_user_id": run.owner.slack_user_id,
             "teams_user_id": run.owner.teams_user_id,
         },

@@ -20,6 +20,7 @@ class FakeSlack:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    users: dict[str, str] = field(default_factory=dict)  # email → user id, for users.lookupByEmail
 
     def api(self, method: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == method]
@@ -35,7 +36,9 @@ class FakeSlack:
 
     async def method(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            body: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
             body = await request.json()
         else:
             body = dict(await request.post())
@@ -43,6 +46,13 @@ class FakeSlack:
         answer: dict[str, Any] = {"ok": True}
         if name == "auth.test":
             answer.update(user_id="UBOT", bot_id="BBOT", team_id="T1", team="Team", user="opslayer")
+        elif name == "users.lookupByEmail":
+            user = self.users.get(str(body.get("email") or request.query.get("email")))
+            answer = (
+                {"ok": True, "user": {"id": user}}
+                if user
+                else {"ok": False, "error": "users_not_found"}
+            )
         elif name in ("chat.postMessage", "chat.update"):
             answer.update(
                 channel=body.get("channel"),
@@ -60,6 +70,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     app = web.Application()
     app.router.add_post("/api/{method}", fake.method)
+    app.router.add_get("/api/{method}", fake.method)  # users.lookupByEmail is a GET
     app.router.add_post("/respond/{n}", fake.respond)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -2,32 +2,72 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
 
 
 class SlackNotifier:
-    """Posts to the target's Slack channel, else to the owner directly; updates in place."""
+    """Posts to the target's Slack channel, else to the owner directly; updates in place.
+
+    Owners known only by email are found with users.lookupByEmail (remembered), so they are
+    mentioned and reached all the same. Posts to one channel are spaced a second apart, as
+    Slack allows; rate-limit answers are retried by the client after Retry-After."""
 
     name = "slack"
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, spacing_s: float = 1.0) -> None:
         self._client = client
+        self._spacing_s = spacing_s
+        self._users: dict[str, str | None] = {}
+        self._last_post: dict[str, float] = {}
+        self._channel_locks: dict[str, asyncio.Lock] = {}
+
+    async def _user_for(self, email: str | None) -> str | None:
+        if not email:
+            return None
+        if email not in self._users:
+            try:
+                answer = await self._client.users_lookupByEmail(email=email)
+                self._users[email] = answer["user"]["id"]
+            except SlackApiError:  # not in this workspace: remember that too
+                self._users[email] = None
+        return self._users[email]
+
+    async def _with_user(self, view: dict[str, Any]) -> dict[str, Any]:
+        mention = dict(view.get("mention") or {})
+        if not mention.get("slack_user_id"):
+            mention["slack_user_id"] = await self._user_for(mention.get("email"))
+        return {**view, "mention": mention}
 
     async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
-        channel = target.get("slack") or target.get("slack_user")
+        channel = (
+            target.get("slack")
+            or target.get("slack_user")
+            or await self._user_for(target.get("email"))
+        )
         if not channel:
             return None
-        answer = await self._client.chat_postMessage(
-            channel=channel, text=fallback_text(view), blocks=_blocks(view)
-        )
+        view = await self._with_user(view)
+        lock = self._channel_locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            wait = self._last_post.get(channel, 0.0) + self._spacing_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            answer = await self._client.chat_postMessage(
+                channel=channel, text=fallback_text(view), blocks=_blocks(view)
+            )
+            self._last_post[channel] = time.monotonic()
         return {"channel": answer["channel"], "ts": answer["ts"]}
 
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
         # Sending text without blocks would remove the blocks: always send both.
+        view = await self._with_user(view)
         await self._client.chat_update(
             channel=ref["channel"], ts=ref["ts"], text=fallback_text(view), blocks=_blocks(view)
         )

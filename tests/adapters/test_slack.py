@@ -263,3 +263,25 @@ async def test_manifest_and_handlers_agree(
         answer = await client.post("/slack/events", content=form, headers=signed(form))
         assert answer.status_code == (404 if command == "/undeclared" else 200), command
     await slack.wait_for(lambda: len(slack.responses) >= len(declared))
+
+
+async def test_owner_known_by_email_is_found_and_messaged_directly(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, agent = bot
+    slack.users["bob@example.com"] = "UBOB"
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    run = (
+        await client.post(
+            "/v1/runs",
+            json={"external_id": "j9", "title": "Bob's", "owner": {"email": "bob@example.com"}},
+            headers=auth,
+        )
+    ).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    [message] = slack.api("chat.postMessage")
+    assert message["channel"] == "UBOB" and "<@UBOB>" in json.dumps(message["blocks"])
+    assert len(slack.api("users.lookupByEmail")) == 1
