@@ -110,3 +110,106 @@ def digest_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
 def fallback_text(view: dict[str, Any]) -> str:
     """The notification text (and what screen readers read)."""
     return str(view.get("headline", "opslayer"))
+
+
+def _modal(
+    callback_id: str, title: str, blocks: list[dict[str, Any]], metadata: str, submit: str | None
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close" if submit is None else "Cancel"},
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+    if submit is not None:
+        view["submit"] = {"type": "plain_text", "text": submit}
+    return view
+
+
+def _reason(optional: bool, label: str = "Reason") -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": "reason",
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": "value",
+            "multiline": True,
+            "max_length": 2000,
+        },
+    }
+
+
+def reassign_modal(run_id: str) -> dict[str, Any]:
+    """Pick the new owner (a people picker) and say why; they are asked to accept."""
+    picker = {
+        "type": "input",
+        "block_id": "user",
+        "label": {"type": "plain_text", "text": "New owner"},
+        "element": {"type": "users_select", "action_id": "value"},
+    }
+    return _modal(
+        "opslayer_reassign", "Reassign run", [picker, _reason(optional=True)], run_id, "Offer"
+    )
+
+
+def reject_modal(run_id: str, approval_id: str) -> dict[str, Any]:
+    """The agent receives the reason with the rejection."""
+    return _modal(
+        "opslayer_reject", "Reject", [_reason(optional=False)], f"{run_id}|{approval_id}", "Reject"
+    )
+
+
+def retry_modal(run_id: str, checkpoints: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where to retry from, and a yes for replaying side effects that are not idempotent."""
+    options = [
+        {
+            "text": {"type": "plain_text", "text": f"{c['checkpoint_id']} · {c['step']}"[:75]},
+            "value": c["checkpoint_id"][:150],
+        }
+        for c in checkpoints[-100:]
+    ]
+    blocks: list[dict[str, Any]] = []
+    if options:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "checkpoint",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "From checkpoint (empty: from the start)"},
+                "element": {"type": "static_select", "action_id": "value", "options": options},
+            }
+        )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": "confirm",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Side effects"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": "value",
+                "options": [
+                    {
+                        "text": {
+                            "type": "plain_text",
+                            "text": "Replay non-idempotent side effects if needed",
+                        },
+                        "value": "yes",
+                    }
+                ],
+            },
+        }
+    )
+    return _modal("opslayer_retry", "Retry run", blocks, run_id, "Retry")
+
+
+def details_modal(run_id: str, lines: list[str]) -> dict[str, Any]:
+    """The run's timeline: status changes, checkpoints, approvals, commands, who did what."""
+    text = "\n".join(lines) or "Nothing recorded yet."
+    chunks = [text[i : i + 2900] for i in range(0, len(text), 2900)][:MAX_BLOCKS]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
+    return _modal("opslayer_details", "Run details", blocks, run_id, None)

@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.blocks import details_modal, reassign_modal, reject_modal, retry_modal
 from bot.directory import find_person
 from bot.domain.models import Identity, Person
 from bot.domain.status import Health, RunStatus, Via
@@ -66,22 +67,29 @@ def build_bolt_app(
             "acknowledge": lambda: operations.acknowledge(run_id, person=person, via=Via.SLACK),
             "accept": lambda: operations.accept_ownership(run_id, person=person, via=Via.SLACK),
         }
-        if verb == "details":
-            return await details(run_id)
-        if verb == "reassign":
-            return (
-                f"Reassign from a terminal for now: `opslayer runs reassign {run_id} --to PERSON`"
-            )
         await actions[verb]()
         return None  # the message itself is updated, for everyone
 
-    async def details(run_id: str) -> str:
-        trail = await service.audit_trail(run_id)
-        lines = [
-            f"`{e.at:%m-%d %H:%M}` {e.action} — {e.actor.name} via {e.actor.via}"
-            for e in trail[-15:]
-        ]
-        return f"*Timeline of {run_id}*\n" + "\n".join(lines)
+    async def open_modal(verb: str, run_id: str, approval_id: str, trigger_id: str) -> bool:
+        """The buttons that need more from the person open a modal (the trigger lasts 3 s)."""
+        if verb == "reassign":
+            view = reassign_modal(run_id)
+        elif verb == "reject":
+            view = reject_modal(run_id, approval_id)
+        elif verb == "retry":
+            checkpoints = await service.checkpoints(run_id)
+            points = [{"checkpoint_id": c.checkpoint_id, "step": c.step} for c in checkpoints]
+            view = retry_modal(run_id, points)
+        elif verb == "details":
+            trail = await service.audit_trail(run_id)
+            timeline = [
+                f"`{e.at:%m-%d %H:%M}` {e.action} — {e.actor.name} via {e.actor.via}" for e in trail
+            ]
+            view = details_modal(run_id, timeline)
+        else:
+            return False
+        await client.views_open(trigger_id=trigger_id, view=view)
+        return True
 
     @bolt.action(re.compile(r"^opslayer_"))
     async def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -89,6 +97,8 @@ def build_bolt_app(
         action = body["actions"][0]
         verb = action["action_id"].removeprefix("opslayer_")
         run_id, _, approval_id = action.get("value", "").partition("|")
+        if await open_modal(verb, run_id, approval_id, body.get("trigger_id", "")):
+            return
         try:
             note = await perform(verb, run_id, approval_id, await person_for(body["user"]["id"]))
         except ConfirmationRequired as risky:
@@ -97,6 +107,65 @@ def build_bolt_app(
             note = f":no_entry: {refused.message}"
         if note:
             await respond(text=note, response_type="ephemeral", replace_original=False)
+
+    def field(state: dict[str, Any], block: str) -> dict[str, Any]:
+        value: dict[str, Any] = state["values"].get(block, {}).get("value", {})
+        return value
+
+    async def submitted(
+        ack: Any, body: dict[str, Any], block: str, work: Callable[[Person], Awaitable[Any]]
+    ) -> None:
+        """Do the work, then close the modal, or keep it open with the reason next to `block`."""
+        try:
+            await work(await person_for(body["user"]["id"]))
+        except OpsError as refused:
+            await ack(response_action="errors", errors={block: refused.message[:150]})
+            return
+        await ack()
+
+    @bolt.view("opslayer_reassign")
+    async def on_reassign(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        state = view["state"]
+        new_owner = Identity(slack_user_id=field(state, "user").get("selected_user"))
+        reason = field(state, "reason").get("value")
+        run_id = view["private_metadata"]
+        await submitted(
+            ack,
+            body,
+            "user",
+            lambda me: operations.reassign(
+                run_id, person=me, via=Via.SLACK, new_owner=new_owner, reason=reason
+            ),
+        )
+
+    @bolt.view("opslayer_reject")
+    async def on_reject(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        _, _, approval_id = view["private_metadata"].partition("|")
+        reason = field(view["state"], "reason").get("value")
+        await submitted(
+            ack,
+            body,
+            "reason",
+            lambda me: operations.reject(approval_id, person=me, via=Via.SLACK, comment=reason),
+        )
+
+    @bolt.view("opslayer_retry")
+    async def on_retry(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        state = view["state"]
+        start = (field(state, "checkpoint").get("selected_option") or {}).get("value")
+        confirmed = bool(field(state, "confirm").get("selected_options"))
+        await submitted(
+            ack,
+            body,
+            "confirm",
+            lambda me: operations.retry(
+                view["private_metadata"],
+                person=me,
+                via=Via.SLACK,
+                from_checkpoint_id=start,
+                confirm_replay=confirmed,
+            ),
+        )
 
     @bolt.command("/agent")
     async def on_agent(ack: Any, command: dict[str, Any], respond: Any) -> None:

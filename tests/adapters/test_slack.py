@@ -16,6 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
 from adapters.app import create_app
+from adapters.slack.blocks import retry_modal
 from bot.config import Settings
 from bot.directory import add_group, add_person
 from bot.domain.models import Identity
@@ -285,3 +286,156 @@ async def test_owner_known_by_email_is_found_and_messaged_directly(
     [message] = slack.api("chat.postMessage")
     assert message["channel"] == "UBOB" and "<@UBOB>" in json.dumps(message["blocks"])
     assert len(slack.api("users.lookupByEmail")) == 1
+
+
+def opened(slack: FakeSlack) -> list[dict[str, Any]]:
+    """The modals the bot opened (slack_sdk sends each view as a JSON string)."""
+    return [
+        v["view"] if isinstance(v["view"], dict) else json.loads(v["view"])
+        for v in slack.api("views.open")
+    ]
+
+
+def submit(user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> str:
+    """A modal's submission, as Slack sends it."""
+    state = {"values": {block: {"value": value} for block, value in values.items()}}
+    payload = {
+        "type": "view_submission",
+        "user": {"id": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "token": "t",
+        "trigger_id": "9.9",
+        "view": {**view, "id": "V1", "state": state},
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
+) -> None:
+    from slack_sdk.models.views import View
+
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {
+        "external_id": "m1",
+        "title": "Payouts",
+        "owner": {"email": "alice@example.com"},
+        "webhook_url": receiver.url,
+    }
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    effect = [{"key": "payout:1", "idempotent": False, "description": "paid 10 EUR"}]
+    await client.post(
+        f"/v1/runs/{run['id']}/checkpoints",
+        json={"checkpoint_id": "c1", "step": "pay", "side_effects": []},
+        headers=auth,
+    )
+    await client.post(
+        f"/v1/runs/{run['id']}/checkpoints",
+        json={"checkpoint_id": "c2", "step": "paid", "side_effects": effect},
+        headers=auth,
+    )
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals",
+        json={"request_id": "r", "title": "Pay more?"},
+        headers=auth,
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    reject = buttons(slack.api("chat.postMessage")[0])["opslayer_reject"]
+    form = click(slack, "UALICE", reject)
+    await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: slack.api("views.open"))
+    [modal] = opened(slack)
+    View(**modal).validate_json()
+    form = submit("UALICE", modal, {"reason": {"type": "plain_text_input", "value": "too much"}})
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "reject" and command["reason"] == "too much"
+
+    await client.post(
+        f"/v1/runs/{run['id']}/status",
+        json={"status": "failed", "error": "bank down"},
+        headers=auth,
+    )
+    retry_view = retry_modal(
+        run["id"], [{"checkpoint_id": "c1", "step": "pay"}, {"checkpoint_id": "c2", "step": "paid"}]
+    )
+    View(**retry_view).validate_json()
+    chosen = {
+        "checkpoint": {"type": "static_select", "selected_option": {"value": "c1"}},
+        "confirm": {"type": "checkboxes", "selected_options": []},
+    }
+    form = submit("UALICE", retry_view, chosen)
+    refused = await client.post("/slack/events", content=form, headers=signed(form))
+    assert (
+        refused.json()["response_action"] == "errors"
+        and "payout:1" in refused.json()["errors"]["confirm"]
+    )
+    chosen["confirm"]["selected_options"] = [{"value": "yes"}]
+    form = submit("UALICE", retry_view, chosen)
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    deliveries = await receiver.wait_for(2)
+    command = Webhook(agent.webhook_secret).verify(deliveries[1].body, deliveries[1].headers)[
+        "command"
+    ]
+    assert command["kind"] == "retry" and command["from_checkpoint_id"] == "c1"
+    assert command["skip_side_effects"] == ["payout:1"]
+
+
+async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    from bot.directory import add_person
+
+    client, agent = bot
+    await add_person(
+        client._transport.app.state.store,
+        identity=Identity(email="bob@example.com", name="Bob", slack_user_id="UBOB"),
+    )  # type: ignore[attr-defined]
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    run = (
+        await client.post(
+            "/v1/runs",
+            json={"external_id": "m2", "title": "Sync", "owner": {"email": "alice@example.com"}},
+            headers=auth,
+        )
+    ).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "Go?"}, headers=auth
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    message_buttons = buttons(slack.api("chat.postMessage")[0])
+    for n, verb in enumerate(["opslayer_reassign", "opslayer_details"], start=1):
+        form = click(slack, "UALICE", message_buttons[verb], n=n)
+        await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: len(slack.api("views.open")) >= 2)
+    views = [
+        v["view"] if isinstance(v["view"], dict) else json.loads(v["view"])
+        for v in slack.api("views.open")
+    ]
+    reassign = next(v for v in views if v["callback_id"] == "opslayer_reassign")
+    details = next(v for v in views if v["callback_id"] == "opslayer_details")
+    assert "approval.requested" in json.dumps(details["blocks"])
+    form = submit(
+        "UALICE",
+        reassign,
+        {
+            "user": {"type": "users_select", "selected_user": "UBOB"},
+            "reason": {"type": "plain_text_input", "value": "holiday"},
+        },
+    )
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    await slack.wait_for(
+        lambda: any(b.get("channel") == "UBOB" for b in slack.api("chat.postMessage"))
+    )
+    offer = next(b for b in slack.api("chat.postMessage") if b.get("channel") == "UBOB")
+    assert "opslayer_accept" in json.dumps(offer["blocks"])
