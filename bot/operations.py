@@ -99,6 +99,24 @@ class Operations:
         self._on_command()
         return result
 
+    async def record_refusal(
+        self, *, who: str, via: Via, action: str, run_id: str | None, reason: str
+    ) -> None:
+        """Audit a refusal of someone who is not a known person (a stranger's click)."""
+        event = AuditEvent(
+            "action.refused",
+            self._clock.now(),
+            Actor(id=f"{via.value}:{who}", name=who, via=via),
+            run_id,
+            {"action": action, "refusal": "unknown person"},
+            reason,
+        )
+
+        async def record(uow: UnitOfWork) -> None:
+            await uow.audit.add(event)
+
+        await self._store.run(record)
+
     async def _run(self, uow: UnitOfWork, run_id: str) -> Run:
         run = await uow.runs.get(run_id, for_update=True)
         if run is None:

@@ -25,7 +25,7 @@ from bot.service import RunService
 HELP = (
     "*/agent* — opslayer\n"
     "• `/agent status` — your runs by status and health\n"
-    "• `/agent status RUN` — one run\n"
+    "• `/agent status RUN` — one run (add `here` to show it to the channel)\n"
     "• `/agent status stuck|waiting|all` — runs that are stuck, waiting, or all of them\n"
     "• `/agent mine` — the same as `status`\n"
     "• `/agent ack RUN` — take a run's alerts: escalation waits\n"
@@ -99,8 +99,21 @@ def build_bolt_app(
         run_id, _, approval_id = action.get("value", "").partition("|")
         if await open_modal(verb, run_id, approval_id, body.get("trigger_id", "")):
             return
+        user = body["user"]["id"]
         try:
-            note = await perform(verb, run_id, approval_id, await person_for(body["user"]["id"]))
+            person = await person_for(user)
+        except OpsError as stranger:
+            await operations.record_refusal(
+                who=user, via=Via.SLACK, action=verb, run_id=run_id or None, reason=stranger.message
+            )
+            await respond(
+                text=f":no_entry: {stranger.message}",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        try:
+            note = await perform(verb, run_id, approval_id, person)
         except ConfirmationRequired as risky:
             note = f":warning: {risky.message}. Confirm from a terminal with `--confirm`."
         except OpsError as refused:
@@ -171,11 +184,15 @@ def build_bolt_app(
     async def on_agent(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
         words = command.get("text", "").split()
+        # Answers are for the asker alone, unless they ask to share: `/agent status RUN here`.
+        shared = bool(words) and words[-1] == "here"
+        if shared:
+            words = words[:-1]
         try:
             text = await agent_command(words, command["user_id"])
         except OpsError as refused:
-            text = f":no_entry: {refused.message}"
-        await respond(text=text, response_type="ephemeral")
+            text, shared = f":no_entry: {refused.message}", False
+        await respond(text=text, response_type="in_channel" if shared else "ephemeral")
 
     async def agent_command(words: list[str], user_id: str) -> str:
         verb = words[0] if words else "status"

@@ -167,6 +167,8 @@ async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_epheme
         slack.responses[0]["response_type"] == "ephemeral"
         and "not a known person" in slack.responses[0]["text"]
     )
+    trail = (await client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+    assert trail[-1]["action"] == "action.refused" and trail[-1]["actor"]["id"] == "slack:UMALLORY"
     for n in (2, 3):  # Alice approves; her second click (or Slack's retry) changes nothing
         form = click(slack, "UALICE", approve, n=n)
         await client.post("/slack/events", content=form, headers=signed(form))
@@ -439,3 +441,46 @@ async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
     )
     offer = next(b for b in slack.api("chat.postMessage") if b.get("channel") == "UBOB")
     assert "opslayer_accept" in json.dumps(offer["blocks"])
+
+
+async def test_status_here_is_shared_and_digests_fit_block_kit(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    from adapters.slack.blocks import MAX_BLOCKS, digest_blocks
+    from bot.views import DigestLine, digest_view
+
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    run = (
+        await client.post(
+            "/v1/runs",
+            json={"external_id": "h1", "title": "Shared", "owner": {"email": "alice@example.com"}},
+            headers=auth,
+        )
+    ).json()
+    form = urlencode(
+        {
+            "command": "/agent",
+            "text": f"status {run['id']} here",
+            "user_id": "UALICE",
+            "team_id": "T1",
+            "channel_id": "C-PAY",
+            "response_url": f"{slack.url}/respond/1",
+            "trigger_id": "1.2",
+        }
+    )
+    await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: slack.responses)
+    assert (
+        slack.responses[0]["response_type"] == "in_channel"
+        and "Shared" in slack.responses[0]["text"]
+    )
+
+    owners = {
+        f"Owner {i}": [DigestLine(f"run_{i}", f"run {i}", "running", ["stuck"], "3 h")]
+        for i in range(80)
+    }
+    blocks = digest_blocks(digest_view("payments", "2026-11-26", {"stuck": owners}))
+    assert len(blocks) == MAX_BLOCKS and "/agent status all" in json.dumps(blocks[-1])
+    for block in blocks:
+        assert Block.parse(block) is not None
