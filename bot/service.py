@@ -527,7 +527,10 @@ class RunService:
             await uow.audit.add(AuditEvent("approval.requested", now, actor, run_id, detail))
             # The owner hears of it now, not at the next scan: the alert row is in this commit.
             target = await audience(uow, saved, admins=self._admins)
-            view = alert_view(AlertKind.APPROVAL, saved, now=now, approval=approval)
+            checkpoints = await uow.checkpoints.for_run(run_id)
+            view = alert_view(
+                AlertKind.APPROVAL, saved, now=now, approval=approval, checkpoints=checkpoints
+            )
             alert = new_alert(
                 AlertKind.APPROVAL,
                 approval_key(approval.id),

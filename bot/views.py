@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.alerts import AlertKind
-from bot.domain.models import Approval, Run
+from bot.domain.models import Approval, Checkpoint, Run
 from bot.domain.status import RunStatus
 
 HEADLINES = {
@@ -56,7 +56,12 @@ def actions_for(run: Run, kind: AlertKind) -> list[str]:
 
 
 def alert_view(
-    kind: AlertKind, run: Run, *, now: datetime, approval: Approval | None = None
+    kind: AlertKind,
+    run: Run,
+    *,
+    now: datetime,
+    approval: Approval | None = None,
+    checkpoints: list[Checkpoint] | None = None,
 ) -> dict[str, Any]:
     """The alert's content: headline, the facts an operator decides on, and its buttons."""
     title = run.title
@@ -73,6 +78,14 @@ def alert_view(
         facts["progress"] = f"{run.progress:.0%}"
     if run.last_heartbeat_at:
         facts["last heartbeat"] = f"{_ago(run.last_heartbeat_at, now)} ago"
+    if checkpoints:
+        last = checkpoints[-1]
+        facts["last checkpoint"] = (
+            f"{last.checkpoint_id} · {last.step} ({_ago(last.created_at, now)} ago)"
+        )
+        unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
+        if unsafe:
+            facts["side effects (not idempotent)"] = ", ".join(unsafe[-10:])
     view: dict[str, Any] = {
         "kind": kind.value,
         "headline": HEADLINES[kind].format(title=title, status=run.status.value),

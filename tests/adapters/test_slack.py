@@ -351,6 +351,8 @@ async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
     await slack.wait_for(lambda: slack.api("views.open"))
     [modal] = opened(slack)
     View(**modal).validate_json()
+    facts = json.dumps(slack.api("chat.postMessage")[0]["blocks"], ensure_ascii=False)
+    assert "c2 · paid" in facts and "payout:1" in facts  # what an operator decides on
     form = submit("UALICE", modal, {"reason": {"type": "plain_text_input", "value": "too much"}})
     assert (
         await client.post("/slack/events", content=form, headers=signed(form))
