@@ -25,13 +25,12 @@ from bot.errors import Conflict
 from bot.ports import Clock, UnitOfWork
 from store.alerts import SqlAlertRepository
 from store.db import Db
+from store.people import SqlAgentRepository, SqlPeopleRepository
 from store.records import (
-    SqlAgentRepository,
     SqlApprovalRepository,
     SqlAuditRepository,
     SqlCheckpointRepository,
     SqlCommandRepository,
-    SqlPeopleRepository,
 )
 from store.runs import SqlRunRepository
 

@@ -1,0 +1,174 @@
+"""Repositories for who is who: agents (by token hash) and people with their groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select, update
+
+from bot.domain.models import Group, Identity, Person
+from bot.ids import new_id
+from bot.ports import Agent
+from store.db import Db
+from store.tables import agent_tokens, agents, groups, people
+
+
+class SqlAgentRepository:
+    def __init__(self, conn: Db, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent:
+        existing = await self.by_name(name)
+        if existing is None:
+            existing = Agent(id=new_id("agt"), name=name, webhook_secret=webhook_secret)
+            await self._conn.execute(
+                insert(agents).values(
+                    id=existing.id, name=name, webhook_secret=webhook_secret, created_at=self._now
+                )
+            )
+        else:
+            await self._conn.execute(
+                update(agents)
+                .where(agents.c.id == existing.id)
+                .values(webhook_secret=webhook_secret)
+            )
+            existing = Agent(id=existing.id, name=name, webhook_secret=webhook_secret)
+        await self._conn.execute(
+            insert(agent_tokens).values(
+                token_hash=token_hash, agent_id=existing.id, created_at=self._now
+            )
+        )
+        return existing
+
+    async def by_token_hash(self, token_hash: str) -> Agent | None:
+        row = (
+            await self._conn.execute(
+                select(agents)
+                .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
+                .where(agent_tokens.c.token_hash == token_hash, agent_tokens.c.revoked_at.is_(None))
+            )
+        ).first()
+        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
+
+    async def by_name(self, name: str) -> Agent | None:
+        row = (await self._conn.execute(select(agents).where(agents.c.name == name))).first()
+        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
+
+    async def revoke(self, name: str) -> int:
+        agent = await self.by_name(name)
+        if agent is None:
+            return 0
+        result = await self._conn.execute(
+            update(agent_tokens)
+            .where(agent_tokens.c.agent_id == agent.id, agent_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=self._now)
+        )
+        return int(result.rowcount)
+
+
+def _person(row: Row[Any], group_name: str | None = None) -> Person:
+    return Person(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        slack_user_id=row.slack_user_id,
+        teams_user_id=row.teams_user_id,
+        timezone=row.timezone,
+        group=group_name,
+        removed=row.removed_at is not None,
+    )
+
+
+def _group(row: Row[Any]) -> Group:
+    return Group(
+        id=row.id,
+        name=row.name,
+        slack_channel=row.slack_channel,
+        teams_channel=row.teams_channel,
+        slack_escalation_channel=row.slack_escalation_channel,
+        teams_escalation_channel=row.teams_escalation_channel,
+        digest_cron=row.digest_cron,
+        all_clear=row.all_clear,
+    )
+
+
+_PEOPLE = select(people, groups.c.name.label("group_name")).select_from(
+    people.outerjoin(groups, people.c.group_id == groups.c.id)
+)
+
+
+class SqlPeopleRepository:
+    def __init__(self, conn: Db, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def find(self, identity: Identity) -> Person | None:
+        clauses = []
+        if identity.email:
+            clauses.append(people.c.email == identity.email.lower())
+        if identity.slack_user_id:
+            clauses.append(people.c.slack_user_id == identity.slack_user_id)
+        if identity.teams_user_id:
+            clauses.append(people.c.teams_user_id == identity.teams_user_id)
+        if not clauses:
+            return None
+        row = (await self._conn.execute(_PEOPLE.where(or_(*clauses)).limit(1))).first()
+        return _person(row, row.group_name) if row else None
+
+    async def get(self, person_id: str) -> Person | None:
+        row = (await self._conn.execute(_PEOPLE.where(people.c.id == person_id))).first()
+        return _person(row, row.group_name) if row else None
+
+    async def by_ids(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        if not person_ids:
+            return {}
+        rows = await self._conn.execute(_PEOPLE.where(people.c.id.in_(list(person_ids))))
+        return {r.id: _person(r, r.group_name) for r in rows}
+
+    async def add(self, person: Person) -> Person:
+        group_id = None
+        if person.group is not None:
+            group = await self.group(person.group)
+            group_id = group.id if group else None
+        await self._conn.execute(
+            insert(people).values(
+                id=person.id,
+                name=person.name,
+                email=person.email.lower() if person.email else None,
+                slack_user_id=person.slack_user_id,
+                teams_user_id=person.teams_user_id,
+                timezone=person.timezone,
+                group_id=group_id,
+                created_at=self._now,
+            )
+        )
+        return person
+
+    async def everyone(self) -> Sequence[Person]:
+        rows = await self._conn.execute(_PEOPLE.order_by(people.c.name))
+        return [_person(r, r.group_name) for r in rows]
+
+    async def add_group(self, group: Group) -> Group:
+        await self._conn.execute(
+            insert(groups).values(
+                id=group.id,
+                name=group.name,
+                slack_channel=group.slack_channel,
+                teams_channel=group.teams_channel,
+                slack_escalation_channel=group.slack_escalation_channel,
+                teams_escalation_channel=group.teams_escalation_channel,
+                digest_cron=group.digest_cron,
+                all_clear=group.all_clear,
+            )
+        )
+        return group
+
+    async def groups(self) -> Sequence[Group]:
+        return [_group(r) for r in await self._conn.execute(select(groups).order_by(groups.c.name))]
+
+    async def group(self, name: str) -> Group | None:
+        row = (await self._conn.execute(select(groups).where(groups.c.name == name))).first()
+        return _group(row) if row else None
