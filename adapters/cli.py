@@ -218,6 +218,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
+    # APScheduler reports every run of every job at INFO: a line every few seconds, all day.
+    if settings.log_level.lower() != "debug":
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level=settings.log_level, access_log=False
     )
