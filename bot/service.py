@@ -355,10 +355,6 @@ class RunService:
             raise Conflict(f"run {run_id} changed while it was locked")
         return result
 
-    async def _save(self, uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run | None:
-        """Write a changed run (version + 1, health re-assessed); None if it moved on meanwhile."""
-        return await save_run(uow, before, after, now)
-
     def _saved(self, run: Run) -> Run:
         """After commit: drop the buffered heartbeat the row now holds; remember the run."""
         pending = self._beats.peek(run.id)
@@ -427,7 +423,7 @@ class RunService:
                 after = dataclasses.replace(after, auth_expires_at=None)  # it got new credentials
             if after == stored:  # nothing to write: answer only from what is stored
                 return (stored, False) if fresh else None
-            saved = await self._save(uow, stored, after, now)
+            saved = await save_run(uow, stored, after, now)
             if saved is None:
                 return None
             await self._carry_out(uow, saved, effects, actor=actor, now=now, reason=report.reason)
@@ -458,7 +454,7 @@ class RunService:
                 raise InvalidTransition(run_id=run_id, status=run.status, event="checkpoint")
             # A checkpoint is a sign of life too. A repeated one still counts as one: the agent
             # is alive, and skipping the look-up first keeps the common case to one write.
-            saved = await self._save(
+            saved = await save_run(
                 uow, stored, record_heartbeat(run, at=now, now=now, step=req.step), now
             )
             if saved is None:
@@ -506,7 +502,7 @@ class RunService:
             if existing is not None:
                 return existing, None
             after, effects = transition(run, RunEvent.REQUEST_APPROVAL, now, reason=req.title)
-            saved = await self._save(uow, stored, after, now)
+            saved = await save_run(uow, stored, after, now)
             if saved is None:
                 return None
             approval = Approval(

@@ -135,7 +135,6 @@ class SqlStore:
         outcomes: list[tuple[bool, Any]] = []
         audit_rows: list[dict[str, Any]] = []  # every job's audit rows, written in one statement
         async with self.engine.begin() as conn:
-            uow = SqlUnitOfWork(conn, self._clock, audit_rows)
             for job, _ in batch:
                 uow = SqlUnitOfWork(conn, self._clock, audit_rows)
                 try:
@@ -146,7 +145,7 @@ class SqlStore:
                     if uow.db.dirty:
                         raise _Poisoned from exc
                     outcomes.append((False, exc))
-            await uow.audit.flush()
+            await SqlUnitOfWork(conn, self._clock, audit_rows).audit.flush()
         return outcomes
 
     async def _outcome(self, job: Callable[[UnitOfWork], Awaitable[Any]]) -> tuple[bool, Any]:
