@@ -25,6 +25,7 @@ from bot.outbox import Outbox
 from bot.ports import ChatNotifier, Clock, SystemClock
 from bot.rights import Admins
 from bot.service import RunService
+from bot.subscriptions import Subscriptions
 from bot.tokens import TokenAuthenticator
 from bot.watch import Watch
 from scheduler.jobs import build_scheduler
@@ -86,6 +87,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
             slack = slack_client(settings, http)
             notifiers.append(slack_notifier(slack))
+        teams = None
+        if settings.teams_enabled:
+            from adapters.teams.connect import TeamsConnection  # botbuilder loads only when used
+
+            teams = TeamsConnection(settings, store)
+            notifiers.append(teams.notifier)
         watch = Watch(
             store,
             clock,
@@ -116,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             sync_loop.wake()
 
         operations = Operations(store, clock, admins=admins, on_command=decided)
+        subscriptions = Subscriptions(store, clock, admins=admins)
         app.state.operations = operations
         app.state.watch = watch
         app.state.slack = None
@@ -123,7 +131,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             from adapters.slack.connect import connect_slack
 
             app.state.slack = await connect_slack(
-                settings, client=slack, store=store, service=service, operations=operations
+                settings,
+                client=slack,
+                store=store,
+                service=service,
+                operations=operations,
+                subscriptions=subscriptions,
+            )
+        app.state.teams = teams
+        if teams is not None:
+            teams.attach(
+                store=store, service=service, operations=operations, subscriptions=subscriptions
             )
         async with store.read() as uow:
             groups = await uow.people.groups()
@@ -182,6 +200,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         from adapters.slack.connect import add_slack_route  # Slack's SDKs load only when used
 
         add_slack_route(app)
+    if settings.teams_enabled:
+        from adapters.teams.connect import add_teams_route
+
+        add_teams_route(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

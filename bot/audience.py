@@ -19,7 +19,8 @@ async def audience(uow: UnitOfWork, run: Run, *, admins: dict[str, Any]) -> dict
 def target_of(
     run: Run, owner: Person | None, group: Group | None, *, admins: dict[str, Any]
 ) -> dict[str, Any]:
-    """The target of a run's alerts: `slack`/`teams` channels or `*_user` direct messages,
+    """The target of a run's alerts: the run's channel, else the owner's own, else their group's,
+    else a direct message (`slack`/`teams` channels or `*_user` ids),
     with the owner to mention and where escalations go."""
     mention = {
         "name": run.owner.name,
@@ -37,6 +38,8 @@ def target_of(
         return {**admins, "mention": mention, "escalation": admins}
     if run.channel.slack or run.channel.teams:
         where: dict[str, Any] = {"slack": run.channel.slack, "teams": run.channel.teams}
+    elif owner.slack_channel or owner.teams_channel:
+        where = {"slack": owner.slack_channel, "teams": owner.teams_channel}
     elif group is not None and (group.slack_channel or group.teams_channel):
         where = {"slack": group.slack_channel, "teams": group.teams_channel}
     else:

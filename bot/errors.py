@@ -67,10 +67,15 @@ class Forbidden(OpsError):
 class NotAuthorized(OpsError):
     """A person tried an action they have no right to."""
 
-    def __init__(self, *, actor: str, action: str, target: str) -> None:
-        super().__init__(
-            f"{actor} may not {action} {target}: only its owner, approvers and admins may"
-        )
+    def __init__(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        who_may: str = "its owner, approvers and admins",
+    ) -> None:
+        super().__init__(f"{actor} may not {action} {target}: only {who_may} may")
         self.actor = actor
         self.action = action
         self.target = target

@@ -82,6 +82,24 @@ class RunFilter:
     cursor: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A place a chat surface can post to unasked: a channel, a group chat or a personal chat
+    (Teams: the serialised conversation reference the bot was handed there)."""
+
+    surface: str
+    conversation_id: str
+    kind: str
+    reference: dict[str, Any]
+    user_id: str | None = None
+
+
+class ConversationRepository(Protocol):
+    async def remember(self, conversation: Conversation) -> None: ...
+    async def get(self, surface: str, conversation_id: str) -> Conversation | None: ...
+    async def personal(self, surface: str, user_id: str) -> Conversation | None: ...
+
+
 class AgentRepository(Protocol):
     async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent: ...
     async def by_token_hash(self, token_hash: str) -> Agent | None: ...
@@ -98,6 +116,11 @@ class PeopleRepository(Protocol):
     async def add_group(self, group: Group) -> Group: ...
     async def groups(self) -> Sequence[Group]: ...
     async def group(self, name: str) -> Group | None: ...
+    async def bind_channel(
+        self, surface: str, channel: str, *, person_id: str | None = None, group: str | None = None
+    ) -> bool:
+        """Make `channel` the person's (or the group's) alert channel on `surface`."""
+        ...
 
 
 class RunRepository(Protocol):
@@ -198,6 +221,8 @@ class UnitOfWork(Protocol):
 
     @property
     def alerts(self) -> AlertRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
 
 class Store(Protocol):

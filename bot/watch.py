@@ -50,6 +50,7 @@ def render(alert: Alert) -> dict[str, Any]:
     """The alert's view as the surfaces show it now: content plus its state."""
     view = dict(alert.payload.get("view", {}))
     view["state"] = alert.status.value
+    view["alert_id"] = alert.id  # a surface's buttons name it, to answer with the card as it is
     for extra in ("resolution", "confirmed", "acknowledged"):
         if extra in alert.payload:
             view[extra] = alert.payload[extra]

@@ -79,6 +79,8 @@ def _person(row: Row[Any], group_name: str | None = None) -> Person:
         timezone=row.timezone,
         group=group_name,
         removed=row.removed_at is not None,
+        slack_channel=row.slack_channel,
+        teams_channel=row.teams_channel,
     )
 
 
@@ -142,6 +144,8 @@ class SqlPeopleRepository:
                 teams_user_id=person.teams_user_id,
                 timezone=person.timezone,
                 group_id=group_id,
+                slack_channel=person.slack_channel,
+                teams_channel=person.teams_channel,
                 created_at=self._now,
             )
         )
@@ -165,6 +169,17 @@ class SqlPeopleRepository:
             )
         )
         return group
+
+    async def bind_channel(
+        self, surface: str, channel: str, *, person_id: str | None = None, group: str | None = None
+    ) -> bool:
+        table, key = (
+            (people, people.c.id == person_id) if person_id else (groups, groups.c.name == group)
+        )
+        result = await self._conn.execute(
+            update(table).where(key).values({f"{surface}_channel": channel})
+        )
+        return bool(result.rowcount)
 
     async def groups(self) -> Sequence[Group]:
         return [_group(r) for r in await self._conn.execute(select(groups).order_by(groups.c.name))]

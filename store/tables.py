@@ -94,6 +94,8 @@ people = Table(
     Column("teams_user_id", String(200), unique=True),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("group_id", String(40), ForeignKey("groups.id")),
+    Column("slack_channel", String(200)),  # the person's own alert channel, before the group's
+    Column("teams_channel", String(400)),
     Column("removed_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
 )
@@ -235,6 +237,20 @@ notifications = Table(
     Column("resolved_at", UTCDateTime()),
     Index("ix_notifications_next_action_at", "next_action_at"),
     Index("ix_notifications_needs_sync", "needs_sync"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    # Where a chat surface can reach someone proactively (Teams: a serialised conversation
+    # reference), remembered on install and on every message.
+    Column("surface", String(16), primary_key=True),
+    Column("conversation_id", String(400), primary_key=True),
+    Column("kind", String(32), nullable=False),  # personal, channel, groupChat
+    Column("user_id", String(200)),  # whose personal chat this is (Teams: AAD object id)
+    Column("reference", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_conversations_user", "surface", "user_id"),
 )
 
 leases = Table(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.errors import Conflict
 from bot.ports import Clock, UnitOfWork
 from store.alerts import SqlAlertRepository
+from store.conversations import SqlConversationRepository
 from store.db import Db
 from store.people import SqlAgentRepository, SqlPeopleRepository
 from store.records import (
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.commands = SqlCommandRepository(db)
         self.audit = SqlAuditRepository(db, [] if audit_rows is None else audit_rows)
         self.alerts = SqlAlertRepository(db)
+        self.conversations = SqlConversationRepository(db, now)
 
 
 class _Poisoned(Exception):

@@ -13,28 +13,18 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.agent_commands import Asker, Markup, answer
 from adapters.slack.blocks import details_modal, reassign_modal, reject_modal, retry_modal
 from bot.directory import find_person
 from bot.domain.models import Identity, Person
-from bot.domain.status import Health, RunStatus, Via
+from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, OpsError
 from bot.operations import Operations
-from bot.ports import RunFilter, Store
+from bot.ports import Store
 from bot.service import RunService
+from bot.subscriptions import Subscriptions
 
-HELP = (
-    "*/agent* — opslayer\n"
-    "• `/agent status` — your runs by status and health\n"
-    "• `/agent status RUN` — one run (add `here` to show it to the channel)\n"
-    "• `/agent status stuck|waiting|all` — runs that are stuck, waiting, or all of them\n"
-    "• `/agent mine` — the same as `status`\n"
-    "• `/agent ack RUN` — take a run's alerts: escalation waits\n"
-    "• `/agent help` — this"
-)
-
-
-def _flags(health: tuple[Health, ...]) -> str:
-    return " · " + ", ".join(health) if health else ""
+SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ")
 
 
 def build_bolt_app(
@@ -44,6 +34,7 @@ def build_bolt_app(
     store: Store,
     service: RunService,
     operations: Operations,
+    subscriptions: Subscriptions,
 ) -> AsyncApp:
     """Bolt with opslayer's listeners; verification of Slack's signature is Bolt's own."""
     bolt = AsyncApp(
@@ -188,40 +179,23 @@ def build_bolt_app(
         shared = bool(words) and words[-1] == "here"
         if shared:
             words = words[:-1]
+        asker = Asker(
+            person=lambda: person_for(command["user_id"]),
+            via=Via.SLACK,
+            channel=command.get("channel_id"),
+        )
         try:
-            text = await agent_command(words, command["user_id"])
+            text = await answer(
+                words,
+                asker,
+                service=service,
+                operations=operations,
+                subscriptions=subscriptions,
+                markup=SLACK_MARKUP,
+                shared_hint=True,
+            )
         except OpsError as refused:
             text, shared = f":no_entry: {refused.message}", False
         await respond(text=text, response_type="in_channel" if shared else "ephemeral")
-
-    async def agent_command(words: list[str], user_id: str) -> str:
-        verb = words[0] if words else "status"
-        arg = words[1] if len(words) > 1 else None
-        if verb in ("status", "mine") and arg and arg.startswith("run_"):
-            detail = await service.get_run(arg)
-            run = detail.run
-            health = ", ".join(run.health) or "ok"
-            owner, step = run.owner.name, run.step or "-"
-            return (
-                f"*{run.title}* (`{run.id}`) — {run.status}, {health}, owner {owner}, step {step}"
-            )
-        if verb in ("status", "mine"):
-            person = await person_for(user_id)
-            scope = arg or "mine"
-            query = RunFilter(owner=None if scope == "all" else person.id, limit=50)
-            if scope == "stuck":
-                query = RunFilter(health=Health.STUCK, limit=50)
-            elif scope == "waiting":
-                query = RunFilter(status=RunStatus.WAITING_APPROVAL, limit=50)
-            runs, _ = await service.list_runs(query)
-            if not runs:
-                return "No runs here."
-            return "\n".join(
-                f"• *{r.title}* (`{r.id}`) — {r.status}{_flags(r.health)}" for r in runs
-            )
-        if verb == "ack" and arg:
-            await operations.acknowledge(arg, person=await person_for(user_id), via=Via.SLACK)
-            return f"You took the alerts of `{arg}`; escalation waits."
-        return HELP
 
     return bolt

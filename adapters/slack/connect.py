@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.operations import Operations
 from bot.ports import Store
 from bot.service import RunService
+from bot.subscriptions import Subscriptions
 
 log = logging.getLogger("opslayer.slack")
 SLACK_API = "https://slack.com/api/"
@@ -55,12 +56,18 @@ async def connect_slack(
     store: Store,
     service: RunService,
     operations: Operations,
+    subscriptions: Subscriptions,
 ) -> SlackConnection:
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
     bolt = build_bolt_app(
-        client=client, signing_secret=secret, store=store, service=service, operations=operations
+        client=client,
+        signing_secret=secret,
+        store=store,
+        service=service,
+        operations=operations,
+        subscriptions=subscriptions,
     )
     socket = None
     if settings.slack_app_token is not None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.pacing import ChannelPacer
 from adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
 
 
@@ -23,10 +22,8 @@ class SlackNotifier:
 
     def __init__(self, client: AsyncWebClient, *, spacing_s: float = 1.0) -> None:
         self._client = client
-        self._spacing_s = spacing_s
+        self._pacer = ChannelPacer(spacing_s)
         self._users: dict[str, str | None] = {}
-        self._last_post: dict[str, float] = {}
-        self._channel_locks: dict[str, asyncio.Lock] = {}
 
     async def _user_for(self, email: str | None) -> str | None:
         if not email:
@@ -54,15 +51,10 @@ class SlackNotifier:
         if not channel:
             return None
         view = await self._with_user(view)
-        lock = self._channel_locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            wait = self._last_post.get(channel, 0.0) + self._spacing_s - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        async with self._pacer.turn(channel):
             answer = await self._client.chat_postMessage(
                 channel=channel, text=fallback_text(view), blocks=_blocks(view)
             )
-            self._last_post[channel] = time.monotonic()
         return {"channel": answer["channel"], "ts": answer["ts"]}
 
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:

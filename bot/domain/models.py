@@ -44,6 +44,8 @@ class Person:
     timezone: str = "UTC"
     group: str | None = None
     removed: bool = False
+    slack_channel: str | None = None  # their own alert channel, before their group's
+    teams_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

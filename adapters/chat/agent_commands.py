@@ -1,0 +1,119 @@
+"""`agent …` answered the same way on every chat surface; each surface brings its markup.
+
+Slack reaches this through `/agent`, Teams through a message to the bot (`agent status`, or
+just `status`). The words, the rights and the wording are here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.domain.models import Person
+from bot.domain.status import Health, RunStatus, Via
+from bot.operations import Operations
+from bot.ports import RunFilter
+from bot.service import RunService
+from bot.subscriptions import Subscriptions
+
+LIST_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Markup:
+    """How a surface writes emphasis and code."""
+
+    bold: Callable[[str], str]
+    code: Callable[[str], str]
+    prefix: str  # how the commands are typed there: "/agent " or "agent "
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asks, and from where: `person` resolves them (and refuses strangers)."""
+
+    person: Callable[[], Awaitable[Person]]
+    via: Via
+    channel: str | None = None  # where they asked, for `subscribe`
+
+
+def help_text(m: Markup, *, shared_hint: bool) -> str:
+    lines = [
+        f"{m.bold(m.prefix.strip())} — opslayer",
+        f"• {m.code(m.prefix + 'status')} — your runs by status and health",
+        f"• {m.code(m.prefix + 'status RUN')} — one run"
+        + (f" (add {m.code('here')} to show it to the channel)" if shared_hint else ""),
+        f"• {m.code(m.prefix + 'status stuck|waiting|all')} — runs that are stuck, waiting, "
+        "or all of them",
+        f"• {m.code(m.prefix + 'stuck')}, {m.code(m.prefix + 'waiting')}, "
+        f"{m.code(m.prefix + 'mine')} — the same, shorter",
+        f"• {m.code(m.prefix + 'ack RUN')} — take a run's alerts: escalation waits",
+        f"• {m.code(m.prefix + 'subscribe')} — your alerts come to this channel "
+        f"({m.code(m.prefix + 'subscribe team NAME')}: your group's alerts and digests)",
+        f"• {m.code(m.prefix + 'help')} — this",
+    ]
+    return "\n".join(lines)
+
+
+def _flags(health: tuple[Health, ...]) -> str:
+    return " · " + ", ".join(health) if health else ""
+
+
+async def answer(
+    words: list[str],
+    asker: Asker,
+    *,
+    service: RunService,
+    operations: Operations,
+    subscriptions: Subscriptions,
+    markup: Markup,
+    shared_hint: bool = False,
+) -> str:
+    """The answer to `agent WORDS`; raises OpsError (refusals) for the surface to show."""
+    m = markup
+    verb = words[0].lower() if words else "status"
+    arg = words[1] if len(words) > 1 else None
+    if verb in ("stuck", "waiting"):
+        verb, arg = "status", verb
+    if verb in ("status", "mine") and arg and arg.startswith("run_"):
+        run = (await service.get_run(arg)).run
+        health = ", ".join(run.health) or "ok"
+        return (
+            f"{m.bold(run.title)} ({m.code(run.id)}) — {run.status}, {health}, "
+            f"owner {run.owner.name}, step {run.step or '-'}"
+        )
+    if verb in ("status", "mine"):
+        scope = (arg or "mine").lower()
+        if scope == "stuck":
+            query = RunFilter(health=Health.STUCK, limit=LIST_LIMIT)
+        elif scope == "waiting":
+            query = RunFilter(status=RunStatus.WAITING_APPROVAL, limit=LIST_LIMIT)
+        elif scope == "all":
+            query = RunFilter(limit=LIST_LIMIT)
+        else:
+            query = RunFilter(owner=(await asker.person()).id, limit=LIST_LIMIT)
+        runs, more = await service.list_runs(query)
+        if not runs:
+            return "No runs here."
+        lines = [
+            f"• {m.bold(r.title)} ({m.code(r.id)}) — {r.status}{_flags(r.health)}" for r in runs
+        ]
+        if more:
+            lines.append(f"…and more: {m.code('opslayer runs list')} pages through them all")
+        return "\n".join(lines)
+    if verb == "ack" and arg:
+        await operations.acknowledge(arg, person=await asker.person(), via=asker.via)
+        return f"You took the alerts of {m.code(arg)}; escalation waits."
+    if verb == "subscribe":
+        if asker.channel is None:
+            return "Run this in the channel that should get the alerts."
+        group = words[2] if arg in ("team", "group") and len(words) > 2 else None
+        told = await subscriptions.subscribe(
+            asker.channel,
+            surface=asker.via.value,
+            person=await asker.person(),
+            via=asker.via,
+            group=group,
+        )
+        return f"Done: {told}."
+    return help_text(m, shared_hint=shared_hint)

@@ -1,0 +1,29 @@
+"""Spacing posts per channel: chat platforms throttle a bot that posts in bursts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class ChannelPacer:
+    """At most one post per `spacing_s` to each channel; other channels are not held up."""
+
+    def __init__(self, spacing_s: float) -> None:
+        self._spacing_s = spacing_s
+        self._last: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: str) -> AsyncIterator[None]:
+        """Wait for the channel's turn, post inside the block; the clock starts when it ends."""
+        async with self._locks.setdefault(channel, asyncio.Lock()):
+            wait = self._last.get(channel, 0.0) + self._spacing_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last[channel] = time.monotonic()

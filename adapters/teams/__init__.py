@@ -1,0 +1,1 @@
+"""Microsoft Teams: every botbuilder import of opslayer lives in this package."""

@@ -1,0 +1,315 @@
+"""The Teams bot: remembers where it may post, answers `agent …`, and acts on card buttons.
+
+Card buttons are Universal Actions: a click arrives as an `adaptiveCard/action` invoke, is
+mapped to a person by their Microsoft Entra object id, runs the use case (via=teams) and is
+answered with the card as it stands now. The card in the channel is updated for everyone by
+the alert sync, which also carries decisions made on any other surface.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ChannelAccount, TextFormatTypes
+
+from adapters.chat.agent_commands import Asker, Markup, answer
+from adapters.teams.cards import (
+    CARD_TYPE,
+    alert_card,
+    details_card,
+    notice_card,
+    reassign_form,
+    reject_form,
+    retry_form,
+)
+from adapters.teams.notifier import SURFACE
+from bot.directory import find_person, list_people
+from bot.domain.models import Identity, Person
+from bot.domain.status import Via
+from bot.errors import ConfirmationRequired, NotAuthorized, OpsError
+from bot.operations import Operations
+from bot.ports import Conversation, Store
+from bot.service import RunService
+from bot.subscriptions import Subscriptions
+from bot.watch import render
+
+log = logging.getLogger("opslayer.teams")
+TEAMS_MARKUP = Markup(bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`", prefix="agent ")
+_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE)
+FORMS = frozenset({"reject", "reassign", "retry"})  # buttons that ask for more before acting
+CARD_ACTION = "adaptiveCard/action"
+
+
+def conversation_id(activity: Activity) -> str:
+    """The conversation a message came from, without the thread (`;messageid=…`): posts to a
+    channel start new threads rather than answer an old one."""
+    return str(activity.conversation.id).split(";messageid=")[0]
+
+
+def identity_of(choice: str) -> Identity:
+    """A people-picker value (`teams:ID`, `email:ADDRESS`, `slack:ID`) as an identity."""
+    kind, _, value = choice.partition(":")
+    if kind == "teams":
+        return Identity(teams_user_id=value)
+    if kind == "slack":
+        return Identity(slack_user_id=value)
+    return Identity(email=value or choice)
+
+
+def choice_of(person: Person) -> str | None:
+    if person.teams_user_id:
+        return f"teams:{person.teams_user_id}"
+    if person.email:
+        return f"email:{person.email}"
+    if person.slack_user_id:
+        return f"slack:{person.slack_user_id}"
+    return None
+
+
+def _card_answer(card: dict[str, Any]) -> InvokeResponse:
+    return InvokeResponse(
+        status=HTTPStatus.OK, body={"statusCode": 200, "type": CARD_TYPE, "value": card}
+    )
+
+
+def _bad_invoke(message: str) -> InvokeResponse:
+    return InvokeResponse(
+        status=HTTPStatus.OK,
+        body={
+            "statusCode": 400,
+            "type": "application/vnd.microsoft.error",
+            "value": {"code": "BadRequest", "message": message},
+        },
+    )
+
+
+class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        store: Store,
+        service: RunService,
+        operations: Operations,
+        subscriptions: Subscriptions,
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._operations = operations
+        self._subscriptions = subscriptions
+        self._remembered: dict[str, str] = {}  # conversation → the reference last written
+
+    # ---- where the bot may post ------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await self._remember(turn_context.activity)
+        await super().on_turn(turn_context)
+
+    async def _remember(self, activity: Activity) -> None:
+        """Store the conversation reference on install and on every message (the service URL
+        can move); unchanged references are not written again."""
+        if activity.conversation is None or not activity.conversation.id:
+            return
+        where = conversation_id(activity)
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None
+        reference.conversation.id = where
+        serialised: dict[str, Any] = reference.serialize()
+        fingerprint = json.dumps(serialised, sort_keys=True)
+        if self._remembered.get(where) == fingerprint:
+            return
+        kind = activity.conversation.conversation_type or "personal"
+        sender = activity.from_property or ChannelAccount()
+        conversation = Conversation(
+            surface=SURFACE,
+            conversation_id=where,
+            kind=kind,
+            reference=serialised,
+            user_id=sender.aad_object_id if kind == "personal" else None,
+        )
+
+        async def job(uow: Any) -> None:
+            await uow.conversations.remember(conversation)
+
+        await self._store.run(job)
+        self._remembered[where] = fingerprint
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id
+        if any(member.id == bot_id for member in members_added):
+            await turn_context.send_activity(
+                _markdown(
+                    "opslayer is here. Type **agent subscribe** in a channel to get your "
+                    "runs' alerts there, or **agent help** for everything else."
+                )
+            )
+
+    # ---- `agent …` ---------------------------------------------------------------------------
+
+    def _person(self, activity: Activity) -> Callable[[], Awaitable[Person]]:
+        aad = (activity.from_property or ChannelAccount()).aad_object_id
+
+        async def lookup() -> Person:
+            try:
+                return await find_person(self._store, Identity(teams_user_id=aad))
+            except NotAuthorized as stranger:
+                await self._operations.record_refusal(
+                    who=aad or "unknown",
+                    via=Via.TEAMS,
+                    action="act",
+                    run_id=None,
+                    reason=stranger.message,
+                )
+                raise
+
+        return lookup
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.value and not activity.text:
+            return  # a legacy card submit: opslayer's cards use Action.Execute only
+        text = TurnContext.remove_recipient_mention(activity) or ""
+        words = _MENTION.sub(" ", text).replace("&nbsp;", " ").split()
+        if words and words[0].lower() == "agent":
+            words = words[1:]
+        asker = Asker(
+            person=self._person(activity), via=Via.TEAMS, channel=conversation_id(activity)
+        )
+        try:
+            reply = await answer(
+                words,
+                asker,
+                service=self._service,
+                operations=self._operations,
+                subscriptions=self._subscriptions,
+                markup=TEAMS_MARKUP,
+            )
+        except OpsError as refused:
+            reply = f"⛔ {refused.message}"
+        await turn_context.send_activity(_markdown(reply))
+
+    # ---- card buttons ------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name != CARD_ACTION:
+            response: InvokeResponse = await super().on_invoke_activity(turn_context)
+            return response
+        # Answered here rather than by ActivityHandler: its error path answers with an
+        # exception object as the body, which does not serialise.
+        value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else None
+        if action is None or action.get("type") != "Action.Execute" or not action.get("verb"):
+            return _bad_invoke("expected an Action.Execute with a verb")
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        card = await self._on_card_action(turn_context.activity, str(action["verb"]), data)
+        return _card_answer(card)
+
+    async def _view(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        alert_id = data.get("alert_id")
+        if not isinstance(alert_id, str) or not alert_id:
+            return None
+        async with self._store.read() as uow:
+            alert = await uow.alerts.get(alert_id)
+        return render(alert) if alert is not None else None
+
+    async def _on_card_action(
+        self, activity: Activity, verb: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        view = await self._view(data)
+        if view is None:
+            return notice_card("This card is out of date: opslayer no longer knows its alert.")
+        if verb == "refresh":
+            return alert_card(view)
+        try:
+            person = await self._person(activity)()
+        except OpsError as stranger:
+            return alert_card(view, notice=f"Nothing changed: {stranger.message}")
+        if verb == "details":
+            trail = await self._service.audit_trail(view["run_id"])
+            timeline = [
+                f"{e.at:%m-%d %H:%M} {e.action} — {e.actor.name} via {e.actor.via}" for e in trail
+            ]
+            return details_card(view, timeline)
+        if verb in FORMS and not data.get("submit"):
+            return await self._form(verb, view)
+        try:
+            done = await self._act(verb, view, data, person)
+        except ConfirmationRequired as risky:
+            return alert_card(
+                view, notice=f"Nothing changed: {risky.message}. Tick the box to confirm."
+            )
+        except OpsError as refused:
+            return alert_card(view, notice=f"Nothing changed: {refused.message}")
+        return alert_card(await self._view(data) or view, notice=done)
+
+    async def _form(self, verb: str, view: dict[str, Any]) -> dict[str, Any]:
+        if verb == "reject":
+            return reject_form(view)
+        if verb == "reassign":
+            people = [
+                (choice, p.name)
+                for p in await list_people(self._store)
+                if not p.removed and (choice := choice_of(p)) is not None
+            ]
+            return reassign_form(view, people)
+        points = [
+            (c.checkpoint_id, c.step) for c in await self._service.checkpoints(view["run_id"])
+        ]
+        return retry_form(view, points)
+
+    async def _act(
+        self, verb: str, view: dict[str, Any], data: dict[str, Any], person: Person
+    ) -> str:
+        """Run the button's use case; the sentence says what happened."""
+        run_id = str(view.get("run_id", ""))
+        approval_id = str((view.get("approval") or {}).get("id", ""))
+        ops, via = self._operations, Via.TEAMS
+        reason = str(data.get("reason") or "").strip() or None
+        if verb == "approve":
+            await ops.approve(approval_id, person=person, via=via)
+            return "You approved it; the agent has been told."
+        if verb == "reject":
+            await ops.reject(approval_id, person=person, via=via, comment=reason)
+            return "You rejected it; the agent has been told why."
+        if verb == "reassign":
+            new_owner = identity_of(str(data.get("new_owner") or ""))
+            await ops.reassign(run_id, person=person, via=via, new_owner=new_owner, reason=reason)
+            return "Offered; they are asked to accept, and you stay the owner until they do."
+        if verb == "retry":
+            start = str(data.get("checkpoint") or "") or None
+            confirmed = data.get("confirm_replay") in ("yes", "true", True)
+            await ops.retry(
+                run_id, person=person, via=via, from_checkpoint_id=start, confirm_replay=confirmed
+            )
+            return "Retry sent to the agent."
+        simple: dict[str, Callable[[], Awaitable[Any]]] = {
+            "cancel": lambda: ops.cancel(run_id, person=person, via=via),
+            "pause": lambda: ops.pause(run_id, person=person, via=via),
+            "resume": lambda: ops.resume(run_id, person=person, via=via),
+            "acknowledge": lambda: ops.acknowledge(run_id, person=person, via=via),
+            "accept": lambda: ops.accept_ownership(run_id, person=person, via=via),
+        }
+        if verb not in simple:
+            return f"Nothing changed: opslayer has no button {verb!r}."
+        await simple[verb]()
+        return {
+            "cancel": "Cancel sent to the agent.",
+            "pause": "Pause sent to the agent.",
+            "resume": "Resume sent to the agent.",
+            "acknowledge": "You took the alert; escalation waits.",
+            "accept": "The run is yours now.",
+        }[verb]
+
+
+def _markdown(text: str) -> Activity:
+    """A markdown message; Teams wants a blank line between lines of a list."""
+    message: Activity = MessageFactory.text(text.replace("\n", "\n\n"))
+    message.text_format = TextFormatTypes.markdown
+    return message

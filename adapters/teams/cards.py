@@ -1,0 +1,277 @@
+"""Adaptive Cards 1.5 from the platform-neutral views (bot/views.py): all Teams wording lives here.
+
+Plain JSON, no SDK: the cards outlive the Bot Framework SDK (the Agents SDK takes them as they
+are). Buttons are Universal Actions (`Action.Execute`); their `data` names the run, the approval
+and the alert, so the bot can answer any click with the card as it stands now.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+VERSION = "1.5"
+MAX_CARD_BYTES = 27_000  # Teams refuses messages over ~28 KB
+MAX_DIGEST_GROUPS = 40
+BUTTON_TEXT = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "acknowledge": "Acknowledge",
+    "retry": "Retry",
+    "cancel": "Cancel",
+    "pause": "Pause",
+    "resume": "Resume",
+    "reassign": "Reassign",
+    "details": "Details",
+    "accept": "Accept",
+}
+_STYLE = {"approve": "positive", "accept": "positive", "reject": "destructive"}
+_PRIMARY = 4  # Teams shows up to six actions; the rest go under "More"
+
+
+def _card(
+    body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def action_data(view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What every button of a view carries back: which run, approval and alert it is about."""
+    data = {
+        "run_id": view.get("run_id", ""),
+        "approval_id": (view.get("approval") or {}).get("id", ""),
+        "alert_id": view.get("alert_id", ""),
+    }
+    return {**data, **extra}
+
+
+def execute(
+    verb: str, title: str, data: dict[str, Any], style: str | None = None
+) -> dict[str, Any]:
+    """An `Action.Execute`: arrives as an `adaptiveCard/action` invoke with this verb and data."""
+    action: dict[str, Any] = {"type": "Action.Execute", "title": title, "verb": verb, "data": data}
+    if style:
+        action["style"] = style
+    return action
+
+
+def _mention(view: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The owner as an @mention when their Teams id is known, else their name."""
+    who = view.get("mention") or {}
+    name = str(who.get("name") or "")
+    if not who.get("teams_user_id"):
+        return name, []
+    tag = f"<at>{name}</at>"
+    entity = {
+        "type": "mention",
+        "text": tag,
+        "mentioned": {"id": who["teams_user_id"], "name": name},
+    }
+    return tag, [entity]
+
+
+def _fact(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value) if value not in (None, "") else "-"
+
+
+def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, Any]:
+    """An alert or approval: headline and owner, the facts, its state, and buttons while open.
+
+    `notice` is a line for the person who clicked (why nothing changed, what was sent)."""
+    owner, entities = _mention(view)
+    body: list[dict[str, Any]] = [
+        _text(view["headline"], weight="Bolder", size="Medium"),
+    ]
+    if owner:
+        body.append(_text(f"Owner: {owner}", isSubtle=True, spacing="None"))
+    if view.get("ping"):
+        body.insert(0, _text(_PING.get(view["ping"], "Reminder"), color="Warning", weight="Bolder"))
+    approval = view.get("approval")
+    if approval:
+        body.append(_text(approval["title"], weight="Bolder"))
+        if approval.get("details"):
+            body.append(_text(str(approval["details"])[:3000]))
+    facts = [{"title": k, "value": _fact(v)} for k, v in (view.get("facts") or {}).items()]
+    if facts:
+        body.append({"type": "FactSet", "facts": facts})
+    for note in (view.get(k) for k in ("resolution", "acknowledged", "confirmed")):
+        if note:
+            body.append(_text(str(note), isSubtle=True))
+    if notice:
+        body.append(_text(notice, color="Attention", weight="Bolder"))
+    actions: list[dict[str, Any]] = []
+    if view.get("state") != "resolved":
+        data = action_data(view)
+        actions = [
+            execute(verb, BUTTON_TEXT[verb], data, _STYLE.get(verb))
+            for verb in view.get("actions", [])
+            if verb in BUTTON_TEXT
+        ]
+    for extra in actions[_PRIMARY:]:
+        extra["mode"] = "secondary"
+    card = _card(body, actions)
+    if entities:
+        card["msteams"]["entities"] = entities
+    return card
+
+
+_PING = {
+    "remind": "Reminder: this still needs someone",
+    "escalate": "Escalated: nobody has answered",
+    "reopen": "Open again: the acknowledgement ran out",
+}
+
+
+def digest_card(view: dict[str, Any]) -> dict[str, Any]:
+    """A digest: the counts, then runs by section and owner; what does not fit is counted."""
+    body: list[dict[str, Any]] = [
+        _text(f"{view['headline']} · {view['day']}", weight="Bolder", size="Medium"),
+    ]
+    counts = [{"title": k, "value": str(v)} for k, v in (view.get("counts") or {}).items() if v]
+    if counts:
+        body.append({"type": "FactSet", "facts": counts})
+    groups = [
+        (section, owner, runs)
+        for section, owners in view["sections"].items()
+        for owner, runs in owners.items()
+    ]
+    shown = 0
+    for section, owner, runs in groups[:MAX_DIGEST_GROUPS]:
+        lines = "\n".join(
+            f"- {r['title']} ({r['run_id']}, {r['status']}, {r['since']})" for r in runs
+        )
+        block = _text(f"**{section}** · {owner}\n\n{lines}", separator=True)
+        if len(json.dumps(body)) + len(json.dumps(block)) > MAX_CARD_BYTES - 500:
+            break
+        body.append(block)
+        shown += 1
+    if shown < len(groups):
+        more = len(groups) - shown
+        body.append(
+            _text(f"…and {more} more groups of runs: `agent status all` lists them", isSubtle=True)
+        )
+    return _card(body)
+
+
+def notice_card(text: str) -> dict[str, Any]:
+    """A card that only says something (an answer to a click that has no card behind it)."""
+    return _card([_text(text, color="Attention", weight="Bolder")])
+
+
+def _back(view: dict[str, Any]) -> dict[str, Any]:
+    return execute("refresh", "Back", action_data(view))
+
+
+def reject_form(view: dict[str, Any]) -> dict[str, Any]:
+    """The reason goes to the agent with the rejection."""
+    body = [
+        _text(f"Reject: {(view.get('approval') or {}).get('title', view.get('run_title', ''))}"),
+        {
+            "type": "Input.Text",
+            "id": "reason",
+            "label": "Reason",
+            "isMultiline": True,
+            "isRequired": True,
+            "maxLength": 2000,
+            "errorMessage": "Say why, so the agent (and its owner) can act on it",
+        },
+    ]
+    actions = [
+        execute("reject", "Reject", action_data(view, submit=True), "destructive"),
+        _back(view),
+    ]
+    return _card(body, actions)
+
+
+def reassign_form(view: dict[str, Any], people: list[tuple[str, str]]) -> dict[str, Any]:
+    """Pick the new owner among the people opslayer knows, and say why; they are asked to accept.
+
+    `people` is (identity, name) pairs; an identity is `teams:ID`, `email:ADDRESS` or `slack:ID`.
+    """
+    body = [
+        _text(f"Reassign {view.get('run_title', view.get('run_id', ''))}", weight="Bolder"),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "new_owner",
+            "label": "New owner",
+            "style": "filtered",
+            "isRequired": True,
+            "errorMessage": "Choose who should own the run",
+            "choices": [{"title": name, "value": identity} for identity, name in people[:500]],
+        },
+        {"type": "Input.Text", "id": "reason", "label": "Reason", "isMultiline": True},
+    ]
+    return _card(
+        body,
+        [execute("reassign", "Offer", action_data(view, submit=True), "positive"), _back(view)],
+    )
+
+
+def retry_form(view: dict[str, Any], checkpoints: list[tuple[str, str]]) -> dict[str, Any]:
+    """Where to retry from, and a yes for replaying side effects that are not idempotent."""
+    body: list[dict[str, Any]] = [_text(f"Retry {view.get('run_title', '')}", weight="Bolder")]
+    if checkpoints:
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "checkpoint",
+                "label": "From checkpoint (none chosen: from the start)",
+                "choices": [
+                    {"title": f"{cid} · {step}"[:200], "value": cid} for cid, step in checkpoints
+                ],
+            }
+        )
+    unsafe = (view.get("facts") or {}).get("side effects (not idempotent)")
+    if unsafe:
+        body.append(
+            _text(f"Side effects that are not idempotent: {unsafe}", color="Warning", wrap=True)
+        )
+    body.append(
+        {
+            "type": "Input.Toggle",
+            "id": "confirm_replay",
+            "title": "Replay non-idempotent side effects if needed",
+            "valueOn": "yes",
+            "valueOff": "no",
+            "value": "no",
+        }
+    )
+    return _card(
+        body, [execute("retry", "Retry", action_data(view, submit=True), "positive"), _back(view)]
+    )
+
+
+def details_card(view: dict[str, Any], timeline: list[str]) -> dict[str, Any]:
+    """The run's timeline: status changes, checkpoints, approvals, commands, who did what."""
+    body: list[dict[str, Any]] = [
+        _text(f"{view.get('run_title', '')} ({view.get('run_id', '')})", weight="Bolder")
+    ]
+    text = "\n".join(f"- {line}" for line in timeline[-60:]) or "Nothing recorded yet."
+    body.append(_text(text[:20_000], fontType="Monospace", size="Small"))
+    return _card(body, [_back(view)])
+
+
+def card_for(view: dict[str, Any], *, notice: str | None = None) -> dict[str, Any]:
+    """The card a view is shown as."""
+    return digest_card(view) if view.get("kind") == "digest" else alert_card(view, notice=notice)
+
+
+def attachment(card: dict[str, Any]) -> dict[str, Any]:
+    """The message attachment that carries a card."""
+    return {"contentType": CARD_TYPE, "content": card}

@@ -1,0 +1,115 @@
+"""Connecting Teams: botbuilder's CloudAdapter behind `POST /api/messages`, and the notifier."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import Activity
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from adapters.teams.auth import PrefetchingCredentialFactory, install_off_loop_key_fetching
+from adapters.teams.bot import OpslayerTeamsBot
+from adapters.teams.notifier import TeamsNotifier
+from bot.config import Settings
+from bot.operations import Operations
+from bot.ports import Store
+from bot.service import RunService
+from bot.subscriptions import Subscriptions
+
+log = logging.getLogger("opslayer.teams")
+
+
+def _refusal(status: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "unauthorized" if status == 401 else "bad_request", "message": message},
+        status_code=status,
+    )
+
+
+class TeamsConnection:
+    """The adapter, its authentication, the notifier, and (once the use cases exist) the bot."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        if settings.microsoft_app_id is None:
+            log.warning(
+                "Teams: OPSLAYER_TEAMS_DEV is on and MicrosoftAppId is not set: /api/messages "
+                "accepts UNAUTHENTICATED requests. Use this only with the Bot Framework Emulator."
+            )
+        elif settings.teams_dev:
+            log.warning(
+                "Teams: OPSLAYER_TEAMS_DEV is ignored: an app id is set, so every request "
+                "to /api/messages must carry a valid Bot Framework token"
+            )
+        needs_password = settings.microsoft_app_type != "UserAssignedMSI"
+        if settings.microsoft_app_id and settings.microsoft_app_password is None and needs_password:
+            log.warning("Teams: MicrosoftAppPassword is not set: the bot cannot post")
+        configuration = SimpleNamespace(
+            APP_ID=settings.microsoft_app_id or "",
+            APP_PASSWORD=(
+                settings.microsoft_app_password.get_secret_value()
+                if settings.microsoft_app_password
+                else ""
+            ),
+            APP_TYPE=settings.microsoft_app_type,
+            APP_TENANTID=settings.microsoft_app_tenant_id or "",
+        )
+        install_off_loop_key_fetching()
+        credentials = PrefetchingCredentialFactory(
+            ConfigurationServiceClientCredentialFactory(configuration)
+        )
+        self.authentication = ConfigurationBotFrameworkAuthentication(
+            configuration, credentials_factory=credentials
+        )
+        self.adapter = CloudAdapter(self.authentication)
+        self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
+        self.bot: OpslayerTeamsBot | None = None
+
+    def attach(
+        self,
+        *,
+        store: Store,
+        service: RunService,
+        operations: Operations,
+        subscriptions: Subscriptions,
+    ) -> None:
+        self.bot = OpslayerTeamsBot(
+            store=store, service=service, operations=operations, subscriptions=subscriptions
+        )
+
+    async def handle(self, request: Request) -> Response:
+        """One activity from the Bot Connector: authenticate it, then run the bot's turn."""
+        assert self.bot is not None, "attach() the bot before serving"
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict) or not body.get("type"):
+                raise ValueError("an activity is a JSON object with a type")
+            activity = Activity().deserialize(body)
+        except Exception as bad:  # msrest raises a zoo of types for a malformed activity
+            return _refusal(400, f"not a Bot Framework activity: {bad}")
+        header = request.headers.get("Authorization", "")  # a str always: None means "no auth"
+        try:
+            authenticated = await self.authentication.authenticate_request(activity, header)
+        except Exception as refused:  # PermissionError, IndexError (unknown key), jwt errors…
+            log.info("Teams: refused an activity: %s: %s", type(refused).__name__, refused)
+            return _refusal(401, "the request does not carry a valid Bot Framework token")
+        answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        if answer is not None:
+            return JSONResponse(answer.body, status_code=int(answer.status))
+        return Response(status_code=200)
+
+
+def add_teams_route(app: FastAPI) -> None:
+    """`POST /api/messages`: the messaging endpoint registered with the Azure Bot."""
+
+    @app.post("/api/messages", include_in_schema=False)
+    async def teams_messages(request: Request) -> Response:
+        connection: TeamsConnection = request.app.state.teams
+        return await connection.handle(request)

@@ -1,0 +1,128 @@
+"""The chat port for Teams: proactive cards with `continue_conversation`, updated in place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from botbuilder.core import CloudAdapterBase, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+
+from adapters.chat.pacing import ChannelPacer
+from adapters.teams.cards import CARD_TYPE, card_for
+from bot.ports import Conversation, Store
+
+log = logging.getLogger("opslayer.teams")
+T = TypeVar("T")
+SURFACE = "teams"
+
+
+def card_activity(card: dict[str, Any], *, summary: str | None = None) -> Activity:
+    """A message carrying one Adaptive Card; `summary` is what notifications show."""
+    return Activity(
+        type=ActivityTypes.message,
+        summary=summary,
+        attachments=[Attachment(content_type=CARD_TYPE, content=card)],
+    )
+
+
+def _status(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _retry_after(error: BaseException, attempt: int) -> float:
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    try:
+        return min(float(headers.get("Retry-After", "")), 60.0)
+    except ValueError:
+        return float(2**attempt)
+
+
+class TeamsNotifier:
+    """Posts to the target's Teams channel, else to the owner's personal chat with the bot.
+
+    The bot can only speak where it was installed: the conversation references it stored then
+    (and on every message since) are where it posts. Posts to one conversation are spaced a
+    second apart; a 429 from the Bot Connector is retried after its Retry-After."""
+
+    name = SURFACE
+
+    def __init__(
+        self,
+        adapter: CloudAdapterBase,
+        *,
+        app_id: str,
+        store: Store,
+        spacing_s: float = 1.0,
+        retries: int = 3,
+    ) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+        self._store = store
+        self._pacer = ChannelPacer(spacing_s)
+        self._retries = retries
+
+    async def _place(self, target: dict[str, Any]) -> Conversation | None:
+        async with self._store.read() as uow:
+            if target.get("teams"):
+                return await uow.conversations.get(SURFACE, target["teams"])
+            if target.get("teams_user"):
+                return await uow.conversations.personal(SURFACE, target["teams_user"])
+        return None
+
+    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+        place = await self._place(target)
+        if place is None:
+            if target.get("teams") or target.get("teams_user"):
+                log.warning(
+                    "Teams: no conversation with %s yet; install the app there "
+                    "(or send the bot a message) so it can post",
+                    target.get("teams") or target.get("teams_user"),
+                )
+            return None
+        activity = card_activity(card_for(view), summary=str(view.get("headline", "")))
+
+        async def send(turn: TurnContext) -> str:
+            sent = await turn.send_activity(activity)
+            return str(sent.id) if sent is not None and sent.id else ""
+
+        async with self._pacer.turn(place.conversation_id):
+            activity_id = await self._in(place, send)
+        return {"conversation": place.conversation_id, "activity_id": activity_id}
+
+    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+        async with self._store.read() as uow:
+            place = await uow.conversations.get(SURFACE, ref["conversation"])
+        if place is None:
+            return
+        activity = card_activity(card_for(view), summary=str(view.get("headline", "")))
+        activity.id = ref["activity_id"]
+
+        async def replace(turn: TurnContext) -> None:
+            await turn.update_activity(activity)
+
+        await self._in(place, replace)
+
+    async def _in(self, place: Conversation, work: Callable[[TurnContext], Awaitable[T]]) -> T:
+        """Run `work` in a proactive turn of the conversation, retrying what Teams throttles."""
+        reference = ConversationReference().deserialize(place.reference)
+        reference.activity_id = None  # a new post, not a reply in the thread we last heard from
+        done: list[T] = []
+
+        async def turn(context: TurnContext) -> None:
+            done.append(await work(context))
+
+        for attempt in range(self._retries + 1):
+            try:
+                await self._adapter.continue_conversation(reference, turn, self._app_id)
+                return done[-1]
+            except Exception as error:
+                if _status(error) != 429 or attempt == self._retries:
+                    raise
+                delay = _retry_after(error, attempt)
+                log.info("Teams throttled a post; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")

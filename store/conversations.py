@@ -1,0 +1,78 @@
+"""Where chat surfaces can reach people and channels proactively (Teams conversation references)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.ports import Conversation
+from store.db import Db
+from store.tables import conversations
+
+_COLUMNS = ("surface", "conversation_id", "kind", "user_id", "reference", "updated_at")
+# Remembered again on every message: the newest reference (service URL, tenant) wins.
+_UPSERT = {}
+for _name, _dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
+    _insert = _dialect.insert(conversations).values({c: bindparam(c) for c in _COLUMNS})
+    _UPSERT[_name] = _insert.on_conflict_do_update(
+        index_elements=["surface", "conversation_id"],
+        set_={c: _insert.excluded[c] for c in ("kind", "user_id", "reference", "updated_at")},
+    )
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        surface=row.surface,
+        conversation_id=row.conversation_id,
+        kind=row.kind,
+        user_id=row.user_id,
+        reference=row.reference,
+    )
+
+
+class SqlConversationRepository:
+    def __init__(self, conn: Db, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def remember(self, conversation: Conversation) -> None:
+        await self._conn.execute(
+            _UPSERT[self._conn.dialect],
+            {
+                "surface": conversation.surface,
+                "conversation_id": conversation.conversation_id,
+                "kind": conversation.kind,
+                "user_id": conversation.user_id,
+                "reference": conversation.reference,
+                "updated_at": self._now,
+            },
+        )
+
+    async def get(self, surface: str, conversation_id: str) -> Conversation | None:
+        row = (
+            await self._conn.execute(
+                select(conversations).where(
+                    conversations.c.surface == surface,
+                    conversations.c.conversation_id == conversation_id,
+                )
+            )
+        ).first()
+        return _conversation(row) if row else None
+
+    async def personal(self, surface: str, user_id: str) -> Conversation | None:
+        row = (
+            await self._conn.execute(
+                select(conversations)
+                .where(
+                    conversations.c.surface == surface,
+                    conversations.c.user_id == user_id,
+                    conversations.c.kind == "personal",
+                )
+                .order_by(conversations.c.updated_at.desc())
+                .limit(1)
+            )
+        ).first()
+        return _conversation(row) if row else None
