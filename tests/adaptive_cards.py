@@ -18,19 +18,47 @@ _COMMON = {"type", "id", "spacing", "separator", "isVisible", "height", "fallbac
 _ELEMENTS: dict[str, tuple[set[str], set[str]]] = {  # type → (required, allowed) properties
     "TextBlock": (
         {"text"},
-        {"text", "wrap", "weight", "size", "color", "isSubtle", "fontType", "maxLines",
-         "horizontalAlignment", "style"},
+        {
+            "text",
+            "wrap",
+            "weight",
+            "size",
+            "color",
+            "isSubtle",
+            "fontType",
+            "maxLines",
+            "horizontalAlignment",
+            "style",
+        },
     ),
     "FactSet": ({"facts"}, {"facts"}),
     "Input.Text": (
         {"id"},
-        {"label", "isMultiline", "isRequired", "maxLength", "errorMessage", "placeholder",
-         "value", "style", "regex"},
+        {
+            "label",
+            "isMultiline",
+            "isRequired",
+            "maxLength",
+            "errorMessage",
+            "placeholder",
+            "value",
+            "style",
+            "regex",
+        },
     ),
     "Input.ChoiceSet": (
         {"id", "choices"},
-        {"label", "choices", "style", "isMultiSelect", "isRequired", "errorMessage", "value",
-         "placeholder", "wrap"},
+        {
+            "label",
+            "choices",
+            "style",
+            "isMultiSelect",
+            "isRequired",
+            "errorMessage",
+            "value",
+            "placeholder",
+            "wrap",
+        },
     ),
     "Input.Toggle": (
         {"id", "title"},
@@ -38,16 +66,22 @@ _ELEMENTS: dict[str, tuple[set[str], set[str]]] = {  # type → (required, allow
     ),
 }
 _ACTIONS: dict[str, tuple[set[str], set[str]]] = {
-    "Action.Execute": ({"title", "verb"}, {"title", "verb", "data", "style", "mode",
-                                           "associatedInputs", "tooltip", "isEnabled"}),
+    "Action.Execute": (
+        {"title", "verb"},
+        {"title", "verb", "data", "style", "mode", "associatedInputs", "tooltip", "isEnabled"},
+    ),
 }
 _CARD = {"type", "$schema", "version", "body", "actions", "msteams", "refresh", "fallbackText"}
 _STYLES = {"default", "positive", "destructive"}
 TEAMS_MAX_BYTES = 28_000
 
 
-def _check_props(where: str, item: dict[str, Any], rules: dict[str, tuple[set[str], set[str]]],
-                 problems: list[str]) -> None:
+def _check_props(
+    where: str,
+    item: dict[str, Any],
+    rules: dict[str, tuple[set[str], set[str]]],
+    problems: list[str],
+) -> None:
     kind = item.get("type")
     if kind not in rules:
         problems.append(f"{where}: {kind!r} is not an element opslayer's cards may use")

@@ -86,7 +86,12 @@ class TeamsNotifier:
         activity = card_activity(card_for(view), summary=str(view.get("headline", "")))
 
         async def send(turn: TurnContext) -> str:
-            sent = await turn.send_activity(activity)
+            # Not turn.send_activity: in a proactive turn it would answer the (made-up)
+            # continuation event, i.e. reply in a thread; an alert starts its own.
+            reference = TurnContext.get_conversation_reference(turn.activity)
+            reference.activity_id = None
+            TurnContext.apply_conversation_reference(activity, reference)
+            [sent] = await turn.adapter.send_activities(turn, [activity])
             return str(sent.id) if sent is not None and sent.id else ""
 
         async with self._pacer.turn(place.conversation_id):

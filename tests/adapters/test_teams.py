@@ -1,0 +1,304 @@
+"""Teams through the real botbuilder code: Bot Framework tokens minted against a local signing
+key (the real JWT validation runs), a local fake Bot Connector at the activity's serviceUrl,
+and the whole approval path from an agent's request to the updated card."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from adapters.app import create_app
+from bot.config import Settings
+from bot.directory import add_group, add_person, find_person
+from bot.domain.models import Identity
+from bot.domain.status import Via
+from bot.tokens import MintedToken, mint_token
+from tests.adaptive_cards import assert_valid_cards
+from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.bot_framework import (
+    APP_ID,
+    BOT_ID,
+    OUTBOUND_TOKEN,
+    SigningKey,
+    install,
+    new_key,
+    token,
+)
+from tests.fake_connector import FakeConnector, fake_connector
+from tests.support import MovableClock
+
+ALICE = "aad-alice-0001"  # Microsoft Entra object ids
+BOB = "aad-bob-0002"
+STRANGER = "aad-stranger-0003"
+CHANNEL = "19:payments@thread.tacv2"
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    async with fake_connector() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[AgentReceiver]:
+    async with agent_receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
+    """The key Bot Connector tokens are signed with here; Entra ID's outbound token, stood in."""
+    signing = new_key()
+    install(signing)
+    monkeypatch.setattr("adapters.teams.auth.fetch_token", lambda credentials: OUTBOUND_TOKEN)
+    return signing
+
+
+class Teams:
+    """The bot over HTTP, spoken to as the Bot Connector speaks to it."""
+
+    def __init__(self, client: httpx.AsyncClient, connector: FakeConnector, key: SigningKey):
+        self.client = client
+        self.connector = connector
+        self.key = key
+
+    def activity(
+        self,
+        kind: str = "message",
+        *,
+        user: str = ALICE,
+        conversation: str = CHANNEL,
+        conversation_type: str = "channel",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        n = next(_ids)
+        thread = f"{conversation};messageid={n}" if conversation_type == "channel" else conversation
+        return {
+            "type": kind,
+            "id": f"in-{n}",
+            "channelId": "msteams",
+            "serviceUrl": f"{self.connector.url}/",
+            "from": {"id": f"29:{user}", "name": user, "aadObjectId": user},
+            "recipient": {"id": BOT_ID, "name": "opslayer"},
+            "conversation": {
+                "id": thread,
+                "conversationType": conversation_type,
+                "tenantId": "tenant-1",
+            },
+            "channelData": {"tenant": {"id": "tenant-1"}},
+            **fields,
+        }
+
+    def say(self, text: str, **where: Any) -> dict[str, Any]:
+        """A message @mentioning the bot, as Teams sends it from a channel."""
+        mention = {
+            "type": "mention",
+            "text": "<at>opslayer</at>",
+            "mentioned": {"id": BOT_ID, "name": "opslayer"},
+        }
+        return self.activity(text=f"<at>opslayer</at> {text}", entities=[mention], **where)
+
+    def click(
+        self, card: dict[str, Any], verb: str, *, user: str = ALICE, **inputs: Any
+    ) -> dict[str, Any]:
+        """An Action.Execute of `card`, inputs merged into its data as Teams does."""
+        [action] = [a for a in card.get("actions", []) if a["verb"] == verb]
+        value = {
+            "action": {
+                "type": "Action.Execute",
+                "verb": verb,
+                "data": {**action["data"], **inputs},
+            },
+            "trigger": "manual",
+        }
+        return self.activity("invoke", user=user, name="adaptiveCard/action", value=value)
+
+    async def send(self, activity: dict[str, Any], **claims: Any) -> httpx.Response:
+        bearer = token(self.key, service_url=activity["serviceUrl"], **claims)
+        return await self.client.post(
+            "/api/messages", json=activity, headers={"Authorization": f"Bearer {bearer}"}
+        )
+
+    def texts(self) -> list[str]:
+        """What the bot said in words (answers and greetings), in order."""
+        return [c.body["text"] for c in self.connector.calls if c.body.get("text")]
+
+    async def replies(self, count: int) -> list[str]:
+        await self.connector.wait_for(lambda: len(self.texts()) >= count)
+        return self.texts()
+
+
+@pytest.fixture
+async def teams(
+    db_url: str, connector: FakeConnector, key: SigningKey, clock: MovableClock
+) -> AsyncIterator[tuple[Teams, MintedToken]]:
+    """The bot with Teams on; Alice (payments) and Bob are known; the bot is in the channel."""
+    settings = Settings(
+        database_url=db_url,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="app-secret",
+        run_cache_ttl_s=0,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await add_group(store, name="payments", teams_channel=CHANNEL)
+        await add_person(
+            store,
+            identity=Identity(email="alice@example.com", name="Alice", teams_user_id=ALICE),
+            group="payments",
+        )
+        await add_person(
+            store, identity=Identity(email="bob@example.com", name="Bob", teams_user_id=BOB)
+        )
+        minted = await mint_token(store, "billing-bot")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            bot = Teams(client, connector, key)
+            installed = bot.activity(
+                "conversationUpdate", membersAdded=[{"id": BOT_ID, "name": "opslayer"}]
+            )
+            assert (await bot.send(installed)).status_code == 200
+            yield bot, minted
+
+
+async def test_installing_the_bot_greets_and_remembers_the_channel(
+    teams: tuple[Teams, MintedToken],
+) -> None:
+    bot, _ = teams
+    [welcome] = await bot.replies(1)
+    assert "agent subscribe" in welcome
+    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+        place = await uow.conversations.get("teams", CHANNEL)
+    assert place is not None and place.kind == "channel"
+    assert place.reference["serviceUrl"] == f"{bot.connector.url}/"
+    assert place.reference["conversation"]["id"] == CHANNEL  # the channel, not the thread
+
+
+def _forged(bot: Teams, activity: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """Every way a token can be wrong, each with the header it makes."""
+    url = activity["serviceUrl"]
+    stranger_key = new_key()
+    impostor = SigningKey(kid=bot.key.kid, private=stranger_key.private)  # right kid, wrong key
+
+    def bearer(value: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {value}"}
+
+    return [
+        ("no Authorization header", {}),
+        ("not a JWT", bearer("not-a-token")),
+        ("another bot's audience", bearer(token(bot.key, service_url=url, aud="someone-else"))),
+        ("a foreign issuer", bearer(token(bot.key, service_url=url, iss="https://evil.example"))),
+        ("a key Microsoft never published", bearer(token(stranger_key, service_url=url))),
+        ("a forged signature", bearer(token(impostor, service_url=url))),
+        ("another serviceUrl", bearer(token(bot.key, service_url="https://evil.example/"))),
+        ("expired", bearer(token(bot.key, service_url=url, exp=1_600_000_000))),
+        ("a Basic header", {"Authorization": "Basic YWxpY2U6c2VjcmV0"}),
+    ]
+
+
+async def test_every_authentication_failure_is_a_401_and_changes_nothing(
+    teams: tuple[Teams, MintedToken],
+) -> None:
+    bot, _ = teams
+    await bot.replies(1)
+    before = len(bot.connector.calls)
+    activity = bot.say("agent help")
+    for why, headers in _forged(bot, activity):
+        answer = await bot.client.post("/api/messages", json=activity, headers=headers)
+        assert answer.status_code == 401, why
+        assert "token" in answer.json()["message"], why
+    assert len(bot.connector.calls) == before  # the bot said nothing to anyone
+    assert (await bot.send(activity)).status_code == 200  # and the genuine one is answered
+    assert "agent status" in (await bot.replies(2))[-1]
+
+
+async def test_malformed_activities_are_400s(teams: tuple[Teams, MintedToken]) -> None:
+    bot, _ = teams
+    for body in (b"{", b"[]", b'{"text": "no type"}', b'"a string"'):
+        answer = await bot.client.post(
+            "/api/messages", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 400, body
+        assert "activity" in answer.json()["message"]
+
+
+async def _run_waiting_for_approval(
+    bot: Teams, agent: MintedToken, receiver: AgentReceiver, **owner: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An agent registers a run owned by Alice and asks for approval; returns the run and the
+    card the bot posted."""
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {
+        "external_id": f"job-{next(_ids)}",
+        "title": "Refund batch",
+        "owner": owner or {"teams_user_id": ALICE},
+        "webhook_url": receiver.url,
+    }
+    run = (await bot.client.post("/v1/runs", json=body, headers=auth)).json()
+    await bot.client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    asked = await bot.client.post(
+        f"/v1/runs/{run['id']}/approvals",
+        json={"request_id": "r1", "title": "Refund 1,200 EUR?", "details": "ticket 4411"},
+        headers=auth,
+    )
+    assert asked.status_code == 201, asked.text
+    await bot.connector.wait_for(lambda: bot.connector.cards())
+    [posted] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
+    return run, posted.body["attachments"][0]["content"]
+
+
+async def test_approve_from_the_card_reaches_the_agent_and_updates_the_card(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    run, card = await _run_waiting_for_approval(bot, agent, receiver)
+    [post] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
+    assert post.conversation == CHANNEL  # a new thread in the group's channel
+    assert post.authorization == f"Bearer {OUTBOUND_TOKEN}"  # the bot's own credentials
+    text = json.dumps(card)
+    assert "Refund 1,200 EUR?" in text and "ticket 4411" in text and "<at>Alice</at>" in text
+    assert [a["title"] for a in card["actions"]][:2] == ["Approve", "Reject"]
+
+    answer = await bot.send(bot.click(card, "approve"))
+    assert answer.status_code == 200
+    shown = answer.json()
+    assert shown["statusCode"] == 200 and shown["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "approved" in json.dumps(shown["value"]).lower()
+    assert not shown["value"].get("actions")  # decided: no more buttons
+
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "approve" and command["run_id"] == run["id"]
+    assert command["actor"]["via"] == "teams" and command["actor"]["name"] == "Alice"
+
+    # Everyone in the channel sees the decision: the posted card is replaced in place.
+    await bot.connector.wait_for(lambda: bot.connector.of("update"))
+    update = bot.connector.of("update")[-1]
+    assert update.activity_id == post.body.get("id", update.activity_id)
+    assert update.conversation == CHANNEL
+    assert not update.body["attachments"][0]["content"].get("actions")
+    assert_valid_cards([*bot.connector.cards(), shown["value"]])
+
+
+async def test_a_decision_made_elsewhere_updates_the_teams_card(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    run, card = await _run_waiting_for_approval(bot, agent, receiver)
+    approval_id = card["actions"][0]["data"]["approval_id"]
+    app = bot.client.app  # type: ignore[attr-defined]
+    person = await find_person(app.state.store, Identity(teams_user_id=ALICE))
+    await app.state.operations.reject(approval_id, person=person, via=Via.CLI, comment="no")
+    await bot.connector.wait_for(lambda: bot.connector.of("update"))
+    updated = bot.connector.of("update")[-1].body["attachments"][0]["content"]
+    assert "rejected" in json.dumps(updated).lower() and not updated.get("actions")
