@@ -66,6 +66,7 @@ _ELEMENTS: dict[str, tuple[set[str], set[str]]] = {  # type → (required, allow
     ),
 }
 _ACTIONS: dict[str, tuple[set[str], set[str]]] = {
+    "Action.ShowCard": ({"title", "card"}, {"title", "card", "style", "mode", "tooltip"}),
     "Action.Execute": (
         {"title", "verb"},
         {"title", "verb", "data", "style", "mode", "associatedInputs", "tooltip", "isEnabled"},
@@ -95,15 +96,17 @@ def _check_props(
         problems.append(f"{where} ({kind}): unknown {sorted(unknown)}")
 
 
-def problems_of(card: dict[str, Any]) -> list[str]:
+def problems_of(card: dict[str, Any], *, nested: bool = False) -> list[str]:
     """What is wrong with a card by the rules above (empty when it is fine)."""
     problems: list[str] = []
-    if card.get("type") != "AdaptiveCard" or card.get("version") != "1.5":
+    if card.get("type") != "AdaptiveCard" or (card.get("version") != "1.5" and not nested):
         problems.append("not an AdaptiveCard of version 1.5")
     if unknown := card.keys() - _CARD:
         problems.append(f"card: unknown {sorted(unknown)}")
     if len(json.dumps(card).encode()) > TEAMS_MAX_BYTES:
         problems.append("larger than Teams takes")
+    if len(card.get("actions") or []) > 5:
+        problems.append("more than five actions side by side")
     ids: list[str] = []
     for n, element in enumerate(card.get("body") or []):
         where = f"body[{n}]"
@@ -129,6 +132,8 @@ def problems_of(card: dict[str, Any]) -> list[str]:
         _check_props(where, action, _ACTIONS, problems)
         if action.get("style", "default") not in _STYLES:
             problems.append(f"{where}: style {action['style']!r}")
+        if action.get("type") == "Action.ShowCard":
+            problems.extend(f"{where}.card: {p}" for p in problems_of(action["card"], nested=True))
         if not isinstance(action.get("data", {}), dict):
             problems.append(f"{where}: data must be an object (Teams merges the inputs into it)")
     for entity in (card.get("msteams") or {}).get("entities", []):

@@ -259,10 +259,10 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
                 if not p.removed and (choice := choice_of(p)) is not None
             ]
             return reassign_form(view, people)
-        points = [
-            (c.checkpoint_id, c.step) for c in await self._service.checkpoints(view["run_id"])
-        ]
-        return retry_form(view, points)
+        checkpoints = await self._service.checkpoints(view["run_id"])
+        points = [(c.checkpoint_id, c.step) for c in checkpoints]
+        unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
+        return retry_form(view, points, unsafe)
 
     async def _act(
         self, verb: str, view: dict[str, Any], data: dict[str, Any], person: Person

@@ -27,7 +27,7 @@ BUTTON_TEXT = {
     "accept": "Accept",
 }
 _STYLE = {"approve": "positive", "accept": "positive", "reject": "destructive"}
-_PRIMARY = 4  # Teams shows up to six actions; the rest go under "More"
+MAX_ACTIONS = 5  # what hosts render side by side; any more go under "More…"
 
 
 def _card(
@@ -123,8 +123,10 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
             for verb in view.get("actions", [])
             if verb in BUTTON_TEXT
         ]
-    for extra in actions[_PRIMARY:]:
-        extra["mode"] = "secondary"
+    if len(actions) > MAX_ACTIONS:
+        keep, rest = actions[: MAX_ACTIONS - 1], actions[MAX_ACTIONS - 1 :]
+        more = {"type": "AdaptiveCard", "body": [], "actions": rest}
+        actions = [*keep, {"type": "Action.ShowCard", "title": "More…", "card": more}]
     card = _card(body, actions)
     if entities:
         card["msteams"]["entities"] = entities
@@ -223,8 +225,11 @@ def reassign_form(view: dict[str, Any], people: list[tuple[str, str]]) -> dict[s
     )
 
 
-def retry_form(view: dict[str, Any], checkpoints: list[tuple[str, str]]) -> dict[str, Any]:
-    """Where to retry from, and a yes for replaying side effects that are not idempotent."""
+def retry_form(
+    view: dict[str, Any], checkpoints: list[tuple[str, str]], unsafe: list[str]
+) -> dict[str, Any]:
+    """Where to retry from, and a yes for replaying side effects that are not idempotent
+    (`unsafe` names those the run has recorded)."""
     body: list[dict[str, Any]] = [_text(f"Retry {view.get('run_title', '')}", weight="Bolder")]
     if checkpoints:
         body.append(
@@ -237,10 +242,14 @@ def retry_form(view: dict[str, Any], checkpoints: list[tuple[str, str]]) -> dict
                 ],
             }
         )
-    unsafe = (view.get("facts") or {}).get("side effects (not idempotent)")
     if unsafe:
+        listed = ", ".join(unsafe[-20:])
         body.append(
-            _text(f"Side effects that are not idempotent: {unsafe}", color="Warning", wrap=True)
+            _text(
+                f"Already done and not idempotent: {listed}. Retrying from before them "
+                "replays them unless you say no.",
+                color="Warning",
+            )
         )
     body.append(
         {

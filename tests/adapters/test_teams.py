@@ -61,6 +61,17 @@ def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     return signing
 
 
+def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card's Action.Execute buttons, those under "More…" included."""
+    found = []
+    for action in card.get("actions", []):
+        if action["type"] == "Action.ShowCard":
+            found.extend(buttons(action["card"]))
+        else:
+            found.append(action)
+    return found
+
+
 class Teams:
     """The bot over HTTP, spoken to as the Bot Connector speaks to it."""
 
@@ -109,7 +120,7 @@ class Teams:
         self, card: dict[str, Any], verb: str, *, user: str = ALICE, **inputs: Any
     ) -> dict[str, Any]:
         """An Action.Execute of `card`, inputs merged into its data as Teams does."""
-        [action] = [a for a in card.get("actions", []) if a["verb"] == verb]
+        [action] = [a for a in buttons(card) if a["verb"] == verb]
         value = {
             "action": {
                 "type": "Action.Execute",
@@ -302,3 +313,122 @@ async def test_a_decision_made_elsewhere_updates_the_teams_card(
     await bot.connector.wait_for(lambda: bot.connector.of("update"))
     updated = bot.connector.of("update")[-1].body["attachments"][0]["content"]
     assert "rejected" in json.dumps(updated).lower() and not updated.get("actions")
+
+
+async def _audit(bot: Teams, run_id: str | None = None) -> list[Any]:
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    async with store.read() as uow:
+        if run_id is not None:
+            return list(await uow.audit.for_run(run_id))
+    from sqlalchemy import select
+
+    from store.tables import audit_events
+
+    async with store.read() as uow:
+        rows = await uow.db.execute(select(audit_events).order_by(audit_events.c.id))
+        return list(rows)
+
+
+async def test_clicks_without_the_right_say_why_and_change_nothing(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    run, card = await _run_waiting_for_approval(bot, agent, receiver)
+    shown = []
+    for who in (BOB, STRANGER):  # Bob is known but not the owner; the stranger is nobody
+        answer = (await bot.send(bot.click(card, "approve", user=who))).json()
+        assert answer["statusCode"] == 200
+        text = json.dumps(answer["value"])
+        assert "Nothing changed" in text and "may not" in text, text
+        assert [a["verb"] for a in answer["value"]["actions"]][:2] == ["approve", "reject"]
+        shown.append(answer["value"])
+    refusals = [e for e in await _audit(bot) if e.action == "action.refused"]
+    assert {e.actor_name for e in refusals} >= {"Bob", STRANGER}
+    assert all(e.via == "teams" for e in refusals)
+
+    first = (await bot.send(bot.click(card, "approve"))).json()["value"]
+    again = (await bot.send(bot.click(card, "approve"))).json()["value"]  # an outdated card
+    assert "Nothing changed" in json.dumps(again) and not again.get("actions")
+    await receiver.wait_for(1)
+    assert len(receiver.received) == 1  # the agent heard one decision, not two
+    assert_valid_cards([*shown, first, again])
+
+
+async def test_reject_asks_for_a_reason_and_sends_it(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    _, card = await _run_waiting_for_approval(bot, agent, receiver)
+    form = (await bot.send(bot.click(card, "reject"))).json()["value"]
+    [reason] = [e for e in form["body"] if e.get("id") == "reason"]
+    assert reason["isRequired"] is True
+    assert receiver.received == []  # opening the form decided nothing
+    done = (await bot.send(bot.click(form, "reject", reason="over the limit"))).json()["value"]
+    assert "rejected" in json.dumps(done).lower()
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "reject" and command["reason"] == "over the limit"
+    back = (await bot.send(bot.click(form, "refresh"))).json()["value"]
+    assert not back.get("actions")  # Back shows the card as it is now: decided
+    assert_valid_cards([form, done, back])
+
+
+async def test_retry_offers_checkpoints_and_the_replay_warning(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver, clock: MovableClock
+) -> None:
+    bot, agent = teams
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {
+        "external_id": "r-1",
+        "title": "Payouts",
+        "owner": {"teams_user_id": ALICE},
+        "webhook_url": receiver.url,
+    }
+    run = (await bot.client.post("/v1/runs", json=body, headers=auth)).json()
+    await bot.client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
+    effect = [{"key": "payout:1", "idempotent": False, "description": "paid 10 EUR"}]
+    for cid, step, effects in (("c1", "fetch", []), ("c2", "pay", effect)):
+        await bot.client.post(
+            f"/v1/runs/{run['id']}/checkpoints",
+            json={"checkpoint_id": cid, "step": step, "side_effects": effects},
+            headers=auth,
+        )
+    await bot.client.post(f"/v1/runs/{run['id']}/heartbeat", json={}, headers=auth)
+    clock.advance(hours=3)  # then silence: the run is stuck
+    app = bot.client.app  # type: ignore[attr-defined]
+    await app.state.service.flush_heartbeats()
+    await app.state.watch.scan()
+    await app.state.watch.sync()
+    await bot.connector.wait_for(lambda: bot.connector.cards())
+    card = bot.connector.cards()[-1]
+    form = (await bot.send(bot.click(card, "retry"))).json()["value"]
+    text = json.dumps(form, ensure_ascii=False)
+    assert "c1 · fetch" in text and "c2 · pay" in text and "payout:1" in text
+    refused = await bot.send(bot.click(form, "retry", checkpoint="c1", confirm_replay="no"))
+    assert "Nothing changed" in json.dumps(refused.json()["value"])  # c2 paid: replay needs a yes
+    assert receiver.received == []
+    done = await bot.send(bot.click(form, "retry", checkpoint="c1", confirm_replay="yes"))
+    assert "Retry sent" in json.dumps(done.json()["value"])
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "retry" and command["from_checkpoint_id"] == "c1"
+    assert_valid_cards([card, form, refused.json()["value"], done.json()["value"]])
+
+
+async def test_reassign_offers_known_people_and_details_show_the_timeline(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    run, card = await _run_waiting_for_approval(bot, agent, receiver)
+    form = (await bot.send(bot.click(card, "reassign"))).json()["value"]
+    [picker] = [e for e in form["body"] if e.get("id") == "new_owner"]
+    assert {c["title"] for c in picker["choices"]} == {"Alice", "Bob"}
+    done = await bot.send(bot.click(form, "reassign", new_owner=f"teams:{BOB}", reason="leave"))
+    assert "Offered" in json.dumps(done.json()["value"])
+    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+        offered = await uow.runs.get(run["id"])
+    assert offered is not None and offered.pending_owner_id is not None
+    details = (await bot.send(bot.click(card, "details"))).json()["value"]
+    timeline = json.dumps(details)
+    assert "approval.requested" in timeline and "Alice via teams" in timeline
+    assert_valid_cards([form, done.json()["value"], details])
