@@ -432,3 +432,101 @@ async def test_reassign_offers_known_people_and_details_show_the_timeline(
     timeline = json.dumps(details)
     assert "approval.requested" in timeline and "Alice via teams" in timeline
     assert_valid_cards([form, done.json()["value"], details])
+
+
+async def test_agent_commands_in_a_channel_and_in_a_personal_chat(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    run, _ = await _run_waiting_for_approval(bot, agent, receiver)
+    said = len(await bot.replies(1))
+    asked = [
+        ("agent help", "agent status RUN"),
+        ("agent status", "Refund batch"),
+        (f"status {run['id']}", "waiting_approval"),
+        ("waiting", run["id"]),
+        ("stuck", "No runs here."),
+        ("mine", "Refund batch"),
+        (f"agent ack {run['id']}", "no open alert to acknowledge"),  # approvals are decided
+        ("frobnicate", "agent status RUN"),  # an unknown word gets the help
+    ]
+    for n, (text, expected) in enumerate(asked, start=1):
+        assert (await bot.send(bot.say(text))).status_code == 200
+        answer = (await bot.replies(said + n))[-1]
+        assert expected in answer, (text, answer)
+    stranger = bot.activity(
+        text="agent status",
+        user=STRANGER,
+        conversation="a:personal-stranger",
+        conversation_type="personal",
+    )
+    await bot.send(stranger)
+    refused = (await bot.replies(said + len(asked) + 1))[-1]
+    assert "not a known person" in refused
+    assert any(e.actor_name == STRANGER for e in await _audit(bot) if e.action == "action.refused")
+
+
+async def test_subscribe_binds_the_channel_and_alerts_follow(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    elsewhere = "19:bob-ops@thread.tacv2"
+    said = len(await bot.replies(1))
+    await bot.send(bot.say("agent subscribe", user=BOB, conversation=elsewhere))
+    assert "Bob's alerts now come to this channel" in (await bot.replies(said + 1))[-1]
+    await bot.send(bot.say("agent subscribe team payments", user=BOB, conversation=elsewhere))
+    assert "may not bind group payments" in (await bot.replies(said + 2))[-1]  # not a member
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    async with store.read() as uow:
+        group = await uow.people.group("payments")
+    assert group is not None and group.teams_channel == CHANNEL  # unchanged
+    actions = [e.action for e in await _audit(bot)]
+    assert "channel.subscribed" in actions and "action.refused" in actions
+
+    # Bob's run now alerts in his channel, not in a direct message.
+    _, card = await _run_waiting_for_approval(bot, agent, receiver, teams_user_id=BOB)
+    [post] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
+    assert post.conversation == elsewhere
+    assert_valid_cards([card])
+
+
+async def test_direct_alerts_go_to_the_personal_chat_the_bot_was_given(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    await add_person(store, identity=Identity(name="Carol", teams_user_id="aad-carol"))
+    personal = "a:1carol-personal"
+    hello = bot.activity(
+        text="hi", user="aad-carol", conversation=personal, conversation_type="personal"
+    )
+    await bot.send(hello)  # Carol talked to the bot once: it may write to her since
+    _, card = await _run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-carol")
+    [post] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
+    assert post.conversation == personal
+    assert_valid_cards([card])
+
+
+async def test_a_throttled_post_is_retried_after_retry_after(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    await bot.replies(1)
+    bot.connector.script = [(429, {"Retry-After": "0"}), (429, {"Retry-After": "0"})]
+    _, card = await _run_waiting_for_approval(bot, agent, receiver)
+    assert bot.connector.script == []  # both 429s were met, then the card went through
+    assert "Refund batch" in json.dumps(card)
+
+
+async def test_dev_mode_takes_unauthenticated_traffic_and_teams_is_off_without_it(
+    db_url: str, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    for dev, expected in ((True, 200), (False, 404)):
+        app = create_app(Settings(database_url=db_url, teams_dev=dev))
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            bot = Teams(client, connector, new_key())
+            answer = await client.post("/api/messages", json=bot.say("agent help"))
+            assert answer.status_code == expected
+    assert any("UNAUTHENTICATED" in r.message for r in caplog.records)
