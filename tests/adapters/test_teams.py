@@ -523,9 +523,12 @@ async def test_dev_mode_takes_unauthenticated_traffic_and_teams_is_off_without_i
 ) -> None:
     for dev, expected in ((True, 200), (False, 404)):
         app = create_app(Settings(database_url=db_url, teams_dev=dev))
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+            ) as client,
+        ):
             bot = Teams(client, connector, new_key())
             answer = await client.post("/api/messages", json=bot.say("agent help"))
             assert answer.status_code == expected
