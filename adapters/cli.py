@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from adapters.cli_operate import add_operator_commands
 from adapters.cli_table import table
@@ -70,7 +71,14 @@ async def _people_add(args: argparse.Namespace, store: SqlStore) -> int:
     identity = Identity(
         email=args.email, slack_user_id=args.slack, teams_user_id=args.teams, name=args.name
     )
-    person = await add_person(store, identity=identity, timezone=args.timezone, group=args.group)
+    person = await add_person(
+        store,
+        identity=identity,
+        timezone=args.timezone,
+        group=args.group,
+        slack_channel=args.slack_channel,
+        teams_channel=args.teams_channel,
+    )
     print(f"added {person.name} ({person.id})")
     return 0
 
@@ -227,6 +235,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.teams.package import MANIFESTS, PackageError, build_package
+
+    app_id = args.app_id or settings.microsoft_app_id
+    if not app_id:
+        print(
+            "opslayer: pass --app-id or set MicrosoftAppId (the Azure Bot's app id)",
+            file=sys.stderr,
+        )
+        return 2
+    output = Path(args.output)
+    try:
+        build_package(app_id, output, source=Path(args.source) if args.source else MANIFESTS)
+    except PackageError as why:
+        print(f"opslayer: {why}", file=sys.stderr)
+        return 2
+    print(f"wrote {output}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree, so `--help` at every level is complete."""
     parser = argparse.ArgumentParser(
@@ -272,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     padd.add_argument("--teams", help="Teams user: Azure AD object id")
     padd.add_argument("--timezone", default="UTC", help="IANA zone for digests (default UTC)")
     padd.add_argument("--group", help="the group whose channels alert for this person")
+    padd.add_argument("--slack-channel", help="their own Slack alert channel (before the group's)")
+    padd.add_argument("--teams-channel", help="their own Teams alert conversation id")
     padd.set_defaults(handler=_people_add)
     people.add_parser("list", help="list people").set_defaults(handler=_people_list)
 
@@ -293,6 +323,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gadd.set_defaults(handler=_groups_add)
     groups.add_parser("list", help="list groups").set_defaults(handler=_groups_list)
+
+    teams = sub.add_parser("teams", help="Microsoft Teams app").add_subparsers(
+        dest="teams_command", required=True
+    )
+    package = teams.add_parser(
+        "package", help="build the app package (zip) to upload to Teams or the admin center"
+    )
+    package.add_argument(
+        "--app-id", help="the Azure Bot's Microsoft App ID (default: MicrosoftAppId)"
+    )
+    package.add_argument(
+        "--output", default="opslayer-teams.zip", help="where to write it (default %(default)s)"
+    )
+    package.add_argument(
+        "--from", dest="source", help="a folder with manifest.json and icons (default: the shipped)"
+    )
+    package.set_defaults(plain=_teams_package)
 
     runs = sub.add_parser("runs", help="inspect runs").add_subparsers(
         dest="runs_command", required=True
@@ -339,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     if getattr(args, "serve", False):
         return _serve(args, settings)
+    if getattr(args, "plain", None) is not None:
+        code: int = args.plain(args, settings)
+        return code
     try:
         return asyncio.run(_with_store(args.handler, args, settings))
     except ConfirmationRequired as exc:

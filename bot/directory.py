@@ -11,7 +11,13 @@ from bot.ports import Store
 
 
 async def add_person(
-    store: Store, *, identity: Identity, timezone: str = "UTC", group: str | None = None
+    store: Store,
+    *,
+    identity: Identity,
+    timezone: str = "UTC",
+    group: str | None = None,
+    slack_channel: str | None = None,
+    teams_channel: str | None = None,
 ) -> Person:
     """Add a person; refused when any of their identities already belongs to someone."""
     if not (identity.email or identity.slack_user_id or identity.teams_user_id):
@@ -33,6 +39,8 @@ async def add_person(
             teams_user_id=identity.teams_user_id,
             timezone=timezone,
             group=group,
+            slack_channel=slack_channel,
+            teams_channel=teams_channel,
         )
         return await uow.people.add(person)
 

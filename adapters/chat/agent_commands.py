@@ -17,6 +17,8 @@ from bot.service import RunService
 from bot.subscriptions import Subscriptions
 
 LIST_LIMIT = 50
+# What `answer` understands (any other word gets the help); Teams' manifest lists the same.
+COMMAND_WORDS = ("status", "stuck", "waiting", "mine", "ack", "subscribe", "help")
 
 
 @dataclass(frozen=True, slots=True)
