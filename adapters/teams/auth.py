@@ -18,9 +18,18 @@ from typing import Any
 
 import jwt
 import requests
+from botbuilder.integration.aiohttp import (
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import Activity
+from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AppCredentials,
+    AuthenticateRequestResult,
     AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
     GovernmentConstants,
     JwtTokenExtractor,
     ServiceClientCredentialsFactory,
@@ -165,6 +174,67 @@ class PrefetchingCredentialFactory(ServiceClientCredentialsFactory):  # type: ig
         await credentials.refresh_if_due()
         return credentials
 
+    async def refresh_due(self) -> None:
+        """Refresh every token that is close to expiry (each in a worker thread)."""
+        for credentials in list(self._credentials.values()):
+            await credentials.refresh_if_due()
+
 
 def _module_fetch(credentials: AppCredentials) -> str:
     return fetch_token(credentials)
+
+
+class PooledConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    """One Bot Connector client per service URL and audience, kept for the process.
+
+    botbuilder builds a client for every turn, and each opens its own HTTP session (a TLS
+    handshake to the Bot Connector per message); a kept client reuses its connections."""
+
+    def __init__(
+        self,
+        inner: ConnectorFactory,
+        pool: dict[tuple[str, str], ConnectorClient],
+        credentials: PrefetchingCredentialFactory,
+    ) -> None:
+        self._inner = inner
+        self._pool = pool
+        self._credentials = credentials
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (service_url, audience or "")
+        client = self._pool.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            self._pool[key] = client
+        else:
+            await self._credentials.refresh_due()  # a kept client reads its token synchronously
+        return client
+
+
+class PooledAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+    """botbuilder's configuration-driven authentication, with Bot Connector clients pooled
+    and outbound tokens prefetched off the loop."""
+
+    def __init__(self, configuration: Any) -> None:
+        self.credentials = PrefetchingCredentialFactory(
+            ConfigurationServiceClientCredentialFactory(configuration)
+        )
+        super().__init__(configuration, credentials_factory=self.credentials)
+        self._pool: dict[tuple[str, str], ConnectorClient] = {}
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        result: AuthenticateRequestResult = await super().authenticate_request(
+            activity, auth_header
+        )
+        if result.connector_factory is not None:
+            result.connector_factory = PooledConnectorFactory(
+                result.connector_factory, self._pool, self.credentials
+            )
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return PooledConnectorFactory(
+            super().create_connector_factory(claims_identity), self._pool, self.credentials
+        )

@@ -6,16 +6,12 @@ import json
 import logging
 from types import SimpleNamespace
 
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-    ConfigurationServiceClientCredentialFactory,
-)
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from adapters.teams.auth import PrefetchingCredentialFactory, install_off_loop_key_fetching
+from adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
 from adapters.teams.bot import OpslayerTeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from bot.config import Settings
@@ -62,12 +58,7 @@ class TeamsConnection:
             APP_TENANTID=settings.microsoft_app_tenant_id or "",
         )
         install_off_loop_key_fetching()
-        credentials = PrefetchingCredentialFactory(
-            ConfigurationServiceClientCredentialFactory(configuration)
-        )
-        self.authentication = ConfigurationBotFrameworkAuthentication(
-            configuration, credentials_factory=credentials
-        )
+        self.authentication = PooledAuthentication(configuration)
         self.adapter = CloudAdapter(self.authentication)
         self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
         self.bot: OpslayerTeamsBot | None = None

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from adapters.app import create_app
+from adapters.teams.auth import signing_keys
 from bot.config import Settings
 from bot.directory import add_group, add_person, find_person
 from bot.domain.models import Identity
@@ -52,12 +55,21 @@ async def receiver() -> AsyncIterator[AgentReceiver]:
         yield r
 
 
+ENTRA_THREADS: list[int] = []  # the threads the outbound token was fetched on
+
+
+def _entra(credentials: object) -> str:
+    ENTRA_THREADS.append(threading.get_ident())
+    return OUTBOUND_TOKEN
+
+
 @pytest.fixture
 def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     """The key Bot Connector tokens are signed with here; Entra ID's outbound token, stood in."""
     signing = new_key()
     install(signing)
-    monkeypatch.setattr("adapters.teams.auth.fetch_token", lambda credentials: OUTBOUND_TOKEN)
+    ENTRA_THREADS.clear()
+    monkeypatch.setattr("adapters.teams.auth.fetch_token", _entra)
     return signing
 
 
@@ -533,3 +545,38 @@ async def test_dev_mode_takes_unauthenticated_traffic_and_teams_is_off_without_i
             answer = await client.post("/api/messages", json=bot.say("agent help"))
             assert answer.status_code == expected
     assert any("UNAUTHENTICATED" in r.message for r in caplog.records)
+
+
+class _Published:
+    """What Microsoft's OpenID endpoints answer, served from the test's key."""
+
+    def __init__(self, url: str, key: SigningKey) -> None:
+        self.url, self.key = url, key
+
+    def raise_for_status(self) -> None:
+        pass
+
+    def json(self) -> dict[str, Any]:
+        if self.url.endswith("keys"):
+            return {"keys": [self.key.jwk()]}
+        return {"jwks_uri": "https://login.botframework.com/v1/.well-known/keys"}
+
+
+async def test_microsoft_is_only_called_from_worker_threads(
+    teams: tuple[Teams, MintedToken], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botbuilder fetches signing keys and tokens with blocking clients: never on the loop."""
+    bot, _ = teams
+    loop_thread = threading.get_ident()
+    fetched: list[tuple[str, int]] = []
+
+    def get(url: str, timeout: float) -> _Published:
+        fetched.append((url, threading.get_ident()))
+        return _Published(url, bot.key)
+
+    monkeypatch.setattr("adapters.teams.auth.requests.get", get)
+    signing_keys().last_updated = datetime.min  # a day old: botbuilder refreshes them
+    assert (await bot.send(bot.say("agent help"))).status_code == 200
+    assert [u for u, _ in fetched][0].startswith("https://login.botframework.com/")
+    assert len(fetched) == 2 and all(t != loop_thread for _, t in fetched)
+    assert ENTRA_THREADS and all(t != loop_thread for t in ENTRA_THREADS)
