@@ -100,15 +100,25 @@ class Operations:
         return result
 
     async def record_refusal(
-        self, *, who: str, via: Via, action: str, run_id: str | None, reason: str
+        self,
+        *,
+        who: str,
+        via: Via,
+        action: str,
+        run_id: str | None,
+        reason: str,
+        person: Person | None = None,
+        refusal: str = "unknown person",
     ) -> None:
-        """Audit a refusal of someone who is not a known person (a stranger's click)."""
+        """Audit a refusal the use cases never saw: a stranger's click (`who` is their platform
+        id), or a known `person`'s click on a card that is out of date."""
+        actor = _actor(person, via) if person else Actor(id=f"{via.value}:{who}", name=who, via=via)
         event = AuditEvent(
             "action.refused",
             self._clock.now(),
-            Actor(id=f"{via.value}:{who}", name=who, via=via),
+            actor,
             run_id,
-            {"action": action, "refusal": "unknown person"},
+            {"action": action, "refusal": refusal},
             reason,
         )
 

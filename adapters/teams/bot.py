@@ -237,6 +237,18 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
                 f"{e.at:%m-%d %H:%M} {e.action} — {e.actor.name} via {e.actor.via}" for e in trail
             ]
             return details_card(view, timeline)
+        if view.get("state") == "resolved":
+            reason = "this card is out of date: " + str(view.get("resolution") or "it was settled")
+            await self._operations.record_refusal(
+                who=person.id,
+                via=Via.TEAMS,
+                action=verb,
+                run_id=view.get("run_id") or None,
+                reason=reason,
+                person=person,
+                refusal="outdated card",
+            )
+            return alert_card(view, notice=f"Nothing changed: {reason}")
         if verb in FORMS and not data.get("submit"):
             return await self._form(verb, view)
         try:

@@ -130,6 +130,12 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
     card = _card(body, actions)
     if entities:
         card["msteams"]["entities"] = entities
+        # Universal Actions' refresh: when the owner looks at the card, Teams asks the bot for
+        # the card as it is now, so a card posted hours ago never offers a stale decision.
+        card["refresh"] = {
+            "action": execute("refresh", "Refresh", action_data(view)),
+            "userIds": [entities[0]["mentioned"]["id"]],
+        }
     return card
 
 

@@ -290,6 +290,15 @@ async def test_approve_from_the_card_reaches_the_agent_and_updates_the_card(
     assert post.authorization == f"Bearer {OUTBOUND_TOKEN}"  # the bot's own credentials
     text = json.dumps(card)
     assert "Refund 1,200 EUR?" in text and "ticket 4411" in text and "<at>Alice</at>" in text
+    assert card["refresh"]["userIds"] == [ALICE]  # Teams asks for the current card when she looks
+    refreshed = await bot.send(
+        bot.activity(
+            "invoke",
+            name="adaptiveCard/action",
+            value={"action": card["refresh"]["action"], "trigger": "automatic"},
+        )
+    )
+    assert refreshed.json()["value"]["actions"] == card["actions"]  # nothing decided yet
     assert [a["title"] for a in card["actions"]][:2] == ["Approve", "Reject"]
 
     answer = await bot.send(bot.click(card, "approve"))
@@ -361,6 +370,9 @@ async def test_clicks_without_the_right_say_why_and_change_nothing(
     first = (await bot.send(bot.click(card, "approve"))).json()["value"]
     again = (await bot.send(bot.click(card, "approve"))).json()["value"]  # an outdated card
     assert "Nothing changed" in json.dumps(again) and not again.get("actions")
+    assert "out of date" in json.dumps(again)
+    outdated = [e for e in await _audit(bot) if e.action == "action.refused"][-1]
+    assert outdated.actor_name == "Alice" and outdated.detail["refusal"] == "outdated card"
     await receiver.wait_for(1)
     assert len(receiver.received) == 1  # the agent heard one decision, not two
     assert_valid_cards([*shown, first, again])
