@@ -343,7 +343,9 @@ class Watch:
         sent_key = f"{notifier.name}:pings"
         pings = alert.payload.get("pings", [])
         for ping in pings[refs.get(sent_key, 0) :]:
-            await notifier.post(ping["target"], {**ping["view"], "ping": ping["kind"]})
+            # The ping's facts are fresher; the alert gives what its buttons act on (approval,
+            # alert id), so a click on a reminder works like one on the first message.
+            await notifier.post(ping["target"], {**view, **ping["view"], "ping": ping["kind"]})
             refs[sent_key] = refs.get(sent_key, 0) + 1
 
 

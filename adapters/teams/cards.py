@@ -140,9 +140,8 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
 
 
 _PING = {
-    "remind": "Reminder: this still needs someone",
-    "escalate": "Escalated: nobody has answered",
-    "reopen": "Open again: the acknowledgement ran out",
+    "reminder": "Reminder: this still needs someone",
+    "escalation": "Escalated: nobody has answered yet",
 }
 
 

@@ -592,3 +592,59 @@ async def test_microsoft_is_only_called_from_worker_threads(
     assert [u for u, _ in fetched][0].startswith("https://login.botframework.com/")
     assert len(fetched) == 2 and all(t != loop_thread for _, t in fetched)
     assert ENTRA_THREADS and all(t != loop_thread for t in ENTRA_THREADS)
+
+
+async def test_reminders_escalations_and_digests_reach_teams(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver, clock: MovableClock
+) -> None:
+    bot, agent = teams
+    app = bot.client.app  # type: ignore[attr-defined]
+    escalations = "19:payments-escalations@thread.tacv2"
+    await bot.send(
+        bot.activity(
+            "conversationUpdate",
+            conversation=escalations,
+            membersAdded=[{"id": BOT_ID, "name": "opslayer"}],
+        )
+    )
+    await add_group(
+        app.state.store,
+        name="risk",
+        teams_channel=CHANNEL,
+        teams_escalation_channel=escalations,
+        all_clear=True,
+    )
+    await add_person(
+        app.state.store, identity=Identity(name="Dora", teams_user_id="aad-dora"), group="risk"
+    )
+    await _run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-dora")
+
+    def posted_cards(conversation: str) -> list[dict[str, Any]]:
+        return [
+            c.body["attachments"][0]["content"]
+            for c in bot.connector.of("post")
+            if c.conversation == conversation and c.body.get("attachments")
+        ]
+
+    clock.advance(hours=1, minutes=1)
+    await app.state.watch.follow_ups()
+    await app.state.watch.sync()
+    reminder = posted_cards(CHANNEL)[-1]
+    assert "Reminder" in json.dumps(reminder) and "Refund 1,200 EUR?" in json.dumps(reminder)
+
+    clock.advance(hours=3)
+    await app.state.watch.follow_ups()
+    await app.state.watch.sync()
+    [escalated] = posted_cards(escalations)
+    assert "Escalated" in json.dumps(escalated)
+
+    assert await app.state.watch.digest(groups={"risk"}) == 1
+    await app.state.watch.sync()
+    digest = posted_cards(CHANNEL)[-1]
+    text = json.dumps(digest)
+    assert "waiting for approval" in text and "Dora" in text and "Refund batch" in text
+    assert not digest.get("actions")
+    # The reminder's buttons work like the first card's: Dora approves from it.
+    approved = (await bot.send(bot.click(reminder, "approve", user="aad-dora"))).json()["value"]
+    assert "approved by dora" in json.dumps(approved).lower()
+    assert_valid_cards([reminder, escalated, digest, approved])

@@ -132,6 +132,10 @@ async def test_unanswered_approval_is_reminded_then_escalated(world: World) -> N
     await world.tick()
     pings = [view.get("ping") for _, view in world.chat.posts]
     assert "reminder" in pings
+    [reminder] = [view for _, view in world.chat.posts if view.get("ping") == "reminder"]
+    first = world.chat.posts[0][1]
+    # Its buttons act like the first message's: same approval, same alert.
+    assert reminder["approval"] == first["approval"] and reminder["alert_id"] == first["alert_id"]
     world.clock.advance(seconds=600)
     await world.tick()
     escalations = [target for target, view in world.chat.posts if view.get("ping") == "escalation"]
