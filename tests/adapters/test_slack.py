@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from adapters.app import create_app
 from adapters.slack.blocks import retry_modal
 from bot.config import Settings
-from bot.directory import add_group, add_person
+from bot.directory import add_group, add_person, find_person
 from bot.domain.models import Identity
 from bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver, agent_receiver
@@ -486,3 +486,28 @@ async def test_status_here_is_shared_and_digests_fit_block_kit(
     assert len(blocks) == MAX_BLOCKS and "/agent status all" in json.dumps(blocks[-1])
     for block in blocks:
         assert Block.parse(block) is not None
+
+
+async def test_subscribe_binds_a_slack_channel_to_the_asker(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, _ = bot
+    form = urlencode(
+        {
+            "command": "/agent",
+            "text": "subscribe",
+            "user_id": "UALICE",
+            "team_id": "T1",
+            "channel_id": "C-ALICE",
+            "response_url": f"{slack.url}/respond/1",
+            "trigger_id": "1.2",
+        }
+    )
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    await slack.wait_for(lambda: slack.responses)
+    assert "Alice's alerts now come to this channel" in slack.responses[0]["text"]
+    store = client._transport.app.state.store  # type: ignore[attr-defined]
+    alice = await find_person(store, Identity(slack_user_id="UALICE"))
+    assert alice.slack_channel == "C-ALICE"
