@@ -33,6 +33,7 @@ from botframework.connector.auth import (
     GovernmentConstants,
     JwtTokenExtractor,
     ServiceClientCredentialsFactory,
+    UserTokenClient,
 )
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 from msrest.authentication import Authentication
@@ -221,6 +222,7 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ig
         )
         super().__init__(configuration, credentials_factory=self.credentials)
         self._pool: dict[tuple[str, str], ConnectorClient] = {}
+        self._token_clients: dict[str, UserTokenClient] = {}
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str
@@ -238,3 +240,13 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ig
         return PooledConnectorFactory(
             super().create_connector_factory(claims_identity), self._pool, self.credentials
         )
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        # botbuilder builds one for every turn, for OAuth sign-in opslayer never uses, and each
+        # costs ~4 ms of CPU on the loop (msrest builds its retry table). One per app id will do.
+        app_id = str(claims_identity.claims.get("appid") or claims_identity.claims.get("aud"))
+        client = self._token_clients.get(app_id)
+        if client is None:
+            client = await super().create_user_token_client(claims_identity)
+            self._token_clients[app_id] = client
+        return client
