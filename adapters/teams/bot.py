@@ -34,7 +34,7 @@ from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, NotAuthorized, OpsError
 from bot.operations import Operations
-from bot.ports import Conversation, Store
+from bot.ports import Conversation, Store, UnitOfWork
 from bot.service import RunService
 from bot.subscriptions import Subscriptions
 from bot.watch import render
@@ -133,7 +133,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             user_id=sender.aad_object_id if kind == "personal" else None,
         )
 
-        async def job(uow: Any) -> None:
+        async def job(uow: UnitOfWork) -> None:
             await uow.conversations.remember(conversation)
 
         await self._store.run(job)
@@ -153,7 +153,8 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     # ---- `agent …` ---------------------------------------------------------------------------
 
-    def _person(self, activity: Activity) -> Callable[[], Awaitable[Person]]:
+    def _person(self, activity: Activity, action: str) -> Callable[[], Awaitable[Person]]:
+        """Who sent the activity, as a known person; a stranger's attempt is audited."""
         aad = (activity.from_property or ChannelAccount()).aad_object_id
 
         async def lookup() -> Person:
@@ -163,7 +164,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
                 await self._operations.record_refusal(
                     who=aad or "unknown",
                     via=Via.TEAMS,
-                    action="act",
+                    action=action,
                     run_id=None,
                     reason=stranger.message,
                 )
@@ -180,7 +181,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if words and words[0].lower() == "agent":
             words = words[1:]
         asker = Asker(
-            person=self._person(activity), via=Via.TEAMS, channel=conversation_id(activity)
+            person=self._person(activity, " ".join(words[:1]) or "status"),
+            via=Via.TEAMS,
+            channel=conversation_id(activity),
         )
         try:
             reply = await answer(
@@ -228,7 +231,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "refresh":
             return alert_card(view)
         try:
-            person = await self._person(activity)()
+            person = await self._person(activity, verb)()
         except OpsError as stranger:
             return alert_card(view, notice=f"Nothing changed: {stranger.message}")
         if verb == "details":
@@ -254,9 +257,12 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         try:
             done = await self._act(verb, view, data, person)
         except ConfirmationRequired as risky:
-            return alert_card(
-                view, notice=f"Nothing changed: {risky.message}. Tick the box to confirm."
+            how = (
+                "Tick the box to confirm."
+                if verb == "retry"
+                else f"Confirm from a terminal: opslayer runs {verb} RUN --confirm."
             )
+            return alert_card(view, notice=f"Nothing changed: {risky.message}. {how}")
         except OpsError as refused:
             return alert_card(view, notice=f"Nothing changed: {refused.message}")
         return alert_card(await self._view(data) or view, notice=done)
