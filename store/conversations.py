@@ -62,6 +62,18 @@ class SqlConversationRepository:
         ).first()
         return _conversation(row) if row else None
 
+    async def latest(self, surface: str) -> Conversation | None:
+        """The conversation heard from last (where the service URL and tenant are current)."""
+        row = (
+            await self._conn.execute(
+                select(conversations)
+                .where(conversations.c.surface == surface)
+                .order_by(conversations.c.updated_at.desc())
+                .limit(1)
+            )
+        ).first()
+        return _conversation(row) if row else None
+
     async def personal(self, surface: str, user_id: str) -> Conversation | None:
         row = (
             await self._conn.execute(

@@ -16,7 +16,7 @@ from aiohttp import web
 
 @dataclass
 class Call:
-    method: str  # "post", "reply" or "update"
+    method: str  # "create" (a conversation), "post", "reply" or "update"
     conversation: str
     activity_id: str | None
     body: dict[str, Any]
@@ -48,7 +48,7 @@ class FakeConnector:
 
     async def _handle(self, request: web.Request, method: str) -> web.Response:
         body = await request.json()
-        conversation = request.match_info["conversation"]
+        conversation = request.match_info.get("conversation", "")
         activity_id = request.match_info.get("activity")
         if self.script:
             status, headers = self.script.pop(0)
@@ -69,7 +69,12 @@ class FakeConnector:
             )
             self.changed.notify_all()
             new_id = activity_id if method == "update" else f"act-{len(self.calls)}"
+            if method == "create":
+                new_id = f"a:opened-{len(self.calls)}"
         return web.json_response({"id": new_id})
+
+    async def create(self, request: web.Request) -> web.Response:
+        return await self._handle(request, "create")
 
     async def post(self, request: web.Request) -> web.Response:
         return await self._handle(request, "post")
@@ -85,6 +90,7 @@ class FakeConnector:
 async def fake_connector() -> AsyncIterator[FakeConnector]:
     fake = FakeConnector()
     app = web.Application()
+    app.router.add_post("/v3/conversations", fake.create)
     app.router.add_post("/v3/conversations/{conversation}/activities", fake.post)
     app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", fake.reply)
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", fake.update)

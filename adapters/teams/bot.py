@@ -8,6 +8,7 @@ the alert sync, which also carries decisions made on any other surface.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -118,7 +119,12 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         where = conversation_id(activity)
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id = None
+        reference.conversation = copy.copy(activity.conversation)  # the turn still replies to it
         reference.conversation.id = where
+        # botbuilder-schema reads the tenant from `tenantID`, Teams sends `tenantId`: take it
+        # from channelData, where Teams always puts it (opening personal chats needs it).
+        tenant = ((activity.channel_data or {}).get("tenant") or {}).get("id")
+        reference.conversation.tenant_id = reference.conversation.tenant_id or tenant
         serialised: dict[str, Any] = reference.serialize()
         fingerprint = json.dumps(serialised, sort_keys=True)
         if self._remembered.get(where) == fingerprint:

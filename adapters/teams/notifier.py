@@ -8,11 +8,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from botbuilder.core import CloudAdapterBase, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 
 from adapters.chat.pacing import ChannelPacer
 from adapters.teams.cards import CARD_TYPE, card_for
-from bot.ports import Conversation, Store
+from bot.ports import Conversation, Store, UnitOfWork
 
 log = logging.getLogger("opslayer.teams")
 T = TypeVar("T")
@@ -69,18 +76,72 @@ class TeamsNotifier:
         async with self._store.read() as uow:
             if target.get("teams"):
                 return await uow.conversations.get(SURFACE, target["teams"])
-            if target.get("teams_user"):
-                return await uow.conversations.personal(SURFACE, target["teams_user"])
-        return None
+            if not target.get("teams_user"):
+                return None
+            personal = await uow.conversations.personal(SURFACE, target["teams_user"])
+            anchor = await uow.conversations.latest(SURFACE) if personal is None else None
+        if personal is None and anchor is not None:
+            personal = await self._open_personal_chat(anchor, target["teams_user"])
+        return personal
+
+    async def _open_personal_chat(self, anchor: Conversation, user: str) -> Conversation | None:
+        """Start a personal chat with a person the bot has not talked to yet, by their Entra
+        object id (Teams allows it once the app is installed for them), in the tenant and
+        through the service URL of the conversation heard from last."""
+        known = ConversationReference().deserialize(anchor.reference)
+        tenant = known.conversation.tenant_id
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=known.bot,
+            members=[ChannelAccount(id=user)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}},
+        )
+        opened: list[ConversationReference] = []
+
+        async def remember(turn: TurnContext) -> None:
+            opened.append(TurnContext.get_conversation_reference(turn.activity))
+
+        try:
+            await self._adapter.create_conversation(
+                self._app_id,
+                remember,
+                parameters,
+                channel_id=known.channel_id,
+                service_url=known.service_url,
+            )
+        except Exception as refused:  # not installed for them, another tenant…
+            log.warning(
+                "Teams: cannot open a personal chat with %s (%s); they need the app installed "
+                "for themselves, or a channel (agent subscribe)",
+                user,
+                refused,
+            )
+            return None
+        reference = opened[0]
+        reference.user = ChannelAccount(id=user, aad_object_id=user)
+        reference.activity_id = None
+        conversation = Conversation(
+            surface=SURFACE,
+            conversation_id=reference.conversation.id,
+            kind="personal",
+            reference=reference.serialize(),
+            user_id=user,
+        )
+
+        async def store(uow: UnitOfWork) -> None:
+            await uow.conversations.remember(conversation)
+
+        await self._store.run(store)
+        return conversation
 
     async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
         place = await self._place(target)
         if place is None:
-            if target.get("teams") or target.get("teams_user"):
+            if target.get("teams"):
                 log.warning(
-                    "Teams: no conversation with %s yet; install the app there "
-                    "(or send the bot a message) so it can post",
-                    target.get("teams") or target.get("teams_user"),
+                    "Teams: the bot is not in %s; add the app there so it can post",
+                    target["teams"],
                 )
             return None
         activity = card_activity(card_for(view), summary=str(view.get("headline", "")))

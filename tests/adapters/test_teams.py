@@ -205,6 +205,7 @@ async def test_installing_the_bot_greets_and_remembers_the_channel(
     assert place is not None and place.kind == "channel"
     assert place.reference["serviceUrl"] == f"{bot.connector.url}/"
     assert place.reference["conversation"]["id"] == CHANNEL  # the channel, not the thread
+    assert place.reference["conversation"]["tenantID"] == "tenant-1"  # from channelData
 
 
 def _forged(bot: Teams, activity: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
@@ -528,6 +529,39 @@ async def test_direct_alerts_go_to_the_personal_chat_the_bot_was_given(
     _, card = await _run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-carol")
     [post] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
     assert post.conversation == personal
+    assert_valid_cards([card])
+
+
+async def test_the_bot_opens_a_personal_chat_with_an_owner_it_never_heard_from(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot, agent = teams
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    await add_person(store, identity=Identity(name="Erin", teams_user_id="aad-erin"))
+    await bot.replies(1)
+    _, card = await _run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-erin")
+    [opened] = bot.connector.of("create")
+    assert opened.body["members"] == [{"id": "aad-erin"}]
+    assert opened.body["channelData"]["tenant"]["id"] == "tenant-1"
+    [post] = [c for c in bot.connector.of("post") if c.body.get("attachments")]
+    assert post.conversation.startswith("a:opened-")  # the card went into the new chat
+    async with store.read() as uow:
+        remembered = await uow.conversations.personal("teams", "aad-erin")
+    assert remembered is not None and remembered.conversation_id == post.conversation
+
+    # Someone without the app: Teams refuses, nothing is posted, the log says what to do.
+    await add_person(store, identity=Identity(name="Fay", teams_user_id="aad-fay"))
+    bot.connector.script = [(403, {})]
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {"external_id": "fay-1", "title": "Fay's", "owner": {"teams_user_id": "aad-fay"}}
+    run = (await bot.client.post("/v1/runs", json=body, headers=auth)).json()
+    await bot.client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    app = bot.client.app  # type: ignore[attr-defined]
+    await app.state.watch.sync()
+    assert bot.connector.script == [] and len(bot.connector.of("post")) == 2  # greeting, Erin's
+    assert any("installed" in r.message for r in caplog.records if r.name == "opslayer.teams")
     assert_valid_cards([card])
 
 
