@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.ports import Conversation
@@ -61,6 +61,14 @@ class SqlConversationRepository:
             )
         ).first()
         return _conversation(row) if row else None
+
+    async def forget(self, surface: str, conversation_id: str) -> None:
+        await self._conn.execute(
+            delete(conversations).where(
+                conversations.c.surface == surface,
+                conversations.c.conversation_id == conversation_id,
+            )
+        )
 
     async def latest(self, surface: str) -> Conversation | None:
         """The conversation heard from last (where the service URL and tenant are current)."""

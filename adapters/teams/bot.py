@@ -157,6 +157,18 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
                 )
             )
 
+    async def on_members_removed_activity(
+        self, members_removed: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        if any(m.id == turn_context.activity.recipient.id for m in members_removed):
+            where = conversation_id(turn_context.activity)
+
+            async def forget(uow: UnitOfWork) -> None:
+                await uow.conversations.forget(SURFACE, where)
+
+            await self._store.run(forget)
+            self._remembered.pop(where, None)
+
     # ---- `agent …` ---------------------------------------------------------------------------
 
     def _person(self, activity: Activity, action: str) -> Callable[[], Awaitable[Person]]:

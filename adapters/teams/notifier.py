@@ -24,6 +24,7 @@ from bot.ports import Conversation, Store, UnitOfWork
 log = logging.getLogger("opslayer.teams")
 T = TypeVar("T")
 SURFACE = "teams"
+_GONE = frozenset({403, 404})  # not a member any more, or no such conversation
 
 
 def card_activity(card: dict[str, Any], *, summary: str | None = None) -> Activity:
@@ -155,9 +156,28 @@ class TeamsNotifier:
             [sent] = await turn.adapter.send_activities(turn, [activity])
             return str(sent.id) if sent is not None and sent.id else ""
 
-        async with self._pacer.turn(place.conversation_id):
-            activity_id = await self._in(place, send)
+        try:
+            async with self._pacer.turn(place.conversation_id):
+                activity_id = await self._in(place, send)
+        except Exception as error:
+            if _status(error) not in _GONE:
+                raise  # the alert stays behind and is tried again on the next round
+            await self._forget(place, error)
+            return None
         return {"conversation": place.conversation_id, "activity_id": activity_id}
+
+    async def _forget(self, place: Conversation, error: BaseException) -> None:
+        """The bot was removed from the conversation (or it was deleted): stop posting there."""
+        log.warning(
+            "Teams: %s refused the bot (%s); forgetting it: add the app there again to post",
+            place.conversation_id,
+            _status(error),
+        )
+
+        async def forget(uow: UnitOfWork) -> None:
+            await uow.conversations.forget(SURFACE, place.conversation_id)
+
+        await self._store.run(forget)
 
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
         async with self._store.read() as uow:

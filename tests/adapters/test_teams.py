@@ -453,10 +453,21 @@ async def test_reassign_offers_known_people_and_details_show_the_timeline(
     async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
         offered = await uow.runs.get(run["id"])
     assert offered is not None and offered.pending_owner_id is not None
+    # Bob is offered the run on Teams (a personal chat the bot opens) and accepts from the card.
+    await bot.connector.wait_for(lambda: bot.connector.of("create"))
+    await bot.connector.wait_for(
+        lambda: any("handed over" in json.dumps(card) for card in bot.connector.cards())
+    )
+    [offer] = [card for card in bot.connector.cards() if "handed over" in json.dumps(card)]
+    taken = (await bot.send(bot.click(offer, "accept", user=BOB))).json()["value"]
+    assert "The run is yours now" in json.dumps(taken)
+    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+        accepted = await uow.runs.get(run["id"])
+    assert accepted is not None and accepted.owner.name == "Bob"
     details = (await bot.send(bot.click(card, "details"))).json()["value"]
     timeline = json.dumps(details)
     assert "approval.requested" in timeline and "Alice via teams" in timeline
-    assert_valid_cards([form, done.json()["value"], details])
+    assert_valid_cards([form, done.json()["value"], details, offer, taken])
 
 
 async def test_agent_commands_in_a_channel_and_in_a_personal_chat(
@@ -682,3 +693,57 @@ async def test_reminders_escalations_and_digests_reach_teams(
     approved = (await bot.send(bot.click(reminder, "approve", user="aad-dora"))).json()["value"]
     assert "approved by dora" in json.dumps(approved).lower()
     assert_valid_cards([reminder, escalated, digest, approved])
+
+
+async def test_a_channel_that_removed_the_bot_is_forgotten(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    await bot.replies(1)
+    # Teams answers 403 when the bot is no longer in the channel: the post is given up, not
+    # retried every round, and the channel is forgotten.
+    bot.connector.script = [(403, {})]
+    await _run_waiting_for_approval_quietly(bot, agent, receiver)
+    async with store.read() as uow:
+        assert await uow.conversations.get("teams", CHANNEL) is None
+        assert await uow.alerts.to_sync(limit=10) == []  # in step: nothing left to retry
+    assert len(bot.connector.of("post")) == 1  # the greeting only
+
+    # Removing the bot from a channel forgets it too.
+    other = "19:other@thread.tacv2"
+    await bot.send(
+        bot.activity(
+            "conversationUpdate",
+            conversation=other,
+            membersAdded=[{"id": BOT_ID, "name": "opslayer"}],
+        )
+    )
+    await bot.send(
+        bot.activity(
+            "conversationUpdate",
+            conversation=other,
+            membersRemoved=[{"id": BOT_ID, "name": "opslayer"}],
+        )
+    )
+    async with store.read() as uow:
+        assert await uow.conversations.get("teams", other) is None
+
+
+async def _run_waiting_for_approval_quietly(
+    bot: Teams, agent: MintedToken, receiver: AgentReceiver
+) -> None:
+    """An approval request whose card Teams refuses; returns once the sync tried it."""
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {
+        "external_id": f"q-{next(_ids)}",
+        "title": "Quiet",
+        "owner": {"teams_user_id": ALICE},
+        "webhook_url": receiver.url,
+    }
+    run = (await bot.client.post("/v1/runs", json=body, headers=auth)).json()
+    await bot.client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    await bot.client.app.state.watch.sync()  # type: ignore[attr-defined]
+    assert bot.connector.script == []
