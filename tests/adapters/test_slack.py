@@ -65,6 +65,7 @@ async def bot(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
         ) as client:
+            client.app = app  # type: ignore[attr-defined]
             yield client, minted
 
 
@@ -508,6 +509,6 @@ async def test_subscribe_binds_a_slack_channel_to_the_asker(
     ).status_code == 200
     await slack.wait_for(lambda: slack.responses)
     assert "Alice's alerts now come to this channel" in slack.responses[0]["text"]
-    store = client._transport.app.state.store  # type: ignore[attr-defined]
+    store = client.app.state.store  # type: ignore[attr-defined]
     alice = await find_person(store, Identity(slack_user_id="UALICE"))
     assert alice.slack_channel == "C-ALICE"
