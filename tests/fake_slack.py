@@ -1,5 +1,6 @@
 """A local fake of the Slack Web API that slack_sdk talks to through `base_url`; it records
-every call, and also takes what Bolt posts to `response_url`s."""
+every call, takes what Bolt posts to `response_url`s, and plays Slack's Socket Mode endpoint
+(`apps.connections.open` hands out its WebSocket URL)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     users: dict[str, str] = field(default_factory=dict)  # email → user id, for users.lookupByEmail
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: list[dict[str, Any]] = field(default_factory=list)  # what the app sent back on a socket
 
     def api(self, method: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == method]
@@ -44,7 +47,9 @@ class FakeSlack:
             body = dict(await request.post())
         await self._record(self.calls, (name, body))
         answer: dict[str, Any] = {"ok": True}
-        if name == "auth.test":
+        if name == "apps.connections.open":
+            answer.update(url=self.url.replace("http://", "ws://") + "/link")
+        elif name == "auth.test":
             answer.update(user_id="UBOT", bot_id="BBOT", team_id="T1", team="Team", user="opslayer")
         elif name == "users.lookupByEmail":
             user = self.users.get(str(body.get("email") or request.query.get("email")))
@@ -60,6 +65,29 @@ class FakeSlack:
             )
         return web.json_response(answer)
 
+    async def link(self, request: web.Request) -> web.WebSocketResponse:
+        """A Socket Mode connection: hello, then whatever the test sends; acks are recorded."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        await self._record(self.sockets, socket)
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                await self._record(self.acks, json.loads(message.data))
+        return socket
+
+    async def envelope(self, kind: str, payload: dict[str, Any], envelope_id: str) -> None:
+        """Send an event over the app's Socket Mode connection, as Slack does."""
+        await self.wait_for(lambda: self.sockets)
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": False,
+            }
+        )
+
     async def respond(self, request: web.Request) -> web.Response:
         await self._record(self.responses, json.loads(await request.text()))
         return web.Response(text="ok")
@@ -72,6 +100,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     app.router.add_post("/api/{method}", fake.method)
     app.router.add_get("/api/{method}", fake.method)  # users.lookupByEmail is a GET
     app.router.add_post("/respond/{n}", fake.respond)
+    app.router.add_get("/link", fake.link)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     with socket.socket() as s:

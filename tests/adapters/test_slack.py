@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
@@ -512,3 +512,65 @@ async def test_subscribe_binds_a_slack_channel_to_the_asker(
     store = client.app.state.store  # type: ignore[attr-defined]
     alice = await find_person(store, Identity(slack_user_id="UALICE"))
     assert alice.slack_channel == "C-ALICE"
+
+
+async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
+    db_url: str, slack: FakeSlack, receiver: AgentReceiver, clock: MovableClock
+) -> None:
+    """No public URL: the bot dials Slack (here, the fake) and gets the same events there."""
+    settings = Settings(
+        database_url=db_url,
+        slack_bot_token="xoxb-test",
+        slack_app_token="xapp-test",
+        slack_api_url=f"{slack.url}/api/",
+        run_cache_ttl_s=0,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await add_person(
+            store,
+            identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
+        )
+        agent = await mint_token(store, "billing-bot")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            assert (await client.post("/slack/events", content="{}")).status_code == 404
+            auth = {"Authorization": f"Bearer {agent.token}"}
+            body = {
+                "external_id": "s1",
+                "title": "Refunds",
+                "webhook_url": receiver.url,
+                "owner": {"email": "alice@example.com"},
+            }
+            run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+            await client.post(
+                f"/v1/runs/{run['id']}/approvals",
+                json={"request_id": "r", "title": "OK?"},
+                headers=auth,
+            )
+        opened = slack.api("apps.connections.open")
+        assert opened, "the bot asked Slack for a Socket Mode URL"
+        command = {
+            "command": "/agent",
+            "text": "help",
+            "user_id": "UALICE",
+            "team_id": "T1",
+            "channel_id": "C1",
+            "response_url": f"{slack.url}/respond/1",
+            "trigger_id": "1",
+        }
+        await slack.envelope("slash_commands", command, "env-1")
+        await slack.wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in slack.acks))
+        await slack.wait_for(lambda: slack.responses)
+        assert "/agent status RUN" in slack.responses[0]["text"]
+
+        await slack.wait_for(lambda: slack.api("chat.postMessage"))
+        approve = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]
+        clicked = json.loads(parse_qs(click(slack, "UALICE", approve, n=2))["payload"][0])
+        await slack.envelope("interactive", clicked, "env-2")
+        [delivery] = await receiver.wait_for(1)
+        sent = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+        assert sent["kind"] == "approve" and sent["actor"]["via"] == "slack"
+        assert any(a.get("envelope_id") == "env-2" for a in slack.acks)
