@@ -68,10 +68,23 @@ _CHECKPOINT_INSERT = {
 
 
 class SqlCheckpointRepository:
-    def __init__(self, conn: Db) -> None:
+    """Inside a group-commit batch (`pending` given) new checkpoints are collected and inserted
+    in one statement when the batch ends; a checkpoint_id the database already has then fails
+    the batch, which is replayed job by job, where each insert runs at once and reports the
+    duplicate. Agents rarely resend a checkpoint; every checkpoint saves a statement."""
+
+    def __init__(self, conn: Db, pending: list[dict[str, Any]] | None = None) -> None:
         self._conn = conn
+        self._pending = pending
+
+    async def flush(self) -> None:
+        if self._pending:
+            rows = list(self._pending)
+            self._pending.clear()
+            await self._conn.execute(insert(checkpoints), rows)
 
     async def get(self, run_id: str, checkpoint_id: str) -> Checkpoint | None:
+        await self.flush()
         query = select(checkpoints).where(
             checkpoints.c.run_id == run_id, checkpoints.c.checkpoint_id == checkpoint_id
         )
@@ -94,10 +107,18 @@ class SqlCheckpointRepository:
             ],
             "created_at": checkpoint.created_at,
         }
-        result = await self._conn.execute(_CHECKPOINT_INSERT[self._conn.dialect], values)
-        return bool(result.rowcount)
+        if self._pending is None:
+            result = await self._conn.execute(_CHECKPOINT_INSERT[self._conn.dialect], values)
+            return bool(result.rowcount)
+        key = (checkpoint.run_id, checkpoint.checkpoint_id)
+        if any((row["run_id"], row["checkpoint_id"]) == key for row in self._pending):
+            return False  # another job of this batch recorded it first
+        self._pending.append(values)
+        self._conn.dirty = True
+        return True
 
     async def for_run(self, run_id: str) -> list[Checkpoint]:
+        await self.flush()
         query = (
             select(checkpoints).where(checkpoints.c.run_id == run_id).order_by(checkpoints.c.seq)
         )

@@ -43,14 +43,18 @@ class SqlUnitOfWork:
     """Repositories sharing one connection and so one transaction."""
 
     def __init__(
-        self, conn: AsyncConnection, clock: Clock, audit_rows: list[dict[str, Any]] | None = None
+        self,
+        conn: AsyncConnection,
+        clock: Clock,
+        audit_rows: list[dict[str, Any]] | None = None,
+        checkpoint_rows: list[dict[str, Any]] | None = None,
     ) -> None:
         now = clock.now()
         self.db = db = Db(conn)
         self.agents = SqlAgentRepository(db, now)
         self.people = SqlPeopleRepository(db, now)
         self.runs = SqlRunRepository(db)
-        self.checkpoints = SqlCheckpointRepository(db)
+        self.checkpoints = SqlCheckpointRepository(db, checkpoint_rows)
         self.approvals = SqlApprovalRepository(db)
         self.commands = SqlCommandRepository(db)
         self.audit = SqlAuditRepository(db, [] if audit_rows is None else audit_rows)
@@ -135,19 +139,25 @@ class SqlStore:
         self, batch: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]]
     ) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
-        audit_rows: list[dict[str, Any]] = []  # every job's audit rows, written in one statement
+        # Every job's audit rows and new checkpoints, each written in one statement at the end.
+        audit_rows: list[dict[str, Any]] = []
+        checkpoint_rows: list[dict[str, Any]] = []
         async with self.engine.begin() as conn:
             for job, _ in batch:
-                uow = SqlUnitOfWork(conn, self._clock, audit_rows)
+                uow = SqlUnitOfWork(conn, self._clock, audit_rows, checkpoint_rows)
                 try:
                     outcomes.append((True, await job(uow)))
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if uow.db.dirty:
+                    # After a write, or when the database refused a statement (PostgreSQL then
+                    # refuses the rest of the transaction), only a replay gives honest answers.
+                    if uow.db.dirty or isinstance(exc, DBAPIError):
                         raise _Poisoned from exc
                     outcomes.append((False, exc))
-            await SqlUnitOfWork(conn, self._clock, audit_rows).audit.flush()
+            last = SqlUnitOfWork(conn, self._clock, audit_rows, checkpoint_rows)
+            await last.checkpoints.flush()
+            await last.audit.flush()
         return outcomes
 
     async def _outcome(self, job: Callable[[UnitOfWork], Awaitable[Any]]) -> tuple[bool, Any]:

@@ -113,3 +113,40 @@ async def test_run_pages_are_newest_first_and_complete(
         if cursor is None:
             break
     assert seen == ids[::-1]
+
+
+async def test_checkpoints_sent_together_are_each_recorded_once(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    """Checkpoints of one group-commit batch are inserted together; a checkpoint_id sent twice in
+    one batch, or one the database already has, still comes back as the one recorded."""
+    from bot.contract import CheckpointIn, StatusReport
+    from bot.domain.status import RunStatus
+
+    await mint_token(store, "bot-a")
+    service = RunService(store, clock)
+    runs = [
+        (await service.register_run("bot-a", _registration(external_id=f"j{n}")))[0]
+        for n in range(3)
+    ]
+    for run in runs:
+        await service.report_status("bot-a", run.id, StatusReport(status=RunStatus.RUNNING))
+    await service.add_checkpoint("bot-a", runs[0].id, CheckpointIn(checkpoint_id="old", step="s"))
+
+    def point(cid: str) -> CheckpointIn:
+        return CheckpointIn(checkpoint_id=cid, step=f"step {cid}")
+
+    sent = [
+        (runs[0].id, point("old")),  # the database has it: the batch is replayed job by job
+        (runs[1].id, point("a")),
+        (runs[1].id, point("a")),  # twice in one batch
+        (runs[1].id, point("b")),
+        (runs[2].id, point("a")),  # the same id on another run is another checkpoint
+    ]
+    results = await asyncio.gather(*(service.add_checkpoint("bot-a", r, c) for r, c in sent))
+    assert [created for _, created in results] == [False, True, False, True, True]
+    assert results[1][0].id == results[2][0].id  # the repeat answers with the one recorded
+    assert [c.checkpoint_id for c in await service.checkpoints(runs[1].id)] == ["a", "b"]
+    assert [c.checkpoint_id for c in await service.checkpoints(runs[0].id)] == ["old"]
+    trail = [e.action for e in await service.audit_trail(runs[1].id)]
+    assert trail.count("checkpoint.recorded") == 2
