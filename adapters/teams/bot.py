@@ -161,13 +161,20 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         self, members_removed: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         if any(m.id == turn_context.activity.recipient.id for m in members_removed):
-            where = conversation_id(turn_context.activity)
+            await self._forget(turn_context.activity)
 
-            async def forget(uow: UnitOfWork) -> None:
-                await uow.conversations.forget(SURFACE, where)
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await self._forget(turn_context.activity)
 
-            await self._store.run(forget)
-            self._remembered.pop(where, None)
+    async def _forget(self, activity: Activity) -> None:
+        """The app was removed here: stop posting (a new install is remembered again)."""
+        where = conversation_id(activity)
+
+        async def forget(uow: UnitOfWork) -> None:
+            await uow.conversations.forget(SURFACE, where)
+
+        await self._store.run(forget)
+        self._remembered.pop(where, None)
 
     # ---- `agent …` ---------------------------------------------------------------------------
 

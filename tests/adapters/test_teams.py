@@ -728,6 +728,23 @@ async def test_a_channel_that_removed_the_bot_is_forgotten(
     )
     async with store.read() as uow:
         assert await uow.conversations.get("teams", other) is None
+    # So does uninstalling the app from a personal chat.
+    personal = "a:1uninstalled"
+    await bot.send(
+        bot.activity("message", text="hi", conversation=personal, conversation_type="personal")
+    )
+    async with store.read() as uow:
+        assert await uow.conversations.personal("teams", ALICE) is not None
+    await bot.send(
+        bot.activity(
+            "installationUpdate",
+            action="remove",
+            conversation=personal,
+            conversation_type="personal",
+        )
+    )
+    async with store.read() as uow:
+        assert await uow.conversations.personal("teams", ALICE) is None
 
 
 async def _run_waiting_for_approval_quietly(
