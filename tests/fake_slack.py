@@ -24,6 +24,7 @@ class FakeSlack:
     users: dict[str, str] = field(default_factory=dict)  # email → user id, for users.lookupByEmail
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the app sent back on a socket
+    fail: dict[str, str] = field(default_factory=dict)  # method → the error its next call gets
 
     def api(self, method: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == method]
@@ -46,6 +47,8 @@ class FakeSlack:
         else:
             body = dict(await request.post())
         await self._record(self.calls, (name, body))
+        if name in self.fail:
+            return web.json_response({"ok": False, "error": self.fail.pop(name)})
         answer: dict[str, Any] = {"ok": True}
         if name == "apps.connections.open":
             answer.update(url=self.url.replace("http://", "ws://") + "/link")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -9,6 +10,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.pacing import ChannelPacer
 from adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
+
+log = logging.getLogger("opslayer.slack")
+_GONE = frozenset(
+    {
+        "message_not_found",
+        "channel_not_found",
+        "cant_update_message",
+        "not_in_channel",
+        "is_archived",
+    }
+)
 
 
 class SlackNotifier:
@@ -60,9 +72,17 @@ class SlackNotifier:
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
         # Sending text without blocks would remove the blocks: always send both.
         view = await self._with_user(view)
-        await self._client.chat_update(
-            channel=ref["channel"], ts=ref["ts"], text=fallback_text(view), blocks=_blocks(view)
-        )
+        try:
+            await self._client.chat_update(
+                channel=ref["channel"], ts=ref["ts"], text=fallback_text(view), blocks=_blocks(view)
+            )
+        except SlackApiError as error:
+            if error.response.get("error") not in _GONE:
+                raise
+            # Deleted, archived, or the bot was removed: nothing to update, now or later.
+            log.info(
+                "Slack: message %s is gone (%s); not updated", ref["ts"], error.response["error"]
+            )
 
 
 def _blocks(view: dict[str, Any]) -> list[dict[str, Any]]:

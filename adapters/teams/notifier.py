@@ -190,7 +190,14 @@ class TeamsNotifier:
         async def replace(turn: TurnContext) -> None:
             await turn.update_activity(activity)
 
-        await self._in(place, replace)
+        try:
+            await self._in(place, replace)
+        except Exception as error:
+            if _status(error) not in _GONE:
+                raise
+            # Deleted, or the bot was removed: there is nothing left to update, and trying
+            # again every round would not change that.
+            log.info("Teams: card %s is gone (%s); not updated", ref["activity_id"], _status(error))
 
     async def _in(self, place: Conversation, work: Callable[[TurnContext], Awaitable[T]]) -> T:
         """Run `work` in a proactive turn of the conversation, retrying what Teams throttles."""

@@ -20,6 +20,7 @@ from adapters.slack.blocks import retry_modal
 from bot.config import Settings
 from bot.directory import add_group, add_person, find_person
 from bot.domain.models import Identity
+from bot.domain.status import Via
 from bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver, agent_receiver
 from tests.fake_slack import FakeSlack, fake_slack
@@ -574,3 +575,26 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
         sent = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
         assert sent["kind"] == "approve" and sent["actor"]["via"] == "slack"
         assert any(a.get("envelope_id") == "env-2" for a in slack.acks)
+
+
+async def test_a_deleted_message_is_not_updated_forever(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {"external_id": "d1", "title": "Gone", "owner": {"email": "alice@example.com"}}
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    app = client.app  # type: ignore[attr-defined]
+    approval_id = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]["value"]
+    alice = await find_person(app.state.store, Identity(slack_user_id="UALICE"))
+    slack.fail["chat.update"] = "message_not_found"  # someone deleted the message
+    await app.state.operations.approve(approval_id.partition("|")[2], person=alice, via=Via.CLI)
+    await slack.wait_for(lambda: slack.api("chat.update"))
+    await app.state.watch.sync()
+    async with app.state.store.read() as uow:
+        assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
+    assert len(slack.api("chat.update")) == 1

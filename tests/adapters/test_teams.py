@@ -764,3 +764,18 @@ async def _run_waiting_for_approval_quietly(
     )
     await bot.client.app.state.watch.sync()  # type: ignore[attr-defined]
     assert bot.connector.script == []
+
+
+async def test_a_deleted_card_is_not_updated_forever(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    bot, agent = teams
+    _, card = await _run_waiting_for_approval(bot, agent, receiver)
+    bot.connector.script = [(404, {})]  # someone deleted the post
+    answer = await bot.send(bot.click(card, "approve"))
+    assert "approved" in json.dumps(answer.json()["value"]).lower()
+    app = bot.client.app  # type: ignore[attr-defined]
+    await app.state.watch.sync()
+    assert bot.connector.script == [] and bot.connector.of("update") == []
+    async with app.state.store.read() as uow:
+        assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
