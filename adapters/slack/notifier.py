@@ -12,15 +12,8 @@ from adapters.chat.pacing import ChannelPacer
 from adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
 
 log = logging.getLogger("opslayer.slack")
-_GONE = frozenset(
-    {
-        "message_not_found",
-        "channel_not_found",
-        "cant_update_message",
-        "not_in_channel",
-        "is_archived",
-    }
-)
+_UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+_GONE = _UNREACHABLE | {"message_not_found", "cant_update_message"}
 
 
 class SlackNotifier:
@@ -63,10 +56,21 @@ class SlackNotifier:
         if not channel:
             return None
         view = await self._with_user(view)
-        async with self._pacer.turn(channel):
-            answer = await self._client.chat_postMessage(
-                channel=channel, text=fallback_text(view), blocks=_blocks(view)
+        try:
+            async with self._pacer.turn(channel):
+                answer = await self._client.chat_postMessage(
+                    channel=channel, text=fallback_text(view), blocks=_blocks(view)
+                )
+        except SlackApiError as error:
+            if error.response.get("error") not in _UNREACHABLE:
+                raise  # the alert stays behind and is tried again on the next round
+            log.warning(
+                "Slack: cannot post in %s (%s): invite the bot there (/invite @opslayer) "
+                "for the next alerts",
+                channel,
+                error.response["error"],
             )
+            return None
         return {"channel": answer["channel"], "ts": answer["ts"]}
 
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:

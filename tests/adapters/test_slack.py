@@ -598,3 +598,23 @@ async def test_a_deleted_message_is_not_updated_forever(
     async with app.state.store.read() as uow:
         assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
     assert len(slack.api("chat.update")) == 1
+
+
+async def test_a_channel_without_the_bot_is_not_posted_to_forever(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    slack.fail["chat.postMessage"] = "not_in_channel"
+    body = {"external_id": "n1", "title": "Nowhere", "owner": {"email": "alice@example.com"}}
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    app = client.app  # type: ignore[attr-defined]
+    await app.state.watch.sync()
+    async with app.state.store.read() as uow:
+        assert await uow.alerts.to_sync(limit=10) == []
+    assert len(slack.api("chat.postMessage")) == 1
+    assert any("/invite @opslayer" in r.message for r in caplog.records)
