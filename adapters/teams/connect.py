@@ -10,6 +10,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
 from adapters.teams.bot import OpslayerTeamsBot
@@ -91,7 +92,22 @@ class TeamsConnection:
         except Exception as refused:  # PermissionError, IndexError (unknown key), jwt errors…
             log.info("Teams: refused an activity: %s: %s", type(refused).__name__, refused)
             return _refusal(401, "the request does not carry a valid Bot Framework token")
-        answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        try:
+            answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        except (ClientRequestError, HttpOperationError) as unreachable:
+            # The turn ran (what it changed is committed); only its answer did not get through.
+            log.warning(
+                "Teams: the Bot Connector at %s refused an answer: %s",
+                activity.service_url,
+                unreachable,
+            )
+            return JSONResponse(
+                {
+                    "error": "bad_gateway",
+                    "message": f"the answer could not be sent to {activity.service_url}",
+                },
+                status_code=502,
+            )
         if answer is not None:
             return JSONResponse(answer.body, status_code=int(answer.status))
         return Response(status_code=200)

@@ -779,3 +779,13 @@ async def test_a_deleted_card_is_not_updated_forever(
     assert bot.connector.script == [] and bot.connector.of("update") == []
     async with app.state.store.read() as uow:
         assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
+
+
+async def test_an_unreachable_bot_connector_is_a_502_not_a_crash(
+    teams: tuple[Teams, MintedToken],
+) -> None:
+    bot, _ = teams
+    activity = bot.say("agent help")
+    activity["serviceUrl"] = "http://127.0.0.1:9/"  # nothing listens there
+    answer = await bot.send(activity)
+    assert answer.status_code == 502 and "could not be sent" in answer.json()["message"]
