@@ -307,14 +307,21 @@ class Watch:
 
     async def _sync(self, pending: list[Alert]) -> int:
         done = 0
+        # A surface that failed once this round is not tried again until the next one: an
+        # outage of one (each call timing out and retried) must not hold up the others.
+        down: set[str] = set()
         for alert in pending:
             refs = dict(alert.message_refs)
             failed = False
             for notifier in self._notifiers:
+                if notifier.name in down:
+                    failed = True
+                    continue
                 try:
                     await self._sync_one(notifier, alert, refs)
                 except Exception:  # a surface that is down is retried on the next round
                     failed = True
+                    down.add(notifier.name)
                     log.exception("%s: could not sync alert %s", notifier.name, alert.id)
             seen = alert.updated_at if not failed else None
 

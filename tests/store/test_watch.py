@@ -264,3 +264,31 @@ async def test_run_ending_closes_its_approval_message(world: World) -> None:
     )
     await world.watch.sync()
     assert world.chat.current(0)["resolution"] == "the run canceled"
+
+
+async def test_a_surface_that_is_down_does_not_hold_up_the_others(world: World) -> None:
+    """Teams (say) fails: it is tried once per round, Slack (say) still gets every alert, and
+    Teams catches up on the next round, without posting anything twice."""
+
+    class Flaky(RecordingNotifier):
+        calls = 0
+        down = True
+
+        async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+            self.calls += 1
+            if self.down:
+                raise ConnectionError("the surface is down")
+            return await super().post(target, view)
+
+    flaky = Flaky(name="flaky")
+    watch = Watch(world.store, world.clock, notifiers=[world.chat, flaky], holder="replica-a")
+    for n in range(3):
+        run_id = await world.run(f"job-{n}")
+        await world.service.request_approval(
+            "bot", run_id, ApprovalIn(request_id="r", title=f"Ship {n}?")
+        )
+    assert await watch.sync() == 0  # none fully in step: flaky missed them all
+    assert len(world.chat.posts) == 3 and flaky.calls == 1  # tried once, not once per alert
+    flaky.down = False
+    assert await watch.sync() == 3
+    assert len(world.chat.posts) == 3 and len(flaky.posts) == 3  # nothing posted twice
