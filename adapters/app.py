@@ -19,7 +19,9 @@ from adapters.http.errors import install_error_handlers
 from adapters.http.limits import BodyLimit
 from adapters.http.ops import Metrics, RequestMetrics
 from adapters.webhooks.deliverer import Deliverer
+from adapters.webhooks.resolver import GuardedResolver
 from bot.config import Settings
+from bot.egress import Egress
 from bot.operations import Operations
 from bot.outbox import Outbox
 from bot.ports import ChatNotifier, Clock, SystemClock
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """The whole bot as one ASGI app; nothing is opened until its lifespan starts."""
     clock = clock or SystemClock()
     admins = Admins.parse(settings.admins)  # a typo in OPSLAYER_ADMINS stops start-up, loudly
+    egress = Egress.parse(settings.webhook_deny)  # so does one in OPSLAYER_WEBHOOK_DENY
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +110,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             run_cache_ttl_s=settings.run_cache_ttl_s,
             admins_target=settings.admins_target,
             on_alert=sync_loop.wake,
+            egress=egress,
         )
         app.state.store = store
         app.state.service = service
@@ -114,7 +118,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         outbox = Outbox(
             store, clock, schedule=settings.webhook_retry_s, lease_s=settings.delivery_lease_s
         )
-        deliverer = Deliverer(outbox, http=http, poll_s=settings.delivery_poll_s)
+        # Webhooks get a session of their own, whose resolver never connects into a denied
+        # network, whatever the agent's DNS answers.
+        webhooks_http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
+            connector=aiohttp.TCPConnector(resolver=GuardedResolver(egress)),
+        )
+        deliverer = Deliverer(
+            outbox, http=webhooks_http, poll_s=settings.delivery_poll_s, egress=egress
+        )
         app.state.outbox = outbox
         app.state.deliverer = deliverer
 
@@ -182,6 +194,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             if app.state.slack is not None:
                 await app.state.slack.close()
             await http.close()
+            await webhooks_http.close()
             await store.close()
 
     app = FastAPI(

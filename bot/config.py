@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     admins: Annotated[list[str], NoDecode] = []
+    # Networks webhooks may not reach: CIDRs, `default` (link-local, metadata), `private`.
+    webhook_deny: Annotated[list[str], NoDecode] = ["default"]
     scan_interval_s: float = Field(30.0, gt=0)
     webhook_retry_s: Annotated[list[float], NoDecode] = list(DEFAULT_RETRY_SCHEDULE)
     digest_cron: str = "0 9 * * mon-fri"
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
     )
     teams_dev: bool = False
 
-    _split_admins = field_validator("admins", mode="before")(_csv)
+    _split_admins = field_validator("admins", "webhook_deny", mode="before")(_csv)
 
     @field_validator("webhook_retry_s", mode="before")
     @classmethod

@@ -46,6 +46,7 @@ from bot.domain.transitions import (
     event_for_report,
     transition,
 )
+from bot.egress import DEFAULT_EGRESS, Egress
 from bot.errors import (
     ApprovalNotFound,
     CommandNotFound,
@@ -140,8 +141,10 @@ class RunService:
         run_cache_ttl_s: float = 1.0,
         admins_target: dict[str, Any] | None = None,
         on_alert: Callable[[], None] | None = None,
+        egress: Egress = DEFAULT_EGRESS,
     ) -> None:
         self._store = store
+        self._egress = egress
         self._clock = clock
         self._admins = admins_target or {}
         self._on_alert = on_alert or (lambda: None)
@@ -225,6 +228,9 @@ class RunService:
 
     async def register_run(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
         """Register a run; the same external_id again returns the existing run (created=False)."""
+        refusal = self._egress.refusal(str(req.webhook_url)) if req.webhook_url else None
+        if refusal is not None:
+            raise ValidationFailed(f"webhook_url: {refusal}")
         try:
             run, created = await self._store.run(lambda uow: self._register(uow, agent, req))
         except Conflict:

@@ -17,6 +17,7 @@ import aiohttp
 
 from adapters.webhooks.signing import signed_headers
 from bot.domain.models import Delivery
+from bot.egress import DEFAULT_EGRESS, Egress
 from bot.outbox import Outbox
 
 log = logging.getLogger("opslayer.webhooks")
@@ -51,8 +52,10 @@ class Deliverer:
         http: aiohttp.ClientSession,
         max_in_flight: int = 64,
         poll_s: float = 1.0,
+        egress: Egress = DEFAULT_EGRESS,
     ) -> None:
         self._outbox = outbox
+        self._egress = egress
         self._http = http
         self._max_in_flight = max_in_flight
         self._poll_s = poll_s
@@ -106,6 +109,10 @@ class Deliverer:
 
     async def _deliver(self, delivery: Delivery) -> None:
         command = delivery.command
+        refusal = self._egress.refusal(delivery.url)
+        if refusal is not None:  # registered before the rule changed: never call it
+            await self._outbox.failed(command, error=refusal, gone=True)
+            return
         body = json.dumps(command.payload, separators=(",", ":")).encode()
         headers = {
             **signed_headers(delivery.secret, command.id, body),

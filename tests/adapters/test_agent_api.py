@@ -445,3 +445,24 @@ async def test_openapi_health_and_metrics(
     assert (
         'opslayer_http_requests_total{method="POST",route="/v1/runs",status="201"} 1.0' in metrics
     )
+
+
+async def test_webhooks_into_metadata_or_link_local_networks_are_refused(
+    app_client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:169.254.169.254]/",
+    ):
+        body = {
+            "external_id": url,
+            "title": "t",
+            "owner": {"email": "a@example.com"},
+            "webhook_url": url,
+        }
+        refused = await app_client.post("/v1/runs", json=body, headers=auth)
+        assert refused.status_code == 422, url
+        assert "OPSLAYER_WEBHOOK_DENY" in refused.json()["detail"]
+    listed = (await app_client.get("/v1/runs", headers=auth)).json()
+    assert listed["items"] == []  # nothing half-registered

@@ -409,3 +409,49 @@ async def test_an_agent_that_never_answers_does_not_hold_up_the_others(
         [delivery] = await receiver.wait_for(1)
         assert delivery.headers["webhook-id"] == decision.command.id
         slow.hang.set()
+
+
+async def test_a_webhook_name_that_resolves_into_a_denied_network_is_never_called(
+    db_url: str, clock: MovableClock, receiver: AgentReceiver
+) -> None:
+    """OPSLAYER_WEBHOOK_DENY=private: `localhost` passes registration (a name), but its address
+    is checked when the connection is made, and the delivery fails saying why."""
+    from adapters.app import create_app
+    from bot.config import Settings
+    from bot.tokens import mint_token
+
+    settings = Settings(database_url=db_url, webhook_deny=["default", "private"])
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        agent = await mint_token(app.state.store, "billing-bot")
+        auth = {"Authorization": f"Bearer {agent.token}"}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            literal = await client.post(
+                "/v1/runs",
+                json={
+                    "external_id": "x",
+                    "title": "t",
+                    "owner": {"email": "a@example.com"},
+                    "webhook_url": receiver.url,
+                },  # 127.0.0.1: refused at once
+                headers=auth,
+            )
+            assert literal.status_code == 422
+            named = receiver.url.replace("127.0.0.1", "localhost")
+            run = await started_run(client, auth, receiver, webhook_url=named)
+            decision = await ops(client).pause(
+                run["id"], person=await person(client, "alice@example.com"), via=Via.CLI
+            )
+
+            async def tried() -> list[dict[str, Any]]:
+                url = f"/v1/runs/{run['id']}/commands"
+                commands: list[dict[str, Any]] = (await client.get(url, headers=auth)).json()
+                return [c for c in commands if c["id"] == decision.command.id and c["attempts"]]
+
+            await eventually(lambda: tried())
+            [command] = await tried()
+            assert "OPSLAYER_WEBHOOK_DENY" in command["last_error"]
+    assert receiver.received == []
