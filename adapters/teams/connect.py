@@ -90,7 +90,13 @@ class TeamsConnection:
         try:
             authenticated = await self.authentication.authenticate_request(activity, header)
         except Exception as refused:  # PermissionError, IndexError (unknown key), jwt errors…
-            log.info("Teams: refused an activity: %s: %s", type(refused).__name__, refused)
+            # A warning: when every request is refused, MicrosoftAppId is likely not the bot's.
+            log.warning(
+                "Teams: refused an activity without a valid token for app %s (%s: %s)",
+                self.notifier.app_id or "-",
+                type(refused).__name__,
+                refused,
+            )
             return _refusal(401, "the request does not carry a valid Bot Framework token")
         try:
             answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)

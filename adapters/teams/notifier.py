@@ -68,7 +68,7 @@ class TeamsNotifier:
         retries: int = 3,
     ) -> None:
         self._adapter = adapter
-        self._app_id = app_id
+        self.app_id = app_id
         self._store = store
         self._pacer = ChannelPacer(spacing_s)
         self._retries = retries
@@ -105,7 +105,7 @@ class TeamsNotifier:
 
         try:
             await self._adapter.create_conversation(
-                self._app_id,
+                self.app_id,
                 remember,
                 parameters,
                 channel_id=known.channel_id,
@@ -210,7 +210,7 @@ class TeamsNotifier:
 
         for attempt in range(self._retries + 1):
             try:
-                await self._adapter.continue_conversation(reference, turn, self._app_id)
+                await self._adapter.continue_conversation(reference, turn, self.app_id)
                 return done[-1]
             except Exception as error:
                 if _status(error) != 429 or attempt == self._retries:

@@ -34,4 +34,6 @@ def test_refusals(url: str, default_refuses: bool, private_refuses: bool) -> Non
 def test_a_typo_in_the_deny_list_is_an_error_that_says_what_is_expected() -> None:
     with pytest.raises(ValueError, match="'privat' is not a network"):
         Egress.parse(["privat"])
-    assert Egress.parse([]).refusal("http://169.254.169.254/") is None  # an empty list denies nothing
+    assert (
+        Egress.parse([]).refusal("http://169.254.169.254/") is None
+    )  # an empty list denies nothing
