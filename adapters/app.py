@@ -153,7 +153,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.teams = teams
         if teams is not None:
             teams.attach(
-                store=store, service=service, operations=operations, subscriptions=subscriptions
+                store=store,
+                service=service,
+                operations=operations,
+                subscriptions=subscriptions,
+                clock=clock,
             )
         async with store.read() as uow:
             groups = await uow.people.groups()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
-from bot.domain.models import Group, Identity, Person
+from bot.domain.models import SYSTEM, AuditEvent, Group, Identity, Person
 from bot.errors import Conflict, NotAuthorized, ValidationFailed
 from bot.ids import new_id
-from bot.ports import Store
+from bot.ports import Clock, Store, UnitOfWork
 
 
 async def add_person(
@@ -83,6 +84,25 @@ async def list_groups(store: Store) -> Sequence[Group]:
     """Every group, by name."""
     async with store.read() as uow:
         return await uow.people.groups()
+
+
+async def link_teams_user(
+    store: Store, clock: Clock, *, email: str, teams_user_id: str
+) -> Person | None:
+    """The person known by `email`, now also by their Teams identity (Microsoft vouched for the
+    pair); None when nobody has that email, or they already have another Teams identity."""
+
+    async def link(uow: UnitOfWork) -> Person | None:
+        person = await uow.people.find(Identity(email=email))
+        if person is None or person.removed:
+            return None
+        if not await uow.people.link_teams_user(person.id, teams_user_id):
+            return None
+        detail = {"person": person.id, "teams_user_id": teams_user_id, "email": email}
+        await uow.audit.add(AuditEvent("person.linked", clock.now(), SYSTEM, None, detail))
+        return dataclasses.replace(person, teams_user_id=teams_user_id)
+
+    return await store.run(link)
 
 
 async def find_person(store: Store, identity: Identity) -> Person:

@@ -170,6 +170,14 @@ class SqlPeopleRepository:
         )
         return group
 
+    async def link_teams_user(self, person_id: str, teams_user_id: str) -> bool:
+        result = await self._conn.execute(
+            update(people)
+            .where(people.c.id == person_id, people.c.teams_user_id.is_(None))
+            .values(teams_user_id=teams_user_id)
+        )
+        return bool(result.rowcount)
+
     async def bind_channel(
         self, surface: str, channel: str, *, person_id: str | None = None, group: str | None = None
     ) -> bool:

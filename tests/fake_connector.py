@@ -28,6 +28,7 @@ class FakeConnector:
     url: str = ""
     calls: list[Call] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member id → its record
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def of(self, method: str) -> list[Call]:
@@ -73,6 +74,13 @@ class FakeConnector:
                 new_id = f"a:opened-{len(self.calls)}"
         return web.json_response({"id": new_id})
 
+    async def member(self, request: web.Request) -> web.Response:
+        """A conversation member as Teams describes it (email, UPN, Entra object id)."""
+        found = self.members.get(request.match_info["member"])
+        if found is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        return web.json_response(found)
+
     async def create(self, request: web.Request) -> web.Response:
         return await self._handle(request, "create")
 
@@ -94,6 +102,7 @@ async def fake_connector() -> AsyncIterator[FakeConnector]:
     app.router.add_post("/v3/conversations/{conversation}/activities", fake.post)
     app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", fake.reply)
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", fake.update)
+    app.router.add_get("/v3/conversations/{conversation}/members/{member}", fake.member)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     with socket.socket() as s:

@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ChannelAccount, TextFormatTypes
 
 from adapters.chat.agent_commands import Asker, Markup, answer
@@ -30,12 +31,12 @@ from adapters.teams.cards import (
     retry_form,
 )
 from adapters.teams.notifier import SURFACE
-from bot.directory import find_person, list_people
+from bot.directory import find_person, link_teams_user, list_people
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, NotAuthorized, OpsError
 from bot.operations import Operations
-from bot.ports import Conversation, Store, UnitOfWork
+from bot.ports import Clock, Conversation, Store, UnitOfWork
 from bot.service import RunService
 from bot.subscriptions import Subscriptions
 from bot.watch import render
@@ -98,7 +99,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         service: RunService,
         operations: Operations,
         subscriptions: Subscriptions,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._service = service
         self._operations = operations
@@ -178,14 +181,21 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     # ---- `agent …` ---------------------------------------------------------------------------
 
-    def _person(self, activity: Activity, action: str) -> Callable[[], Awaitable[Person]]:
-        """Who sent the activity, as a known person; a stranger's attempt is audited."""
-        aad = (activity.from_property or ChannelAccount()).aad_object_id
+    def _person(self, turn: TurnContext, action: str) -> Callable[[], Awaitable[Person]]:
+        """Who sent the activity, as a known person; a stranger's attempt is audited.
+
+        Someone known only by email (an agent named them so) is recognised on their first
+        message or click: the Bot Connector gives their email, and opslayer links the two."""
+        sender = turn.activity.from_property or ChannelAccount()
+        aad = sender.aad_object_id
 
         async def lookup() -> Person:
             try:
                 return await find_person(self._store, Identity(teams_user_id=aad))
             except NotAuthorized as stranger:
+                linked = await self._link_by_email(turn, sender) if aad else None
+                if linked is not None:
+                    return linked
                 await self._operations.record_refusal(
                     who=aad or "unknown",
                     via=Via.TEAMS,
@@ -197,6 +207,19 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
         return lookup
 
+    async def _link_by_email(self, turn: TurnContext, sender: ChannelAccount) -> Person | None:
+        try:
+            member = await TeamsInfo.get_member(turn, sender.id)
+        except Exception as unknown:  # not in this conversation, or the connector is away
+            log.info("Teams: no member record for %s: %s", sender.id, unknown)
+            return None
+        email = member.email or member.user_principal_name
+        if not email:
+            return None
+        return await link_teams_user(
+            self._store, self._clock, email=email, teams_user_id=sender.aad_object_id
+        )
+
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         if activity.value and not activity.text:
@@ -206,7 +229,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if words and words[0].lower() == "agent":
             words = words[1:]
         asker = Asker(
-            person=self._person(activity, " ".join(words[:1]) or "status"),
+            person=self._person(turn_context, " ".join(words[:1]) or "status"),
             via=Via.TEAMS,
             channel=conversation_id(activity),
         )
@@ -236,7 +259,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if action is None or action.get("type") != "Action.Execute" or not action.get("verb"):
             return _bad_invoke("expected an Action.Execute with a verb")
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
-        card = await self._on_card_action(turn_context.activity, str(action["verb"]), data)
+        card = await self._on_card_action(turn_context, str(action["verb"]), data)
         return _card_answer(card)
 
     async def _view(self, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -248,7 +271,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         return render(alert) if alert is not None else None
 
     async def _on_card_action(
-        self, activity: Activity, verb: str, data: dict[str, Any]
+        self, turn: TurnContext, verb: str, data: dict[str, Any]
     ) -> dict[str, Any]:
         view = await self._view(data)
         if view is None:
@@ -256,7 +279,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "refresh":
             return alert_card(view)
         try:
-            person = await self._person(activity, verb)()
+            person = await self._person(turn, verb)()
         except OpsError as stranger:
             return alert_card(view, notice=f"Nothing changed: {stranger.message}")
         if verb == "details":

@@ -17,7 +17,7 @@ from adapters.teams.bot import OpslayerTeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from bot.config import Settings
 from bot.operations import Operations
-from bot.ports import Store
+from bot.ports import Clock, Store
 from bot.service import RunService
 from bot.subscriptions import Subscriptions
 
@@ -71,9 +71,14 @@ class TeamsConnection:
         service: RunService,
         operations: Operations,
         subscriptions: Subscriptions,
+        clock: Clock,
     ) -> None:
         self.bot = OpslayerTeamsBot(
-            store=store, service=service, operations=operations, subscriptions=subscriptions
+            store=store,
+            service=service,
+            operations=operations,
+            subscriptions=subscriptions,
+            clock=clock,
         )
 
     async def handle(self, request: Request) -> Response:

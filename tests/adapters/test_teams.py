@@ -789,3 +789,37 @@ async def test_an_unreachable_bot_connector_is_a_502_not_a_crash(
     activity["serviceUrl"] = "http://127.0.0.1:9/"  # nothing listens there
     answer = await bot.send(activity)
     assert answer.status_code == 502 and "could not be sent" in answer.json()["message"]
+
+
+async def test_someone_known_by_email_is_recognised_on_their_first_message(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    """An agent named the owner by email; Teams knows them by Entra object id. The Bot
+    Connector's member record has both, so the first message links them (audited)."""
+    bot, agent = teams
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body = {"external_id": "g1", "title": "Gus's run", "owner": {"email": "gus@example.com"}}
+    await bot.client.post("/v1/runs", json=body, headers=auth)
+    bot.connector.members["29:aad-gus"] = {
+        "id": "29:aad-gus",
+        "name": "Gus",
+        "aadObjectId": "aad-gus",
+        "email": "gus@example.com",
+        "userPrincipalName": "gus@example.com",
+    }
+    said = len(await bot.replies(1))
+    await bot.send(bot.say("agent mine", user="aad-gus"))
+    assert "Gus's run" in (await bot.replies(said + 1))[-1]
+    gus = await find_person(store, Identity(email="gus@example.com"))
+    assert gus.teams_user_id == "aad-gus"
+    assert [e.action for e in await _audit(bot)].count("person.linked") == 1
+
+    # Someone whose email opslayer does not know stays a stranger.
+    bot.connector.members["29:aad-hal"] = {
+        "id": "29:aad-hal",
+        "aadObjectId": "aad-hal",
+        "email": "hal@elsewhere.example",
+    }
+    await bot.send(bot.say("agent mine", user="aad-hal"))
+    assert "not a known person" in (await bot.replies(said + 2))[-1]
