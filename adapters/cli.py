@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     padd.add_argument("--name", help="display name")
     padd.add_argument("--email")
     padd.add_argument("--slack", help="Slack user id, e.g. U0123ABCD")
-    padd.add_argument("--teams", help="Teams user: Azure AD object id")
+    padd.add_argument("--teams", help="Teams user: their Microsoft Entra (Azure AD) object id")
     padd.add_argument("--timezone", default="UTC", help="IANA zone for digests (default UTC)")
     padd.add_argument("--group", help="the group whose channels alert for this person")
     padd.add_argument("--slack-channel", help="their own Slack alert channel (before the group's)")
@@ -337,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", default="opslayer-teams.zip", help="where to write it (default %(default)s)"
     )
     package.add_argument(
-        "--from", dest="source", help="a folder with manifest.json and icons (default: the shipped)"
+        "--from",
+        dest="source",
+        help="a folder with manifest.json and icons (default: the shipped manifests/teams)",
     )
     package.set_defaults(plain=_teams_package)
 
