@@ -423,6 +423,7 @@ class Operations:
             note["headline"] = (
                 f"{run.title} is offered to {owner.name}; it stays yours until they accept"
             )
+            note["actions"] = ["details"]  # the offer is theirs to accept, not the owner's
             old_owner = await audience(uow, run, admins={})
             alert = dataclasses.replace(
                 alert,

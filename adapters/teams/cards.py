@@ -100,8 +100,8 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
     ]
     if owner:
         body.append(_text(f"Owner: {owner}", isSubtle=True, spacing="None"))
-    if view.get("ping"):
-        body.insert(0, _text(_PING.get(view["ping"], "Reminder"), color="Warning", weight="Bolder"))
+    if view.get("ping") in _PING:
+        body.insert(0, _text(_PING[view["ping"]], color="Warning", weight="Bolder"))
     approval = view.get("approval")
     if approval:
         body.append(_text(approval["title"], weight="Bolder"))

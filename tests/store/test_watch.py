@@ -229,6 +229,7 @@ async def test_handoff_waits_for_acceptance_and_both_are_told(
     assert offer["kind"] == "handoff" and offer["actions"] == ["accept", "details"]
     assert offer_target["slack_user"] == "UBOB" and offer["offered_by"] == "Alice"
     assert note_target["slack"] == "C-PAY" and "stays yours" in note["headline"]
+    assert note["actions"] == ["details"]  # the owner is told, not offered an Accept button
     assert (await world.service.get_run(run_id)).run.owner.name == "Alice"  # still responsible
     with pytest.raises(NotAuthorized):
         await world.ops.accept_ownership(run_id, person=alice, via=Via.SLACK)
