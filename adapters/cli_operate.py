@@ -7,11 +7,12 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from adapters.cli_table import table
+from bot.acting import Decision
 from bot.config import Settings
 from bot.directory import find_person
 from bot.domain.models import Command, Identity, Person
 from bot.domain.status import Via
-from bot.operations import Decision, Operations
+from bot.operations import Operations
 from bot.outbox import Outbox
 from bot.ports import SystemClock
 from bot.rights import Admins

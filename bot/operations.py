@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from bot.audience import audience
-from bot.domain.alerts import Alert, AlertKind, AlertStatus, acknowledge, approval_key, resolve
-from bot.domain.commands import RetryPlan, check_command, command_message, plan_retry
-from bot.domain.models import Actor, Approval, AuditEvent, Command, Identity, Person, Run
+from bot.acting import Decision, actor_of
+from bot.domain.alerts import AlertStatus, approval_key, resolve
+from bot.domain.commands import RetryPlan, check_command, plan_retry
+from bot.domain.models import Approval, AuditEvent, Command, Person, Run
 from bot.domain.policy import assess
 from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, Via
 from bot.domain.transitions import CloseOpenApprovals, RunEvent, StatusChanged, transition
@@ -24,158 +23,18 @@ from bot.errors import (
     ConfirmationRequired,
     Conflict,
     NotAuthorized,
-    OpsError,
     RunNotFound,
     ValidationFailed,
 )
-from bot.ids import new_id
 from bot.outbox import set_undelivered_flag
-from bot.ports import Clock, Store, T, UnitOfWork
-from bot.rights import Admins, may_act
+from bot.ownership import Ownership
+from bot.ports import UnitOfWork
 from bot.run_writes import save_run_or_conflict
-from bot.views import alert_view
-from bot.watch import new_alert
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Decision:
-    """What an operator's action produced: the command for the agent, and the approval if any."""
-
-    command: Command
-    approval: Approval | None = None
-    created: bool = True  # False: the same command was already on its way (a double click)
-
-
-def _actor(person: Person, via: Via) -> Actor:
-    return Actor(id=person.id, name=person.name, via=via)
-
-
-class Operations:
-    """Approve, reject, cancel, pause, resume, retry, reassign and force-cancel runs."""
-
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        *,
-        admins: Admins,
-        on_command: Callable[[], None] | None = None,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._admins = admins
-        self._on_command = on_command or (lambda: None)
-
-    # ---- plumbing ----------------------------------------------------------------------
-
-    async def _audited(
-        self,
-        *,
-        person: Person,
-        via: Via,
-        action: str,
-        run_id: str | None,
-        job: Callable[[UnitOfWork], Awaitable[T]],
-    ) -> T:
-        """Run the job; if it refuses, write the refusal to the audit trail and re-raise."""
-        try:
-            result = await self._store.run(job)
-        except OpsError as refusal:
-            detail = {"action": action, "refusal": type(refusal).__name__}
-            event = AuditEvent(
-                "action.refused",
-                self._clock.now(),
-                _actor(person, via),
-                run_id,
-                detail,
-                refusal.message,
-            )
-
-            async def record(uow: UnitOfWork) -> None:
-                await uow.audit.add(event)
-
-            await self._store.run(record)
-            raise
-        self._on_command()
-        return result
-
-    async def record_refusal(
-        self,
-        *,
-        who: str,
-        via: Via,
-        action: str,
-        run_id: str | None,
-        reason: str,
-        person: Person | None = None,
-        refusal: str = "unknown person",
-    ) -> None:
-        """Audit a refusal the use cases never saw: a stranger's click (`who` is their platform
-        id), or a known `person`'s click on a card that is out of date."""
-        actor = _actor(person, via) if person else Actor(id=f"{via.value}:{who}", name=who, via=via)
-        event = AuditEvent(
-            "action.refused",
-            self._clock.now(),
-            actor,
-            run_id,
-            {"action": action, "refusal": refusal},
-            reason,
-        )
-
-        async def record(uow: UnitOfWork) -> None:
-            await uow.audit.add(event)
-
-        await self._store.run(record)
-
-    async def _run(self, uow: UnitOfWork, run_id: str) -> Run:
-        run = await uow.runs.get(run_id, for_update=True)
-        if run is None:
-            raise RunNotFound(run_id)
-        return run
-
-    def _allow(
-        self, person: Person, run: Run, action: str, approval: Approval | None = None
-    ) -> None:
-        if not may_act(person, run, self._admins, approval):
-            raise NotAuthorized(
-                actor=person.name, action=action, target=f"run {run.id} ({run.title})"
-            )
-
-    async def _enqueue(
-        self,
-        uow: UnitOfWork,
-        *,
-        run: Run,
-        kind: CommandKind,
-        actor: Actor,
-        now: datetime,
-        reason: str | None,
-        **message: Any,
-    ) -> Command:
-        command_id = new_id("cmd")
-        payload = command_message(
-            command_id=command_id,
-            kind=kind,
-            run=run,
-            actor=actor,
-            issued_at=now,
-            reason=reason,
-            **message,
-        )
-        command = Command(
-            id=command_id,
-            run_id=run.id,
-            kind=kind,
-            status=CommandStatus.PENDING,
-            payload=payload,
-            created_at=now,
-            # Agents without a webhook poll for their commands: nothing to deliver.
-            next_attempt_at=now if run.webhook_url else None,
-        )
-        await uow.commands.add(command)
-        detail = {"command_id": command_id, "kind": kind.value}
-        await uow.audit.add(AuditEvent("command.issued", now, actor, run.id, detail, reason))
-        return command
+class Operations(Ownership):
+    """Approve, reject, cancel, pause, resume, retry and force-cancel runs, redeliver commands;
+    reassign, accept and acknowledge come with Ownership."""
 
     async def _simple(
         self,
@@ -188,7 +47,7 @@ class Operations:
         confirm: Callable[[Run, datetime], None] | None = None,
         retry: Callable[[UnitOfWork, Run], Awaitable[RetryPlan]] | None = None,
     ) -> Decision:
-        actor = _actor(person, via)
+        actor = actor_of(person, via)
 
         async def job(uow: UnitOfWork) -> Decision:
             now = self._clock.now()
@@ -258,7 +117,7 @@ class Operations:
         comment: str | None,
     ) -> Decision:
         kind = CommandKind.APPROVE if verdict is ApprovalStatus.APPROVED else CommandKind.REJECT
-        actor = _actor(person, via)
+        actor = actor_of(person, via)
         async with self._store.read() as uow:
             found = await uow.approvals.get(approval_id)
         if found is None:
@@ -372,121 +231,11 @@ class Operations:
             run_id, CommandKind.RETRY, person=person, via=via, reason=reason, retry=plan
         )
 
-    async def reassign(
-        self,
-        run_id: str,
-        *,
-        person: Person,
-        via: Via,
-        new_owner: Identity,
-        reason: str | None = None,
-    ) -> Alert:
-        """Offer the run to another known person; until they accept, the owner stays responsible.
-
-        Both are told: the new owner gets the offer with an Accept button, the old owner a note.
-        An offer nobody accepts within the run's escalate_after_s lapses."""
-        actor = _actor(person, via)
-
-        async def job(uow: UnitOfWork) -> Alert:
-            now = self._clock.now()
-            run = await self._run(uow, run_id)
-            self._allow(person, run, "reassign")
-            check_command(run, CommandKind.REASSIGN)
-            owner = await uow.people.find(new_owner)
-            if owner is None or owner.removed:
-                raise ValidationFailed(
-                    f"{new_owner.display_name()} is not a known person: "
-                    "add them with 'opslayer people add'"
-                )
-            if owner.id == run.owner.id:
-                raise ValidationFailed(f"{owner.name} already owns run {run_id}")
-            until = now + timedelta(seconds=run.policy.escalate_after_s)
-            offered = dataclasses.replace(run, pending_owner_id=owner.id, handoff_until=until)
-            await save_run_or_conflict(uow, run, offered, now)
-            detail = {"from": run.owner.id, "to": owner.id, "until": until.isoformat()}
-            await uow.audit.add(
-                AuditEvent("run.handoff_offered", now, actor, run_id, detail, reason)
-            )
-            as_new_owner = dataclasses.replace(run, owner=owner)
-            view = alert_view(AlertKind.HANDOFF, run, now=now)
-            view["offered_by"] = person.name
-            view["reason"] = reason
-            alert = new_alert(
-                AlertKind.HANDOFF,
-                f"handoff:{run_id}:{now.isoformat()}",
-                run,
-                target=await audience(uow, as_new_owner, admins={}),
-                view=view,
-                now=now,
-            )
-            note = alert_view(AlertKind.HANDOFF, run, now=now)
-            note["headline"] = (
-                f"{run.title} is offered to {owner.name}; it stays yours until they accept"
-            )
-            note["actions"] = ["details"]  # the offer is theirs to accept, not the owner's
-            old_owner = await audience(uow, run, admins={})
-            alert = dataclasses.replace(
-                alert,
-                next_action_at=until,
-                payload={
-                    **alert.payload,
-                    "pings": [{"kind": "handoff", "target": old_owner, "view": note}],
-                },
-            )
-            await uow.alerts.add(alert)
-            return alert
-
-        return await self._audited(
-            person=person, via=via, action="reassign", run_id=run_id, job=job
-        )
-
-    async def accept_ownership(self, run_id: str, *, person: Person, via: Via) -> Decision:
-        """The person a run was offered to takes it; the agent is told who owns it now."""
-        actor = _actor(person, via)
-
-        async def job(uow: UnitOfWork) -> Decision:
-            now = self._clock.now()
-            run = await self._run(uow, run_id)
-            if run.pending_owner_id != person.id:
-                raise NotAuthorized(
-                    actor=person.name,
-                    action="accept",
-                    target=f"run {run_id}: it was not offered to them",
-                )
-            taken = dataclasses.replace(
-                run, owner=person, pending_owner_id=None, handoff_until=None
-            )
-            moved = await save_run_or_conflict(uow, run, taken, now)
-            detail = {"from": run.owner.id, "to": person.id}
-            await uow.audit.add(AuditEvent("run.reassigned", now, actor, run_id, detail))
-            for alert in await uow.alerts.open_for_run(run_id):
-                if alert.kind is AlertKind.HANDOFF:
-                    await uow.alerts.update(
-                        resolve(
-                            alert,
-                            now=now,
-                            resolution=f"Accepted by {person.name} at {now:%H:%M} UTC",
-                        )
-                    )
-            new = {"id": person.id, "name": person.name, "email": person.email}
-            command = await self._enqueue(
-                uow,
-                run=moved,
-                kind=CommandKind.REASSIGN,
-                actor=actor,
-                now=now,
-                reason=None,
-                new_owner=new,
-            )
-            return Decision(command)
-
-        return await self._audited(person=person, via=via, action="accept", run_id=run_id, job=job)
-
     async def force_cancel(
         self, run_id: str, *, person: Person, via: Via, reason: str | None = None
     ) -> Decision:
         """Admins only: mark canceled a run whose agent no longer answers (and tell the agent)."""
-        actor = _actor(person, via)
+        actor = actor_of(person, via)
 
         async def job(uow: UnitOfWork) -> Decision:
             now = self._clock.now()
@@ -520,37 +269,9 @@ class Operations:
             person=person, via=via, action="force_cancel", run_id=run_id, job=job
         )
 
-    async def acknowledge(self, run_id: str, *, person: Person, via: Via) -> list[Alert]:
-        """Take the run's open alerts: escalation waits until the acknowledgement times out."""
-        actor = _actor(person, via)
-
-        async def job(uow: UnitOfWork) -> list[Alert]:
-            now = self._clock.now()
-            run = await self._run(uow, run_id)
-            self._allow(person, run, "acknowledge")
-            taken = []
-            for alert in await uow.alerts.open_for_run(run_id):
-                if alert.status is AlertStatus.OPEN and alert.kind is not AlertKind.APPROVAL:
-                    acked = acknowledge(alert, person_id=person.id, now=now)
-                    note = f"Acknowledged by {person.name} at {now:%H:%M} UTC"
-                    acked = dataclasses.replace(
-                        acked, payload={**acked.payload, "acknowledged": note}
-                    )
-                    await uow.alerts.update(acked)
-                    taken.append(acked)
-            if not taken:
-                raise Conflict(f"run {run_id} has no open alert to acknowledge")
-            detail = {"alerts": [a.kind.value for a in taken]}
-            await uow.audit.add(AuditEvent("alert.acknowledged", now, actor, run_id, detail))
-            return taken
-
-        return await self._audited(
-            person=person, via=via, action="acknowledge", run_id=run_id, job=job
-        )
-
     async def redeliver(self, command_id: str, *, person: Person, via: Via) -> Command:
         """Start delivery of a command over (after the agent's endpoint is fixed)."""
-        actor = _actor(person, via)
+        actor = actor_of(person, via)
 
         async def job(uow: UnitOfWork) -> Command:
             now = self._clock.now()
