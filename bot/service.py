@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +36,7 @@ from bot.domain.models import (
     SideEffect,
 )
 from bot.domain.policy import assess
-from bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
+from bot.domain.status import ApprovalStatus, CommandStatus, RunStatus
 from bot.domain.transitions import (
     CloseOpenApprovals,
     Effect,
@@ -48,30 +47,20 @@ from bot.domain.transitions import (
 )
 from bot.egress import DEFAULT_EGRESS, Egress
 from bot.errors import (
-    ApprovalNotFound,
     CommandNotFound,
     Conflict,
     Forbidden,
     InvalidTransition,
     OpsError,
-    RunNotFound,
     ValidationFailed,
 )
 from bot.heartbeats import HeartbeatBuffer, RunSnapshots
 from bot.ids import new_id
-from bot.ports import BeatUpdate, Clock, RunFilter, Store, T, UnitOfWork
+from bot.ports import BeatUpdate, Clock, Store, T, UnitOfWork
+from bot.run_reads import RunReads
 from bot.run_writes import save_run
 from bot.views import alert_view
 from bot.watch import new_alert
-
-
-@dataclass(frozen=True, slots=True)
-class RunDetail:
-    """A run with what is open on it: pending approvals and undelivered commands."""
-
-    run: Run
-    approvals: list[Approval]
-    pending_commands: list[Command]
 
 
 def _person_for(identity: Identity) -> Person:
@@ -130,8 +119,8 @@ def _with_beat(run: Run, beat: Run, now: datetime) -> Run:
     )
 
 
-class RunService:
-    """What agents do to their runs, and what anyone may read of them."""
+class RunService(RunReads):
+    """What agents do to their runs (the reads are RunReads')."""
 
     def __init__(
         self,
@@ -144,85 +133,12 @@ class RunService:
         egress: Egress = DEFAULT_EGRESS,
     ) -> None:
         self._store = store
-        self._egress = egress
         self._clock = clock
+        self._egress = egress
         self._admins = admins_target or {}
         self._on_alert = on_alert or (lambda: None)
         self._beats = HeartbeatBuffer()
         self._snapshots = RunSnapshots(ttl_s=run_cache_ttl_s)
-
-    # ---- reads -------------------------------------------------------------------------
-
-    def _with_pending_beat(self, run: Run) -> Run:
-        return self._beats.base_for(run)
-
-    async def _owned(
-        self, uow: UnitOfWork, agent: str | None, run_id: str, *, lock: bool = False
-    ) -> Run:
-        run = await uow.runs.get(run_id, for_update=lock)
-        if run is None:
-            raise RunNotFound(run_id)
-        if agent is not None and run.agent != agent:
-            raise Forbidden(agent=agent, resource=f"run {run_id}")
-        return run
-
-    async def get_run(self, run_id: str, *, agent: str | None = None) -> RunDetail:
-        """A run (as `agent` if given: another agent's run is refused) with what is open on it."""
-        async with self._store.read() as uow:
-            run = await self._owned(uow, agent, run_id)
-            approvals = await uow.approvals.for_run(run_id, status=ApprovalStatus.PENDING)
-            commands = await uow.commands.for_run(run_id, status=CommandStatus.PENDING)
-        return RunDetail(self._with_pending_beat(run), approvals, commands)
-
-    async def list_runs(self, query: RunFilter) -> tuple[list[Run], str | None]:
-        """A page of runs, newest first, and the cursor of the next page."""
-        async with self._store.read() as uow:
-            items, cursor = await uow.runs.page(query)
-        return [self._with_pending_beat(r) for r in items], cursor
-
-    async def count_by_status(self) -> dict[RunStatus, int]:
-        """How many runs are in each status (for metrics)."""
-        async with self._store.read() as uow:
-            return await uow.runs.count_by_status()
-
-    async def count_by_health(self) -> dict[Health, int]:
-        """How many runs carry each health flag (for metrics)."""
-        async with self._store.read() as uow:
-            return await uow.runs.count_by_health()
-
-    @property
-    def pending_heartbeats(self) -> int:
-        """Heartbeats accepted but not yet written."""
-        return len(self._beats)
-
-    async def checkpoints(self, run_id: str, *, agent: str | None = None) -> list[Checkpoint]:
-        """A run's checkpoints, oldest first."""
-        async with self._store.read() as uow:
-            await self._owned(uow, agent, run_id)
-            return await uow.checkpoints.for_run(run_id)
-
-    async def audit_trail(self, run_id: str, *, agent: str | None = None) -> list[AuditEvent]:
-        """A run's audit events, oldest first."""
-        async with self._store.read() as uow:
-            await self._owned(uow, agent, run_id)
-            return await uow.audit.for_run(run_id)
-
-    async def approval(self, approval_id: str, *, agent: str | None = None) -> Approval:
-        """One approval, visible to the agent that owns its run."""
-        async with self._store.read() as uow:
-            approval = await uow.approvals.get(approval_id)
-            if approval is None:
-                raise ApprovalNotFound(approval_id)
-            await self._owned(uow, agent, approval.run_id)
-            return approval
-
-    async def commands(
-        self, run_id: str, *, agent: str | None = None, status: CommandStatus | None = None
-    ) -> list[Command]:
-        """A run's commands, oldest first (`pending`: not yet acknowledged, for polling agents)."""
-        async with self._store.read() as uow:
-            await self._owned(uow, agent, run_id)
-            return await uow.commands.for_run(run_id, status=status)
 
     # ---- agent writes ------------------------------------------------------------------
 
