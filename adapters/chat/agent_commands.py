@@ -71,10 +71,16 @@ async def answer(
     markup: Markup,
     shared_hint: bool = False,
 ) -> str:
-    """The answer to `agent WORDS`; raises OpsError (refusals) for the surface to show."""
+    """The answer to `agent WORDS`; raises OpsError (refusals) for the surface to show.
+
+    Only people opslayer knows may read runs: a workspace or tenant can hold more people than
+    the teams that run agents (and a Teams app can be installed in other tenants)."""
     m = markup
     verb = words[0].lower() if words else "status"
     arg = words[1] if len(words) > 1 else None
+    if verb not in COMMAND_WORDS or verb == "help":
+        return help_text(m, shared_hint=shared_hint)
+    person = await asker.person()
     if verb in ("stuck", "waiting"):
         verb, arg = "status", verb
     if verb in ("status", "mine") and arg and arg.startswith("run_"):
@@ -93,7 +99,7 @@ async def answer(
         elif scope == "all":
             query = RunFilter(limit=LIST_LIMIT)
         else:
-            query = RunFilter(owner=(await asker.person()).id, limit=LIST_LIMIT)
+            query = RunFilter(owner=person.id, limit=LIST_LIMIT)
         runs, more = await service.list_runs(query)
         if not runs:
             return "No runs here."
@@ -104,7 +110,7 @@ async def answer(
             lines.append(f"…and more: {m.code('opslayer runs list')} pages through them all")
         return "\n".join(lines)
     if verb == "ack" and arg:
-        await operations.acknowledge(arg, person=await asker.person(), via=asker.via)
+        await operations.acknowledge(arg, person=person, via=asker.via)
         return f"You took the alerts of {m.code(arg)}; escalation waits."
     if verb == "subscribe":
         if asker.channel is None:
@@ -113,7 +119,7 @@ async def answer(
         told = await subscriptions.subscribe(
             asker.channel,
             surface=asker.via.value,
-            person=await asker.person(),
+            person=person,
             via=asker.via,
             group=group,
         )

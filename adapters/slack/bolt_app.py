@@ -47,6 +47,16 @@ def build_bolt_app(
     async def person_for(user_id: str) -> Person:
         return await find_person(store, Identity(slack_user_id=user_id))
 
+    async def known(user_id: str, action: str) -> Person:
+        """The person behind a Slack user; a stranger's attempt is refused and audited."""
+        try:
+            return await person_for(user_id)
+        except OpsError as stranger:
+            await operations.record_refusal(
+                who=user_id, via=Via.SLACK, action=action, run_id=None, reason=stranger.message
+            )
+            raise
+
     async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
             "approve": lambda: operations.approve(approval_id, person=person, via=Via.SLACK),
@@ -180,7 +190,7 @@ def build_bolt_app(
         if shared:
             words = words[:-1]
         asker = Asker(
-            person=lambda: person_for(command["user_id"]),
+            person=lambda: known(command["user_id"], "/agent " + " ".join(words[:1])),
             via=Via.SLACK,
             channel=command.get("channel_id"),
         )

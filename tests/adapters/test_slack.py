@@ -618,3 +618,34 @@ async def test_a_channel_without_the_bot_is_not_posted_to_forever(
         assert await uow.alerts.to_sync(limit=10) == []
     assert len(slack.api("chat.postMessage")) == 1
     assert any("/invite @opslayer" in r.message for r in caplog.records)
+
+
+async def test_strangers_get_only_the_help_and_are_audited(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, _ = bot
+    for n, text in enumerate(["status all", "help"], start=1):
+        form = urlencode(
+            {
+                "command": "/agent",
+                "text": text,
+                "user_id": "USTRANGER",
+                "team_id": "T1",
+                "channel_id": "C1",
+                "response_url": f"{slack.url}/respond/{n}",
+                "trigger_id": "1",
+            }
+        )
+        await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: len(slack.responses) >= 2)
+    texts = sorted(r["text"] for r in slack.responses)
+    assert any("not a known person" in t for t in texts)
+    assert any("/agent status RUN" in t for t in texts)
+    store = client.app.state.store  # type: ignore[attr-defined]
+    from sqlalchemy import select
+
+    from store.tables import audit_events
+
+    async with store.read() as uow:
+        rows = list(await uow.db.execute(select(audit_events)))
+    assert [(r.action, r.actor_name) for r in rows] == [("action.refused", "USTRANGER")]

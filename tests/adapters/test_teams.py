@@ -823,3 +823,18 @@ async def test_someone_known_by_email_is_recognised_on_their_first_message(
     }
     await bot.send(bot.say("agent mine", user="aad-hal"))
     assert "not a known person" in (await bot.replies(said + 2))[-1]
+
+
+async def test_strangers_may_read_nothing_but_the_help(
+    teams: tuple[Teams, MintedToken], receiver: AgentReceiver
+) -> None:
+    """Anyone in a tenant that installed the app can write to the bot: only known people read."""
+    bot, agent = teams
+    run, _ = await _run_waiting_for_approval(bot, agent, receiver)
+    said = len(await bot.replies(1))
+    for n, text in enumerate(["agent status all", "stuck", "waiting", f"status {run['id']}"], 1):
+        await bot.send(bot.say(text, user=STRANGER))
+        answer = (await bot.replies(said + n))[-1]
+        assert "not a known person" in answer and "Refund" not in answer, (text, answer)
+    await bot.send(bot.say("agent help", user=STRANGER))
+    assert "agent status RUN" in (await bot.replies(said + 5))[-1]
