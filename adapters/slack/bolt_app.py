@@ -98,10 +98,8 @@ def build_bolt_app(
         action = body["actions"][0]
         verb = action["action_id"].removeprefix("opslayer_")
         run_id, _, approval_id = action.get("value", "").partition("|")
-        if await open_modal(verb, run_id, approval_id, body.get("trigger_id", "")):
-            return
         user = body["user"]["id"]
-        try:
+        try:  # strangers open nothing either: Details shows the run's whole history
             person = await person_for(user)
         except OpsError as stranger:
             await operations.record_refusal(
@@ -112,6 +110,8 @@ def build_bolt_app(
                 response_type="ephemeral",
                 replace_original=False,
             )
+            return
+        if await open_modal(verb, run_id, approval_id, body.get("trigger_id", "")):
             return
         try:
             note = await perform(verb, run_id, approval_id, person)

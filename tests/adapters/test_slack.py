@@ -171,6 +171,12 @@ async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_epheme
     )
     trail = (await client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
     assert trail[-1]["action"] == "action.refused" and trail[-1]["actor"]["id"] == "slack:UMALLORY"
+    details = buttons(slack.api("chat.postMessage")[0])["opslayer_details"]
+    form = click(slack, "UMALLORY", details, n=9)
+    await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: len(slack.responses) >= 2)
+    assert slack.api("views.open") == []  # no timeline for strangers
+    slack.responses.pop()
     for n in (2, 3):  # Alice approves; her second click (or Slack's retry) changes nothing
         form = click(slack, "UALICE", approve, n=n)
         await client.post("/slack/events", content=form, headers=signed(form))
