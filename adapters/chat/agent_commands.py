@@ -28,6 +28,7 @@ class Markup:
     bold: Callable[[str], str]
     code: Callable[[str], str]
     prefix: str  # how the commands are typed there: "/agent " or "agent "
+    safe: Callable[[str], str]  # text from agents or people, shown as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,8 @@ async def answer(
         run = (await service.get_run(arg)).run
         health = ", ".join(run.health) or "ok"
         return (
-            f"{m.bold(run.title)} ({m.code(run.id)}) — {run.status}, {health}, "
-            f"owner {run.owner.name}, step {run.step or '-'}"
+            f"{m.bold(m.safe(run.title))} ({m.code(run.id)}) — {run.status}, {health}, "
+            f"owner {m.safe(run.owner.name)}, step {m.safe(run.step or '-')}"
         )
     if verb in ("status", "mine"):
         scope = (arg or "mine").lower()
@@ -104,7 +105,8 @@ async def answer(
         if not runs:
             return "No runs here."
         lines = [
-            f"• {m.bold(r.title)} ({m.code(r.id)}) — {r.status}{_flags(r.health)}" for r in runs
+            f"• {m.bold(m.safe(r.title))} ({m.code(r.id)}) — {r.status}{_flags(r.health)}"
+            for r in runs
         ]
         if more:
             lines.append(f"…and more: {m.code('opslayer runs list')} pages through them all")
@@ -123,5 +125,5 @@ async def answer(
             via=asker.via,
             group=group,
         )
-        return f"Done: {told}."
+        return f"Done: {m.safe(told)}."
     return help_text(m, shared_hint=shared_hint)

@@ -21,9 +21,15 @@ _BUTTON_TEXT = {
 _STYLE = {"approve": "primary", "accept": "primary", "reject": "danger", "cancel": "danger"}
 
 
+def safe(text: Any) -> str:
+    """Text from an agent or a person, shown as written: Slack reads `<…>` as links and
+    mentions (`<!channel>` would ping everyone), so &, < and > are escaped as Slack asks."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _mention(view: dict[str, Any]) -> str:
     who = view.get("mention") or {}
-    return f"<@{who['slack_user_id']}>" if who.get("slack_user_id") else str(who.get("name", ""))
+    return f"<@{who['slack_user_id']}>" if who.get("slack_user_id") else safe(who.get("name", ""))
 
 
 def button(verb: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -45,17 +51,20 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{view['headline']}*  {_mention(view)}"},
+            "text": {"type": "mrkdwn", "text": f"*{safe(view['headline'])}*  {_mention(view)}"},
         }
     ]
     approval = view.get("approval")
     if approval:
-        text = f"*{approval['title']}*" + (
-            f"\n{approval['details']}" if approval.get("details") else ""
+        text = f"*{safe(approval['title'])}*" + (
+            f"\n{safe(approval['details'])}" if approval.get("details") else ""
         )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     facts = [
-        {"type": "mrkdwn", "text": f"*{k}*\n{', '.join(v) if isinstance(v, list) else v or '-'}"}
+        {
+            "type": "mrkdwn",
+            "text": f"*{k}*\n{safe(', '.join(v) if isinstance(v, list) else v or '-')}",
+        }
         for k, v in (view.get("facts") or {}).items()
     ][:10]
     if facts:
@@ -63,7 +72,7 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
     notes = [view[k] for k in ("resolution", "acknowledged", "confirmed") if view.get(k)]
     if notes:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": n} for n in notes]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": safe(n)} for n in notes]}
         )
     if view.get("state") != "resolved" and view.get("actions"):
         buttons = [button(verb, view) for verb in view["actions"] if verb in _BUTTON_TEXT]
@@ -85,9 +94,9 @@ def digest_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
     for section, owners in view["sections"].items():
         for owner, runs in owners.items():
             listed = "\n".join(
-                f"• {r['title']} (`{r['run_id']}`, {r['status']}, {r['since']})" for r in runs
+                f"• {safe(r['title'])} (`{r['run_id']}`, {r['status']}, {r['since']})" for r in runs
             )
-            lines.append(f"*{section}* · {owner}\n{listed}")
+            lines.append(f"*{section}* · {safe(owner)}\n{listed}")
     room = MAX_BLOCKS - 2
     for line in lines[:room]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}})
@@ -109,7 +118,7 @@ def digest_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
 
 def fallback_text(view: dict[str, Any]) -> str:
     """The notification text (and what screen readers read)."""
-    return str(view.get("headline", "opslayer"))
+    return safe(view.get("headline", "opslayer"))
 
 
 def _modal(

@@ -14,7 +14,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.agent_commands import Asker, Markup, answer
-from adapters.slack.blocks import details_modal, reassign_modal, reject_modal, retry_modal
+from adapters.slack.blocks import (
+    details_modal,
+    reassign_modal,
+    reject_modal,
+    retry_modal,
+    safe,
+)
 from bot.directory import find_person
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
@@ -24,7 +30,7 @@ from bot.ports import Store
 from bot.service import RunService
 from bot.subscriptions import Subscriptions
 
-SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ")
+SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ", safe=safe)
 
 
 def build_bolt_app(
@@ -84,7 +90,8 @@ def build_bolt_app(
         elif verb == "details":
             trail = await service.audit_trail(run_id)
             timeline = [
-                f"`{e.at:%m-%d %H:%M}` {e.action} — {e.actor.name} via {e.actor.via}" for e in trail
+                f"`{e.at:%m-%d %H:%M}` {e.action} — {safe(e.actor.name)} via {e.actor.via}"
+                for e in trail
             ]
             view = details_modal(run_id, timeline)
         else:

@@ -29,6 +29,7 @@ from adapters.teams.cards import (
     reassign_form,
     reject_form,
     retry_form,
+    safe,
 )
 from adapters.teams.notifier import SURFACE
 from bot.directory import find_person, link_teams_user, list_people
@@ -42,7 +43,9 @@ from bot.subscriptions import Subscriptions
 from bot.watch import render
 
 log = logging.getLogger("opslayer.teams")
-TEAMS_MARKUP = Markup(bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`", prefix="agent ")
+TEAMS_MARKUP = Markup(
+    bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`", prefix="agent ", safe=safe
+)
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE)
 FORMS = frozenset({"reject", "reassign", "retry"})  # buttons that ask for more before acting
 CARD_ACTION = "adaptiveCard/action"
@@ -285,7 +288,8 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "details":
             trail = await self._service.audit_trail(view["run_id"])
             timeline = [
-                f"{e.at:%m-%d %H:%M} {e.action} — {e.actor.name} via {e.actor.via}" for e in trail
+                f"{e.at:%m-%d %H:%M} {e.action} — {safe(e.actor.name)} via {e.actor.via}"
+                for e in trail
             ]
             return details_card(view, timeline)
         if view.get("state") == "resolved":

@@ -30,6 +30,12 @@ _STYLE = {"approve": "positive", "accept": "positive", "reject": "destructive"}
 MAX_ACTIONS = 5  # what hosts render side by side; any more go under "More…"
 
 
+def safe(text: Any) -> str:
+    """Text from an agent or a person, shown as written: a markdown link would let it dress up
+    any address as a harmless label, so `](` is broken with a zero-width space."""
+    return str(text).replace("](", "]\u200b(")
+
+
 def _card(
     body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -46,7 +52,7 @@ def _card(
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    return {"type": "TextBlock", "text": safe(text), "wrap": True, **style}
 
 
 def action_data(view: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -107,7 +113,7 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
         body.append(_text(approval["title"], weight="Bolder"))
         if approval.get("details"):
             body.append(_text(str(approval["details"])[:3000]))
-    facts = [{"title": k, "value": _fact(v)} for k, v in (view.get("facts") or {}).items()]
+    facts = [{"title": k, "value": safe(_fact(v))} for k, v in (view.get("facts") or {}).items()]
     if facts:
         body.append({"type": "FactSet", "facts": facts})
     for note in (view.get(k) for k in ("resolution", "acknowledged", "confirmed")):

@@ -655,3 +655,37 @@ async def test_strangers_get_only_the_help_and_are_audited(
     async with store.read() as uow:
         rows = list(await uow.db.execute(select(audit_events)))
     assert [(r.action, r.actor_name) for r in rows] == [("action.refused", "USTRANGER")]
+
+
+async def test_agent_text_cannot_ping_the_channel_or_disguise_links(
+    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+) -> None:
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    title = "<!channel> urgent <https://evil.example|invoice>"
+    body = {"external_id": "x1", "title": title, "owner": {"email": "alice@example.com"}}
+    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
+    await client.post(
+        f"/v1/runs/{run['id']}/approvals",
+        json={"request_id": "r", "title": "<@UALICE> & <!here>", "details": "<https://x|y>"},
+        headers=auth,
+    )
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    [message] = slack.api("chat.postMessage")
+    shown = message["text"] + json.dumps(message["blocks"])
+    assert "<!channel>" not in shown and "<!here>" not in shown and "<https://" not in shown
+    assert "&lt;!channel&gt; urgent" in shown and "&amp;" in shown
+    form = urlencode(
+        {
+            "command": "/agent",
+            "text": "status all",
+            "user_id": "UALICE",
+            "team_id": "T1",
+            "channel_id": "C1",
+            "response_url": f"{slack.url}/respond/1",
+            "trigger_id": "1",
+        }
+    )
+    await client.post("/slack/events", content=form, headers=signed(form))
+    await slack.wait_for(lambda: slack.responses)
+    assert "<!channel>" not in slack.responses[0]["text"]

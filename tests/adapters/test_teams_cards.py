@@ -97,3 +97,12 @@ def test_a_digest_too_big_for_one_message_says_how_many_more() -> None:
     empty = digest_card(digest_view("payments", "2026-11-26", {"stuck": {}}))
     assert "All clear" in json.dumps(empty)
     assert_valid_cards([card, empty])
+
+
+def test_agent_text_cannot_disguise_a_link() -> None:
+    run = make_run(title="[Open the invoice](https://evil.example/login)")
+    view = alert_view(AlertKind.STUCK, run, now=T0 + timedelta(hours=1))
+    card = alert_card({**view, "state": "open", "facts": {"step": "[x](https://evil.example)"}})
+    shown = json.dumps(card, ensure_ascii=False)
+    assert "](https://evil.example" not in shown and "Open the invoice" in shown
+    assert_valid_cards([card])
