@@ -287,6 +287,11 @@ class Watch:
 
         return await self._store.run(job)
 
+    async def behind(self) -> int:
+        """Alerts the chat surfaces have not caught up with (it grows while one is down)."""
+        async with self._store.read() as uow:
+            return await uow.alerts.count_to_sync()
+
     async def sync(self, limit: int = 100) -> int:
         """Bring the chat surfaces in step with the ledger: post, update, send reminders.
 

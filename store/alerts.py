@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.alerts import Alert, AlertKind, AlertStatus
@@ -160,6 +160,10 @@ class SqlAlertRepository:
         return [
             _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.updated_at))
         ]
+
+    async def count_to_sync(self) -> int:
+        query = select(func.count()).where(notifications.c.needs_sync.is_(True))
+        return int((await self._conn.execute(query)).scalar_one())
 
     async def synced(
         self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime | None

@@ -49,6 +49,11 @@ class Metrics:
         self.scan_seconds = Gauge(
             "opslayer_scan_seconds", "Duration of the last scan", registry=self.registry
         )
+        self.alerts_behind = Gauge(
+            "opslayer_alerts_unsynced",
+            "Alerts Slack or Teams has not caught up with yet (grows while one is down)",
+            registry=self.registry,
+        )
         self.heartbeats_pending = Gauge(
             "opslayer_heartbeats_pending",
             "Heartbeats buffered, not yet written",
@@ -104,4 +109,5 @@ async def metrics(request: Request) -> Response:
         registry.commands.labels(command_status.value).set(commands.get(command_status, 0))
     registry.scan_seconds.set(request.app.state.watch.last_scan_s)
     registry.heartbeats_pending.set(service.pending_heartbeats)
+    registry.alerts_behind.set(await request.app.state.watch.behind())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

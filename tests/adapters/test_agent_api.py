@@ -442,6 +442,7 @@ async def test_openapi_health_and_metrics(
     assert (
         'opslayer_commands{status="pending"} 0.0' in metrics and "opslayer_scan_seconds" in metrics
     )
+    assert "opslayer_alerts_unsynced 0.0" in metrics
     assert (
         'opslayer_http_requests_total{method="POST",route="/v1/runs",status="201"} 1.0' in metrics
     )

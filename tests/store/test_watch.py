@@ -289,7 +289,9 @@ async def test_a_surface_that_is_down_does_not_hold_up_the_others(world: World) 
             "bot", run_id, ApprovalIn(request_id="r", title=f"Ship {n}?")
         )
     assert await watch.sync() == 0  # none fully in step: flaky missed them all
+    assert await watch.behind() == 3  # what /metrics shows as opslayer_alerts_unsynced
     assert len(world.chat.posts) == 3 and flaky.calls == 1  # tried once, not once per alert
     flaky.down = False
     assert await watch.sync() == 3
+    assert await watch.behind() == 0
     assert len(world.chat.posts) == 3 and len(flaky.posts) == 3  # nothing posted twice
