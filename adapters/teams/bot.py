@@ -216,11 +216,14 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         except Exception as unknown:  # not in this conversation, or the connector is away
             log.info("Teams: no member record for %s: %s", sender.id, unknown)
             return None
-        email = member.email or member.user_principal_name
-        if not email:
+        # The user principal name, not the `email` attribute: a tenant's admin may set any
+        # mail address on their users, but a UPN's domain must be one the tenant has proven it
+        # owns, so another tenant cannot pass for one of yours.
+        upn = member.user_principal_name
+        if not upn:
             return None
         return await link_teams_user(
-            self._store, self._clock, email=email, teams_user_id=sender.aad_object_id
+            self._store, self._clock, email=upn, teams_user_id=sender.aad_object_id
         )
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:

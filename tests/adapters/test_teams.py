@@ -815,14 +815,25 @@ async def test_someone_known_by_email_is_recognised_on_their_first_message(
     assert gus.teams_user_id == "aad-gus"
     assert [e.action for e in await _audit(bot)].count("person.linked") == 1
 
-    # Someone whose email opslayer does not know stays a stranger.
+    # Someone whose address opslayer does not know stays a stranger; so does someone whose
+    # tenant merely set a known address as their mail: only the verified UPN counts.
+    await add_person(store, identity=Identity(email="ivy@example.com", name="Ivy"))
     bot.connector.members["29:aad-hal"] = {
         "id": "29:aad-hal",
         "aadObjectId": "aad-hal",
-        "email": "hal@elsewhere.example",
+        "userPrincipalName": "hal@elsewhere.example",
     }
-    await bot.send(bot.say("agent mine", user="aad-hal"))
-    assert "not a known person" in (await bot.replies(said + 2))[-1]
+    bot.connector.members["29:aad-eve"] = {
+        "id": "29:aad-eve",
+        "aadObjectId": "aad-eve",
+        "email": "ivy@example.com",
+        "userPrincipalName": "eve@evil.example",
+    }
+    for n, who in enumerate(("aad-hal", "aad-eve"), start=2):
+        await bot.send(bot.say("agent mine", user=who))
+        assert "not a known person" in (await bot.replies(said + n))[-1]
+    ivy = await find_person(store, Identity(email="ivy@example.com"))
+    assert ivy.teams_user_id is None  # not taken over
 
 
 async def test_strangers_may_read_nothing_but_the_help(
