@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from adapters.cli_operate import add_operator_commands
 from adapters.cli_table import table
 from bot.config import Settings
@@ -229,9 +231,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # APScheduler reports every run of every job at INFO: a line every few seconds, all day.
     if settings.log_level.lower() != "debug":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level=settings.log_level, access_log=False
-    )
+    try:
+        app = create_app(settings)
+    except ValueError as wrong:  # a typo in OPSLAYER_ADMINS or OPSLAYER_WEBHOOK_DENY
+        print(f"opslayer: {wrong}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, access_log=False)
     return 0
 
 
@@ -385,7 +390,14 @@ async def _with_store(handler: Handler, args: argparse.Namespace, settings: Sett
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `opslayer` command."""
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as wrong:
+        for error in wrong.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            name = f"OPSLAYER_{where.upper()}" if where.islower() else where  # or an alias
+            print(f"opslayer: {name}: {error['msg']}", file=sys.stderr)
+        return 2
     if getattr(args, "serve", False):
         return _serve(args, settings)
     if getattr(args, "plain", None) is not None:

@@ -269,3 +269,26 @@ async def test_cli_reassign_accept_and_ack(db: str, capsys: pytest.CaptureFixtur
     assert code == 1 and "no open alert" in err
     shown = (await _in_thread(cli, "runs", "show", run_id))[1]
     assert "run.handoff_offered" in shown and "run.reassigned" in shown and "Bob" in shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("OPSLAYER_WEBHOOK_DENY", "privat", "OPSLAYER_WEBHOOK_DENY: 'privat' is not a network"),
+        ("OPSLAYER_ADMINS", "slak:U1", "expected slack:ID, teams:ID or email:ADDRESS"),
+        ("OPSLAYER_SCAN_INTERVAL_S", "-3", "OPSLAYER_SCAN_INTERVAL_S: Input should be greater"),
+    ],
+)
+def test_a_configuration_typo_is_one_line_that_names_it(
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("must not start"))
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
