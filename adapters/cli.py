@@ -240,6 +240,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _teams_conversations(_args: argparse.Namespace, store: SqlStore) -> int:
+    async with store.read() as uow:
+        places = await uow.conversations.listing("teams")
+    rows = [
+        (
+            p.conversation_id,
+            p.kind,
+            p.title or "-",
+            p.user_id or "-",
+            f"{p.seen_at:%Y-%m-%d %H:%M}" if p.seen_at else "-",
+        )
+        for p in places
+    ]
+    print(table(["conversation id", "kind", "name", "user", "last heard"], rows))
+    if not rows:
+        print("The bot has not been added anywhere yet: add the Teams app to a team or chat.")
+    return 0
+
+
 def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.teams.package import MANIFESTS, PackageError, build_package
 
@@ -347,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder with manifest.json and icons (default: the shipped manifests/teams)",
     )
     package.set_defaults(plain=_teams_package)
+    teams.add_parser(
+        "conversations",
+        help="where the bot was added (the ids for groups add --teams-channel), newest first",
+    ).set_defaults(handler=_teams_conversations)
 
     runs = sub.add_parser("runs", help="inspect runs").add_subparsers(
         dest="runs_command", required=True

@@ -92,6 +92,8 @@ class Conversation:
     kind: str
     reference: dict[str, Any]
     user_id: str | None = None
+    title: str | None = None  # e.g. "Payments › Alerts", when the surface said
+    seen_at: datetime | None = None
 
 
 class ConversationRepository(Protocol):
@@ -100,6 +102,7 @@ class ConversationRepository(Protocol):
     async def personal(self, surface: str, user_id: str) -> Conversation | None: ...
     async def latest(self, surface: str) -> Conversation | None: ...
     async def forget(self, surface: str, conversation_id: str) -> None: ...
+    async def listing(self, surface: str) -> list[Conversation]: ...
 
 
 class AgentRepository(Protocol):

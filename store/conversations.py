@@ -5,21 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.ports import Conversation
 from store.db import Db
 from store.tables import conversations
 
-_COLUMNS = ("surface", "conversation_id", "kind", "user_id", "reference", "updated_at")
+_COLUMNS = ("surface", "conversation_id", "kind", "user_id", "title", "reference", "updated_at")
 # Remembered again on every message: the newest reference (service URL, tenant) wins.
 _UPSERT = {}
 for _name, _dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
     _insert = _dialect.insert(conversations).values({c: bindparam(c) for c in _COLUMNS})
     _UPSERT[_name] = _insert.on_conflict_do_update(
         index_elements=["surface", "conversation_id"],
-        set_={c: _insert.excluded[c] for c in ("kind", "user_id", "reference", "updated_at")},
+        set_={
+            "kind": _insert.excluded.kind,
+            "user_id": _insert.excluded.user_id,
+            # A message does not repeat the names an install gave: keep the last known.
+            "title": func.coalesce(_insert.excluded.title, conversations.c.title),
+            "reference": _insert.excluded.reference,
+            "updated_at": _insert.excluded.updated_at,
+        },
     )
 
 
@@ -30,6 +37,8 @@ def _conversation(row: Any) -> Conversation:
         kind=row.kind,
         user_id=row.user_id,
         reference=row.reference,
+        title=row.title,
+        seen_at=row.updated_at,
     )
 
 
@@ -46,6 +55,7 @@ class SqlConversationRepository:
                 "conversation_id": conversation.conversation_id,
                 "kind": conversation.kind,
                 "user_id": conversation.user_id,
+                "title": conversation.title,
                 "reference": conversation.reference,
                 "updated_at": self._now,
             },
@@ -69,6 +79,14 @@ class SqlConversationRepository:
                 conversations.c.conversation_id == conversation_id,
             )
         )
+
+    async def listing(self, surface: str) -> list[Conversation]:
+        query = (
+            select(conversations)
+            .where(conversations.c.surface == surface)
+            .order_by(conversations.c.updated_at.desc())
+        )
+        return [_conversation(r) for r in await self._conn.execute(query)]
 
     async def latest(self, surface: str) -> Conversation | None:
         """The conversation heard from last (where the service URL and tenant are current)."""

@@ -248,6 +248,7 @@ conversations = Table(
     Column("conversation_id", String(400), primary_key=True),
     Column("kind", String(32), nullable=False),  # personal, channel, groupChat
     Column("user_id", String(200)),  # whose personal chat this is (Teams: AAD object id)
+    Column("title", String(500)),  # the team and channel (or chat) name, when Teams gave it
     Column("reference", JSON, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_conversations_user", "surface", "user_id"),

@@ -143,6 +143,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             kind=kind,
             reference=serialised,
             user_id=sender.aad_object_id if kind == "personal" else None,
+            title=_title(activity, kind),
         )
 
         async def job(uow: UnitOfWork) -> None:
@@ -379,6 +380,18 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             "acknowledge": "You took the alert; escalation waits.",
             "accept": "The run is yours now.",
         }[verb]
+
+
+def _title(activity: Activity, kind: str) -> str | None:
+    """What people call the conversation ("Payments › Alerts"), as far as Teams said."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    if kind == "personal":
+        return (activity.from_property.name if activity.from_property else None) or None
+    names = [
+        (data.get("team") or {}).get("name"),
+        (data.get("channel") or {}).get("name") or activity.conversation.name,
+    ]
+    return " › ".join(n for n in names if n) or None
 
 
 def _markdown(text: str) -> Activity:

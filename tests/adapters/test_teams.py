@@ -4,6 +4,7 @@ and the whole approval path from an agent's request to the updated card."""
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import threading
@@ -849,3 +850,32 @@ async def test_strangers_may_read_nothing_but_the_help(
         assert "not a known person" in answer and "Refund" not in answer, (text, answer)
     await bot.send(bot.say("agent help", user=STRANGER))
     assert "agent status RUN" in (await bot.replies(said + 5))[-1]
+
+
+async def test_conversations_keep_their_names_for_the_cli(
+    teams: tuple[Teams, MintedToken], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`opslayer teams conversations` lists where the bot is, with the names Teams gave on
+    install (a later message, which carries no names, keeps them)."""
+    from adapters.cli import _teams_conversations
+
+    bot, _ = teams
+    alerts = "19:alerts@thread.tacv2"
+    names = {
+        "tenant": {"id": "tenant-1"},
+        "team": {"id": "19:team", "name": "Payments"},
+        "channel": {"id": alerts, "name": "Alerts"},
+    }
+    await bot.send(
+        bot.activity(
+            "conversationUpdate",
+            conversation=alerts,
+            channelData=names,
+            membersAdded=[{"id": BOT_ID, "name": "opslayer"}],
+        )
+    )
+    await bot.send(bot.say("agent help", conversation=alerts))
+    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    assert await _teams_conversations(argparse.Namespace(), store) == 0
+    listed = capsys.readouterr().out
+    assert alerts in listed and "Payments › Alerts" in listed and CHANNEL in listed

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(length=400), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.String(length=200), nullable=True),
+        sa.Column("title", sa.String(length=500), nullable=True),
         sa.Column("reference", sa.JSON(), nullable=False),
         sa.Column("updated_at", store.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("surface", "conversation_id", name=op.f("pk_conversations")),
