@@ -68,6 +68,7 @@ def identity_of(choice: str) -> Identity:
 
 
 def choice_of(person: Person) -> str | None:
+    """How the people picker names a person (the inverse of identity_of)."""
     if person.teams_user_id:
         return f"teams:{person.teams_user_id}"
     if person.email:
@@ -95,6 +96,8 @@ def _bad_invoke(message: str) -> InvokeResponse:
 
 
 class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
+    """opslayer in Teams: one instance serves every conversation; all state is in the store."""
+
     def __init__(
         self,
         *,
