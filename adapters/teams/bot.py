@@ -96,7 +96,7 @@ def _bad_invoke(message: str) -> InvokeResponse:
 
 
 class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
-    """opslayer in Teams: one instance serves every conversation; all state is in the store."""
+    """opslayer in Teams: one instance serves every conversation; what must last is in the store."""
 
     def __init__(
         self,
