@@ -197,6 +197,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await service.flush_heartbeats()
             if app.state.slack is not None:
                 await app.state.slack.close()
+            if app.state.teams is not None:
+                await app.state.teams.close()
             await http.close()
             await webhooks_http.close()
             await store.close()

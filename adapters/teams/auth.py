@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import jwt
 import requests
 from botbuilder.integration.aiohttp import (
@@ -37,6 +38,8 @@ from botframework.connector.auth import (
 )
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 from msrest.authentication import Authentication
+
+from adapters.teams.transport import over_aiohttp
 
 log = logging.getLogger("opslayer.teams")
 _METADATA_URLS = (
@@ -196,16 +199,18 @@ class PooledConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         inner: ConnectorFactory,
         pool: dict[tuple[str, str], ConnectorClient],
         credentials: PrefetchingCredentialFactory,
+        session: aiohttp.ClientSession,
     ) -> None:
         self._inner = inner
         self._pool = pool
         self._credentials = credentials
+        self._session = session
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (service_url, audience or "")
         client = self._pool.get(key)
         if client is None:
-            client = await self._inner.create(service_url, audience)
+            client = over_aiohttp(await self._inner.create(service_url, audience), self._session)
             self._pool[key] = client
         else:
             await self._credentials.refresh_due()  # a kept client reads its token synchronously
@@ -216,7 +221,8 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ig
     """botbuilder's configuration-driven authentication, with Bot Connector clients pooled
     and outbound tokens prefetched off the loop."""
 
-    def __init__(self, configuration: Any) -> None:
+    def __init__(self, configuration: Any, *, session: aiohttp.ClientSession) -> None:
+        self._session = session
         self.credentials = PrefetchingCredentialFactory(
             ConfigurationServiceClientCredentialFactory(configuration)
         )
@@ -232,13 +238,16 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ig
         )
         if result.connector_factory is not None:
             result.connector_factory = PooledConnectorFactory(
-                result.connector_factory, self._pool, self.credentials
+                result.connector_factory, self._pool, self.credentials, self._session
             )
         return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         return PooledConnectorFactory(
-            super().create_connector_factory(claims_identity), self._pool, self.credentials
+            super().create_connector_factory(claims_identity),
+            self._pool,
+            self.credentials,
+            self._session,
         )
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:

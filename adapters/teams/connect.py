@@ -6,6 +6,7 @@ import json
 import logging
 from types import SimpleNamespace
 
+import aiohttp
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from fastapi import FastAPI, Request, Response
@@ -59,7 +60,8 @@ class TeamsConnection:
             APP_TENANTID=settings.microsoft_app_tenant_id or "",
         )
         install_off_loop_key_fetching()
-        self.authentication = PooledAuthentication(configuration)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        self.authentication = PooledAuthentication(configuration, session=self._session)
         self.adapter = CloudAdapter(self.authentication)
         self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
         self.bot: OpslayerTeamsBot | None = None
@@ -80,6 +82,9 @@ class TeamsConnection:
             subscriptions=subscriptions,
             clock=clock,
         )
+
+    async def close(self) -> None:
+        await self._session.close()
 
     async def handle(self, request: Request) -> Response:
         """One activity from the Bot Connector: authenticate it, then run the bot's turn."""
@@ -105,7 +110,7 @@ class TeamsConnection:
             return _refusal(401, "the request does not carry a valid Bot Framework token")
         try:
             answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
-        except (ClientRequestError, HttpOperationError) as unreachable:
+        except (ClientRequestError, HttpOperationError, aiohttp.ClientError) as unreachable:
             # The turn ran (what it changed is committed); only its answer did not get through.
             log.warning(
                 "Teams: the Bot Connector at %s refused an answer: %s",

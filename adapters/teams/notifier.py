@@ -37,8 +37,11 @@ def card_activity(card: dict[str, Any], *, summary: str | None = None) -> Activi
 
 
 def _status(error: BaseException) -> int | None:
+    """The HTTP status of a Bot Connector error (msrest hands over the transport's response:
+    aiohttp's says `status`, requests' `status_code`)."""
     response = getattr(error, "response", None)
-    return getattr(response, "status_code", None)
+    status = getattr(response, "status", None) or getattr(response, "status_code", None)
+    return int(status) if status is not None else None
 
 
 def _retry_after(error: BaseException, attempt: int) -> float:
