@@ -21,6 +21,7 @@ class Call:
     activity_id: str | None
     body: dict[str, Any]
     authorization: str
+    answered_id: str = ""  # the id the connector gave what was posted
 
 
 @dataclass
@@ -59,6 +60,9 @@ class FakeConnector:
                 headers=headers,
             )
         async with self.changed:
+            new_id = activity_id if method == "update" else f"act-{len(self.calls) + 1}"
+            if method == "create":
+                new_id = f"a:opened-{len(self.calls) + 1}"
             self.calls.append(
                 Call(
                     method,
@@ -66,12 +70,10 @@ class FakeConnector:
                     activity_id,
                     body,
                     request.headers.get("Authorization", ""),
+                    answered_id=str(new_id),
                 )
             )
             self.changed.notify_all()
-            new_id = activity_id if method == "update" else f"act-{len(self.calls)}"
-            if method == "create":
-                new_id = f"a:opened-{len(self.calls)}"
         return web.json_response({"id": new_id})
 
     async def member(self, request: web.Request) -> web.Response:

@@ -318,7 +318,7 @@ async def test_approve_from_the_card_reaches_the_agent_and_updates_the_card(
     # Everyone in the channel sees the decision: the posted card is replaced in place.
     await bot.connector.wait_for(lambda: bot.connector.of("update"))
     update = bot.connector.of("update")[-1]
-    assert update.activity_id == post.body.get("id", update.activity_id)
+    assert update.activity_id == post.answered_id  # the very post, replaced
     assert update.conversation == CHANNEL
     assert not update.body["attachments"][0]["content"].get("actions")
     assert_valid_cards([*bot.connector.cards(), shown["value"]])
