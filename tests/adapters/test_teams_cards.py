@@ -58,6 +58,7 @@ def _views() -> list[dict[str, object]]:
 
 def test_every_alert_card_is_valid_and_never_shows_more_than_five_buttons() -> None:
     cards = []
+    mentioned = 0
     for view in _views():
         card = alert_card(view, notice="Nothing changed: Bo may not approve it")
         cards.append(card)
@@ -67,8 +68,10 @@ def test_every_alert_card_is_valid_and_never_shows_more_than_five_buttons() -> N
         shown = json.dumps(card)
         assert view["headline"] in shown  # type: ignore[operator]
         if "<at>Bo</at>" in shown:  # the owner is on Teams: mentioned, and the card refreshes
+            mentioned += 1
             assert card["refresh"]["userIds"] == ["aad-bo"]
             assert card["msteams"]["entities"][0]["mentioned"]["id"] == "aad-bo"
+    assert mentioned == len(cards) // 2  # every card whose owner is on Teams
     assert_valid_cards(cards)
 
 
