@@ -48,7 +48,9 @@ _METADATA_URLS = (
     GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
     GovernmentConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
 )
-_REFRESH_AHEAD_S = 600.0  # fetch a new outbound token this long before the old one expires
+# Refresh this long before expiry: inside the 5 minutes in which MSAL stops handing out a cached
+# token, so asking it again really fetches a new one (sooner, it would return the same one).
+_REFRESH_AHEAD_S = 240.0
 _KEYS_TIMEOUT_S = 10.0
 
 
