@@ -22,7 +22,7 @@ from bot.directory import add_group, add_person, find_person
 from bot.domain.models import Identity
 from bot.domain.status import Via
 from bot.tokens import MintedToken, mint_token
-from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack, fake_slack
 from tests.support import MovableClock
 
@@ -33,12 +33,6 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 async def slack() -> AsyncIterator[FakeSlack]:
     async with fake_slack() as fake:
         yield fake
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[AgentReceiver]:
-    async with agent_receiver() as r:
-        yield r
 
 
 @pytest.fixture

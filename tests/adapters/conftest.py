@@ -1,0 +1,90 @@
+"""Fixtures of the adapters' tests: the agent's webhook receiver, and Teams with its fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from adapters.app import create_app
+from bot.config import Settings
+from bot.directory import add_group, add_person
+from bot.domain.models import Identity
+from bot.tokens import MintedToken, mint_token
+from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.bot_framework import (
+    APP_ID,
+    BOT_ID,
+    SigningKey,
+    install,
+    new_key,
+)
+from tests.fake_connector import FakeConnector, fake_connector
+from tests.support import MovableClock
+from tests.teams_support import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    ENTRA_THREADS,
+    Teams,
+    entra_stand_in,
+)
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    async with fake_connector() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[AgentReceiver]:
+    async with agent_receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
+    """The key Bot Connector tokens are signed with here; Entra ID's outbound token, stood in."""
+    signing = new_key()
+    install(signing)
+    ENTRA_THREADS.clear()
+    monkeypatch.setattr("adapters.teams.auth.fetch_token", entra_stand_in)
+    return signing
+
+
+@pytest.fixture
+async def teams(
+    db_url: str, connector: FakeConnector, key: SigningKey, clock: MovableClock
+) -> AsyncIterator[tuple[Teams, MintedToken]]:
+    """The bot with Teams on; Alice (payments) and Bob are known; the bot is in the channel."""
+    settings = Settings(
+        database_url=db_url,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="app-secret",
+        run_cache_ttl_s=0,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await add_group(store, name="payments", teams_channel=CHANNEL)
+        await add_person(
+            store,
+            identity=Identity(email="alice@example.com", name="Alice", teams_user_id=ALICE),
+            group="payments",
+        )
+        await add_person(
+            store, identity=Identity(email="bob@example.com", name="Bob", teams_user_id=BOB)
+        )
+        minted = await mint_token(store, "billing-bot")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            bot = Teams(client, connector, key)
+            installed = bot.activity(
+                "conversationUpdate", membersAdded=[{"id": BOT_ID, "name": "opslayer"}]
+            )
+            assert (await bot.send(installed)).status_code == 200
+            yield bot, minted
