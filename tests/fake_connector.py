@@ -5,13 +5,14 @@ each call carried; `script` makes it throttle (429) or fail the next calls."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.local_server import serving
 
 
 @dataclass
@@ -105,14 +106,6 @@ async def fake_connector() -> AsyncIterator[FakeConnector]:
     app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", fake.reply)
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", fake.update)
     app.router.add_get("/v3/conversations/{conversation}/members/{member}", fake.member)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
+        fake.url = url
         yield fake
-    finally:
-        await runner.cleanup()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.local_server import serving
 
 
 @dataclass
@@ -104,14 +105,6 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     app.router.add_get("/api/{method}", fake.method)  # users.lookupByEmail is a GET
     app.router.add_post("/respond/{n}", fake.respond)
     app.router.add_get("/link", fake.link)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
+        fake.url = url
         yield fake
-    finally:
-        await runner.cleanup()
