@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import psutil
+from aiohttp import web
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,10 +160,24 @@ class Result:
         return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
     def pct(self, q: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return percentile(self.latencies_ms, q)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0.5: median) by nearest rank; NaN when there is nothing to rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def start_local(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve `app` in this process on a free loopback port (the stand-ins a benchmark plays:
+    Slack, the Bot Connector, an agent); returns the runner to clean up, and the base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 async def load(

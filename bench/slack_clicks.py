@@ -23,15 +23,10 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, pin_self, progress, serve, table  # noqa: E402
+from harness import percentile, pin_self, progress, serve, start_local, table  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 SECRET = "bench-signing-secret"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def main(clicks: int) -> list[list[str]]:
@@ -62,11 +57,7 @@ async def main(clicks: int) -> list[list[str]]:
         return web.Response(text="ok")
 
     app.router.add_post("/respond/{n}", respond)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    local = f"http://127.0.0.1:{port}"
+    runner, local = await start_local(app)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -150,18 +141,18 @@ async def main(clicks: int) -> list[list[str]]:
         [
             "ack",
             str(len(acks)),
-            f"{pct(acks, 0.5):.0f}",
-            f"{pct(acks, 0.99):.0f}",
-            "p99 < 100 ms: " + ("yes" if pct(acks, 0.99) < 100 else "no"),
+            f"{percentile(acks, 0.5):.0f}",
+            f"{percentile(acks, 0.99):.0f}",
+            "p99 < 100 ms: " + ("yes" if percentile(acks, 0.99) < 100 else "no"),
         ]
     )
     rows.append(
         [
             "click → command received",
             str(len(latencies)),
-            f"{pct(latencies, 0.5):.0f}",
-            f"{pct(latencies, 0.99):.0f}",
-            "p99 < 500 ms: " + ("yes" if pct(latencies, 0.99) < 500 else "no"),
+            f"{percentile(latencies, 0.5):.0f}",
+            f"{percentile(latencies, 0.99):.0f}",
+            "p99 < 500 ms: " + ("yes" if percentile(latencies, 0.99) < 500 else "no"),
         ]
     )
     return rows

@@ -27,14 +27,9 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, pin_self, progress, serve, table  # noqa: E402
+from harness import percentile, pin_self, progress, serve, start_local, table  # noqa: E402
 
 OPS = "aad-bench-ops"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def activity(local: str, conversation: str, kind: str, **fields: Any) -> dict[str, Any]:
@@ -75,11 +70,7 @@ async def main(runs: int) -> list[list[str]]:
     app.router.add_post("/v3/conversations/{c}/activities/{a}", post)
     app.router.add_put("/v3/conversations/{c}/activities/{a}", put)
     app.router.add_post("/hook", agent)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    local = f"http://127.0.0.1:{port}"
+    runner, local = await start_local(app)
     channels = [f"19:bench-{i}@thread.tacv2" for i in range(runs)]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"OPSLAYER_TEAMS_DEV": "1", "OPSLAYER_SCAN_INTERVAL_S": "3600"}
@@ -161,12 +152,12 @@ async def main(runs: int) -> list[list[str]]:
     to_card = [(updated[c] - t) * 1000 for c, t in clicked.items() if c in updated]
 
     def row(name: str, values: list[float], target: str, limit: float) -> list[str]:
-        ok = values and pct(values, 0.99) < limit
+        ok = values and percentile(values, 0.99) < limit
         return [
             name,
             str(len(values)),
-            f"{pct(values, 0.5):.0f}",
-            f"{pct(values, 0.99):.0f}",
+            f"{percentile(values, 0.5):.0f}",
+            f"{percentile(values, 0.99):.0f}",
             f"{target}: {'yes' if ok else 'no'}",
         ]
 
