@@ -26,6 +26,21 @@ HEADLINES = {
 }
 
 
+# What each action's button says, on every surface.
+BUTTON_TEXT = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "acknowledge": "Acknowledge",
+    "retry": "Retry",
+    "cancel": "Cancel",
+    "pause": "Pause",
+    "resume": "Resume",
+    "reassign": "Reassign",
+    "details": "Details",
+    "accept": "Accept",
+}
+
+
 def _ago(since: datetime, now: datetime) -> str:
     seconds = int((now - since).total_seconds())
     if seconds < 120:

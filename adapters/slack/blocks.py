@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.views import BUTTON_TEXT
+
 MAX_BLOCKS = 50
 ACTION_PREFIX = "opslayer_"
-_BUTTON_TEXT = {
-    "approve": "Approve",
-    "reject": "Reject",
-    "acknowledge": "Acknowledge",
-    "retry": "Retry",
-    "cancel": "Cancel",
-    "pause": "Pause",
-    "resume": "Resume",
-    "reassign": "Reassign",
-    "details": "Details",
-    "accept": "Accept",
-}
 _STYLE = {"approve": "primary", "accept": "primary", "reject": "danger", "cancel": "danger"}
 
 
@@ -38,7 +28,7 @@ def button(verb: str, view: dict[str, Any]) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
         "action_id": ACTION_PREFIX + verb,
-        "text": {"type": "plain_text", "text": _BUTTON_TEXT[verb]},
+        "text": {"type": "plain_text", "text": BUTTON_TEXT[verb]},
         "value": f"{view['run_id']}|{approval}",
     }
     if verb in _STYLE:
@@ -75,7 +65,7 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": safe(n)} for n in notes]}
         )
     if view.get("state") != "resolved" and view.get("actions"):
-        buttons = [button(verb, view) for verb in view["actions"] if verb in _BUTTON_TEXT]
+        buttons = [button(verb, view) for verb in view["actions"] if verb in BUTTON_TEXT]
         blocks.append(
             {"type": "actions", "block_id": f"run|{view['run_id']}", "elements": buttons[:25]}
         )

@@ -10,22 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.views import BUTTON_TEXT
+
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.5"
 MAX_CARD_BYTES = 27_000  # Teams refuses messages over ~28 KB
 MAX_DIGEST_GROUPS = 40
-BUTTON_TEXT = {
-    "approve": "Approve",
-    "reject": "Reject",
-    "acknowledge": "Acknowledge",
-    "retry": "Retry",
-    "cancel": "Cancel",
-    "pause": "Pause",
-    "resume": "Resume",
-    "reassign": "Reassign",
-    "details": "Details",
-    "accept": "Accept",
-}
 _STYLE = {"approve": "positive", "accept": "positive", "reject": "destructive"}
 MAX_ACTIONS = 5  # what hosts render side by side; any more go under "More…"
 
