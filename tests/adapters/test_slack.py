@@ -91,6 +91,27 @@ def click(slack: FakeSlack, user: str, button: dict[str, Any], n: int = 1) -> st
     return urlencode({"payload": json.dumps(payload)})
 
 
+def slash(
+    slack: FakeSlack,
+    text: str,
+    *,
+    user: str = "UALICE",
+    channel: str = "C-PAY",
+    n: int = 1,
+    command: str = "/agent",
+) -> dict[str, str]:
+    """A slash command as Slack sends it; its answer goes to response_url `n` of the fake."""
+    return {
+        "command": command,
+        "text": text,
+        "user_id": user,
+        "team_id": "T1",
+        "channel_id": channel,
+        "response_url": f"{slack.url}/respond/{n}",
+        "trigger_id": "1.2",
+    }
+
+
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     blocks = message["blocks"]
     return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
@@ -184,14 +205,7 @@ async def test_forged_or_stale_signatures_are_refused(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, _ = bot
-    form = urlencode(
-        {
-            "command": "/agent",
-            "text": "help",
-            "user_id": "UALICE",
-            "response_url": f"{slack.url}/respond/1",
-        }
-    )
+    form = urlencode(slash(slack, "help"))
     assert (
         await client.post("/slack/events", content=form, headers=signed(form, secret="wrong"))
     ).status_code == 401
@@ -218,17 +232,7 @@ async def test_agent_command_answers_ephemerally(
         )
     ).json()
     for n, text in enumerate(["help", "status", f"status {run['id']}", "frobnicate"], start=1):
-        form = urlencode(
-            {
-                "command": "/agent",
-                "text": text,
-                "user_id": "UALICE",
-                "team_id": "T1",
-                "channel_id": "C-PAY",
-                "response_url": f"{slack.url}/respond/{n}",
-                "trigger_id": "1.2",
-            }
-        )
+        form = urlencode(slash(slack, text, n=n))
         assert (
             await client.post("/slack/events", content=form, headers=signed(form))
         ).status_code == 200
@@ -254,17 +258,7 @@ async def test_manifest_and_handlers_agree(
     assert declared and manifest["settings"]["interactivity"]["is_enabled"] is True
     client, _ = bot
     for n, command in enumerate([*declared, "/undeclared"], start=1):
-        form = urlencode(
-            {
-                "command": command,
-                "text": "help",
-                "user_id": "UALICE",
-                "team_id": "T1",
-                "channel_id": "C-PAY",
-                "response_url": f"{slack.url}/respond/{n}",
-                "trigger_id": "1.2",
-            }
-        )
+        form = urlencode(slash(slack, "help", n=n, command=command))
         answer = await client.post("/slack/events", content=form, headers=signed(form))
         assert answer.status_code == (404 if command == "/undeclared" else 200), command
     await slack.wait_for(lambda: len(slack.responses) >= len(declared))
@@ -462,17 +456,7 @@ async def test_status_here_is_shared_and_digests_fit_block_kit(
             headers=auth,
         )
     ).json()
-    form = urlencode(
-        {
-            "command": "/agent",
-            "text": f"status {run['id']} here",
-            "user_id": "UALICE",
-            "team_id": "T1",
-            "channel_id": "C-PAY",
-            "response_url": f"{slack.url}/respond/1",
-            "trigger_id": "1.2",
-        }
-    )
+    form = urlencode(slash(slack, f"status {run['id']} here"))
     await client.post("/slack/events", content=form, headers=signed(form))
     await slack.wait_for(lambda: slack.responses)
     assert (
@@ -494,17 +478,7 @@ async def test_subscribe_binds_a_slack_channel_to_the_asker(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, _ = bot
-    form = urlencode(
-        {
-            "command": "/agent",
-            "text": "subscribe",
-            "user_id": "UALICE",
-            "team_id": "T1",
-            "channel_id": "C-ALICE",
-            "response_url": f"{slack.url}/respond/1",
-            "trigger_id": "1.2",
-        }
-    )
+    form = urlencode(slash(slack, "subscribe", channel="C-ALICE"))
     assert (
         await client.post("/slack/events", content=form, headers=signed(form))
     ).status_code == 200
@@ -553,15 +527,7 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
             )
         opened = slack.api("apps.connections.open")
         assert opened, "the bot asked Slack for a Socket Mode URL"
-        command = {
-            "command": "/agent",
-            "text": "help",
-            "user_id": "UALICE",
-            "team_id": "T1",
-            "channel_id": "C1",
-            "response_url": f"{slack.url}/respond/1",
-            "trigger_id": "1",
-        }
+        command = slash(slack, "help", channel="C1")
         await slack.envelope("slash_commands", command, "env-1")
         await slack.wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in slack.acks))
         await slack.wait_for(lambda: slack.responses)
@@ -625,17 +591,7 @@ async def test_strangers_get_only_the_help_and_are_audited(
 ) -> None:
     client, _ = bot
     for n, text in enumerate(["status all", "help"], start=1):
-        form = urlencode(
-            {
-                "command": "/agent",
-                "text": text,
-                "user_id": "USTRANGER",
-                "team_id": "T1",
-                "channel_id": "C1",
-                "response_url": f"{slack.url}/respond/{n}",
-                "trigger_id": "1",
-            }
-        )
+        form = urlencode(slash(slack, text, user="USTRANGER", channel="C1", n=n))
         await client.post("/slack/events", content=form, headers=signed(form))
     await slack.wait_for(lambda: len(slack.responses) >= 2)
     texts = sorted(r["text"] for r in slack.responses)
@@ -669,17 +625,7 @@ async def test_agent_text_cannot_ping_the_channel_or_disguise_links(
     shown = message["text"] + json.dumps(message["blocks"])
     assert "<!channel>" not in shown and "<!here>" not in shown and "<https://" not in shown
     assert "&lt;!channel&gt; urgent" in shown and "&amp;" in shown
-    form = urlencode(
-        {
-            "command": "/agent",
-            "text": "status all",
-            "user_id": "UALICE",
-            "team_id": "T1",
-            "channel_id": "C1",
-            "response_url": f"{slack.url}/respond/1",
-            "trigger_id": "1",
-        }
-    )
+    form = urlencode(slash(slack, "status all", channel="C1"))
     await client.post("/slack/events", content=form, headers=signed(form))
     await slack.wait_for(lambda: slack.responses)
     assert "<!channel>" not in slack.responses[0]["text"]
