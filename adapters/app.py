@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from adapters.chat.log import LogNotifier
+from adapters.chat.use_cases import UseCases
 from adapters.http import agent_api, ops
 from adapters.http.errors import install_error_handlers
 from adapters.http.limits import BodyLimit
@@ -136,29 +137,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
         operations = Operations(store, clock, admins=admins, on_command=decided)
         subscriptions = Subscriptions(store, clock, admins=admins)
+        use = UseCases(store, clock, service, operations, subscriptions)
         app.state.operations = operations
         app.state.watch = watch
         app.state.slack = None
         if slack is not None:
             from adapters.slack.connect import connect_slack
 
-            app.state.slack = await connect_slack(
-                settings,
-                client=slack,
-                store=store,
-                service=service,
-                operations=operations,
-                subscriptions=subscriptions,
-            )
+            app.state.slack = await connect_slack(settings, client=slack, use=use)
         app.state.teams = teams
         if teams is not None:
-            teams.attach(
-                store=store,
-                service=service,
-                operations=operations,
-                subscriptions=subscriptions,
-                clock=clock,
-            )
+            teams.attach(use)
         async with store.read() as uow:
             groups = await uow.people.groups()
         scheduler = build_scheduler(

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from adapters.chat.use_cases import UseCases
 from bot.domain.models import Person
 from bot.domain.status import Health, RunStatus, Via
-from bot.operations import Operations
 from bot.ports import RunFilter
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
 
 LIST_LIMIT = 50
 # What `answer` understands (any other word gets the help); Teams' manifest lists the same.
@@ -66,9 +64,7 @@ async def answer(
     words: list[str],
     asker: Asker,
     *,
-    service: RunService,
-    operations: Operations,
-    subscriptions: Subscriptions,
+    use: UseCases,
     markup: Markup,
     shared_hint: bool = False,
 ) -> str:
@@ -85,7 +81,7 @@ async def answer(
     if verb in ("stuck", "waiting"):
         verb, arg = "status", verb
     if verb in ("status", "mine") and arg and arg.startswith("run_"):
-        run = (await service.get_run(arg)).run
+        run = (await use.service.get_run(arg)).run
         health = ", ".join(run.health) or "ok"
         return (
             f"{m.bold(m.safe(run.title))} ({m.code(run.id)}) — {run.status}, {health}, "
@@ -101,7 +97,7 @@ async def answer(
             query = RunFilter(limit=LIST_LIMIT)
         else:
             query = RunFilter(owner=person.id, limit=LIST_LIMIT)
-        runs, more = await service.list_runs(query)
+        runs, more = await use.service.list_runs(query)
         if not runs:
             return "No runs here."
         lines = [
@@ -112,13 +108,13 @@ async def answer(
             lines.append(f"…and more: {m.code('opslayer runs list')} pages through them all")
         return "\n".join(lines)
     if verb == "ack" and arg:
-        await operations.acknowledge(arg, person=person, via=asker.via)
+        await use.operations.acknowledge(arg, person=person, via=asker.via)
         return f"You took the alerts of {m.code(arg)}; escalation waits."
     if verb == "subscribe":
         if asker.channel is None:
             return "Run this in the channel that should get the alerts."
         group = words[2] if arg in ("team", "group") and len(words) > 2 else None
-        told = await subscriptions.subscribe(
+        told = await use.subscriptions.subscribe(
             asker.channel,
             surface=asker.via.value,
             person=person,

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.agent_commands import Asker, Markup, answer
+from adapters.chat.use_cases import UseCases
 from adapters.slack.blocks import (
     details_modal,
     reassign_modal,
@@ -25,10 +26,6 @@ from bot.directory import find_person
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, OpsError
-from bot.operations import Operations
-from bot.ports import Store
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
 
 SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ", safe=safe)
 
@@ -37,10 +34,7 @@ def build_bolt_app(
     *,
     client: AsyncWebClient,
     signing_secret: str | None,
-    store: Store,
-    service: RunService,
-    operations: Operations,
-    subscriptions: Subscriptions,
+    use: UseCases,
 ) -> AsyncApp:
     """Bolt with opslayer's listeners; verification of Slack's signature is Bolt's own."""
     bolt = AsyncApp(
@@ -49,6 +43,7 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
+    store, service, operations = use.store, use.service, use.operations
 
     async def person_for(user_id: str) -> Person:
         return await find_person(store, Identity(slack_user_id=user_id))
@@ -205,9 +200,7 @@ def build_bolt_app(
             text = await answer(
                 words,
                 asker,
-                service=service,
-                operations=operations,
-                subscriptions=subscriptions,
+                use=use,
                 markup=SLACK_MARKUP,
                 shared_hint=True,
             )

@@ -12,13 +12,10 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat.use_cases import UseCases
 from adapters.slack.bolt_app import build_bolt_app
 from adapters.slack.notifier import SlackNotifier
 from bot.config import Settings
-from bot.operations import Operations
-from bot.ports import Store
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
 
 log = logging.getLogger("opslayer.slack")
 SLACK_API = "https://slack.com/api/"
@@ -53,22 +50,12 @@ async def connect_slack(
     settings: Settings,
     *,
     client: AsyncWebClient,
-    store: Store,
-    service: RunService,
-    operations: Operations,
-    subscriptions: Subscriptions,
+    use: UseCases,
 ) -> SlackConnection:
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    bolt = build_bolt_app(
-        client=client,
-        signing_secret=secret,
-        store=store,
-        service=service,
-        operations=operations,
-        subscriptions=subscriptions,
-    )
+    bolt = build_bolt_app(client=client, signing_secret=secret, use=use)
     socket = None
     if settings.slack_app_token is not None:
         socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())

@@ -21,6 +21,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ChannelAccount, TextFormatTypes
 
 from adapters.chat.agent_commands import Asker, Markup, answer
+from adapters.chat.use_cases import UseCases
 from adapters.teams.cards import (
     CARD_TYPE,
     alert_card,
@@ -36,10 +37,7 @@ from bot.directory import find_person, link_teams_user, list_people
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, NotAuthorized, OpsError
-from bot.operations import Operations
-from bot.ports import Clock, Conversation, Store, UnitOfWork
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
+from bot.ports import Conversation, UnitOfWork
 from bot.watch import render
 
 log = logging.getLogger("opslayer.teams")
@@ -98,20 +96,8 @@ def _bad_invoke(message: str) -> InvokeResponse:
 class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
     """opslayer in Teams: one instance serves every conversation; what must last is in the store."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        service: RunService,
-        operations: Operations,
-        subscriptions: Subscriptions,
-        clock: Clock,
-    ) -> None:
-        self._clock = clock
-        self._store = store
-        self._service = service
-        self._operations = operations
-        self._subscriptions = subscriptions
+    def __init__(self, use: UseCases) -> None:
+        self._use = use
         self._remembered: dict[str, str] = {}  # conversation → the reference last written
 
     # ---- where the bot may post ------------------------------------------------------------
@@ -152,7 +138,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         async def job(uow: UnitOfWork) -> None:
             await uow.conversations.remember(conversation)
 
-        await self._store.run(job)
+        await self._use.store.run(job)
         self._remembered[where] = fingerprint
 
     async def on_members_added_activity(
@@ -183,7 +169,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         async def forget(uow: UnitOfWork) -> None:
             await uow.conversations.forget(SURFACE, where)
 
-        await self._store.run(forget)
+        await self._use.store.run(forget)
         self._remembered.pop(where, None)
 
     # ---- `agent …` ---------------------------------------------------------------------------
@@ -198,12 +184,12 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
         async def lookup() -> Person:
             try:
-                return await find_person(self._store, Identity(teams_user_id=aad))
+                return await find_person(self._use.store, Identity(teams_user_id=aad))
             except NotAuthorized as stranger:
                 linked = await self._link_by_email(turn, sender) if aad else None
                 if linked is not None:
                     return linked
-                await self._operations.record_refusal(
+                await self._use.operations.record_refusal(
                     who=aad or "unknown",
                     via=Via.TEAMS,
                     action=action,
@@ -227,7 +213,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if not upn:
             return None
         return await link_teams_user(
-            self._store, self._clock, email=upn, teams_user_id=sender.aad_object_id
+            self._use.store, self._use.clock, email=upn, teams_user_id=sender.aad_object_id
         )
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -247,9 +233,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             reply = await answer(
                 words,
                 asker,
-                service=self._service,
-                operations=self._operations,
-                subscriptions=self._subscriptions,
+                use=self._use,
                 markup=TEAMS_MARKUP,
             )
         except OpsError as refused:
@@ -276,7 +260,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         alert_id = data.get("alert_id")
         if not isinstance(alert_id, str) or not alert_id:
             return None
-        async with self._store.read() as uow:
+        async with self._use.store.read() as uow:
             alert = await uow.alerts.get(alert_id)
         return render(alert) if alert is not None else None
 
@@ -293,7 +277,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         except OpsError as stranger:
             return alert_card(view, notice=f"Nothing changed: {stranger.message}")
         if verb == "details":
-            trail = await self._service.audit_trail(view["run_id"])
+            trail = await self._use.service.audit_trail(view["run_id"])
             timeline = [
                 f"{e.at:%m-%d %H:%M} {e.action} — {safe(e.actor.name)} via {e.actor.via}"
                 for e in trail
@@ -301,7 +285,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             return details_card(view, timeline)
         if view.get("state") == "resolved":
             reason = "this card is out of date: " + str(view.get("resolution") or "it was settled")
-            await self._operations.record_refusal(
+            await self._use.operations.record_refusal(
                 who=person.id,
                 via=Via.TEAMS,
                 action=verb,
@@ -332,11 +316,11 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "reassign":
             people = [
                 (choice, p.name)
-                for p in await list_people(self._store)
+                for p in await list_people(self._use.store)
                 if not p.removed and (choice := choice_of(p)) is not None
             ]
             return reassign_form(view, people)
-        checkpoints = await self._service.checkpoints(view["run_id"])
+        checkpoints = await self._use.service.checkpoints(view["run_id"])
         points = [(c.checkpoint_id, c.step) for c in checkpoints]
         unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
         return retry_form(view, points, unsafe)
@@ -347,7 +331,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         """Run the button's use case; the sentence says what happened."""
         run_id = str(view.get("run_id", ""))
         approval_id = str((view.get("approval") or {}).get("id", ""))
-        ops, via = self._operations, Via.TEAMS
+        ops, via = self._use.operations, Via.TEAMS
         reason = str(data.get("reason") or "").strip() or None
         if verb == "approve":
             await ops.approve(approval_id, person=person, via=via)

@@ -13,14 +13,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from adapters.chat.use_cases import UseCases
 from adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
 from adapters.teams.bot import OpslayerTeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from bot.config import Settings
-from bot.operations import Operations
-from bot.ports import Clock, Store
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
+from bot.ports import Store
 
 log = logging.getLogger("opslayer.teams")
 
@@ -66,22 +64,8 @@ class TeamsConnection:
         self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
         self.bot: OpslayerTeamsBot | None = None
 
-    def attach(
-        self,
-        *,
-        store: Store,
-        service: RunService,
-        operations: Operations,
-        subscriptions: Subscriptions,
-        clock: Clock,
-    ) -> None:
-        self.bot = OpslayerTeamsBot(
-            store=store,
-            service=service,
-            operations=operations,
-            subscriptions=subscriptions,
-            clock=clock,
-        )
+    def attach(self, use: UseCases) -> None:
+        self.bot = OpslayerTeamsBot(use)
 
     async def close(self) -> None:
         await self._session.close()
