@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.alerts import Alert, AlertKind, AlertStatus
-from store.db import Db
+from store.db import Db, per_dialect
 from store.tables import leases, notifications
 
 _COLUMNS = (
@@ -31,12 +30,13 @@ _COLUMNS = (
     "updated_at",
     "resolved_at",
 )
-_INSERT = {
-    name: dialect.insert(notifications)
-    .values({c: bindparam(c) for c in _COLUMNS})
-    .on_conflict_do_nothing(index_elements=["key"])
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT = per_dialect(
+    lambda insert: (
+        insert(notifications)
+        .values({c: bindparam(c) for c in _COLUMNS})
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+)
 
 
 def _values(alert: Alert) -> dict[str, Any]:

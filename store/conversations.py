@@ -6,28 +6,31 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.ports import Conversation
-from store.db import Db
+from store.db import Db, per_dialect
 from store.tables import conversations
 
 _COLUMNS = ("surface", "conversation_id", "kind", "user_id", "title", "reference", "updated_at")
-# Remembered again on every message: the newest reference (service URL, tenant) wins.
-_UPSERT = {}
-for _name, _dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
-    _insert = _dialect.insert(conversations).values({c: bindparam(c) for c in _COLUMNS})
-    _UPSERT[_name] = _insert.on_conflict_do_update(
+
+
+def _upsert(insert: Any) -> Any:
+    """Remembered again on every message: the newest reference (service URL, tenant) wins."""
+    new = insert(conversations).values({c: bindparam(c) for c in _COLUMNS})
+    return new.on_conflict_do_update(
         index_elements=["surface", "conversation_id"],
         set_={
-            "kind": _insert.excluded.kind,
-            "user_id": _insert.excluded.user_id,
+            "kind": new.excluded.kind,
+            "user_id": new.excluded.user_id,
             # A message does not repeat the names an install gave: keep the last known.
-            "title": func.coalesce(_insert.excluded.title, conversations.c.title),
-            "reference": _insert.excluded.reference,
-            "updated_at": _insert.excluded.updated_at,
+            "title": func.coalesce(new.excluded.title, conversations.c.title),
+            "reference": new.excluded.reference,
+            "updated_at": new.excluded.updated_at,
         },
     )
+
+
+_UPSERT = per_dialect(_upsert)
 
 
 def _conversation(row: Any) -> Conversation:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Executable
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
+
+
+def per_dialect(build: Callable[[Any], T]) -> dict[str, T]:
+    """A statement built once for each database, from that dialect's `insert` (where ON
+    CONFLICT lives); repositories pick theirs by `Db.dialect`. Built once: a statement built
+    per call costs more to cache-key than to run."""
+    return {name: build(d.insert) for name, d in (("sqlite", sqlite), ("postgresql", postgresql))}
 
 
 class Db:

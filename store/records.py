@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.models import (
     Actor,
@@ -18,7 +17,7 @@ from bot.domain.models import (
     SideEffect,
 )
 from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Via
-from store.db import Db
+from store.db import Db, per_dialect
 from store.tables import (
     agents,
     approvals,
@@ -57,14 +56,14 @@ _CHECKPOINT_COLUMNS = (
     "side_effects",
     "created_at",
 )
-# Built once per dialect (a statement built per call costs more to cache-key than to run);
-# a checkpoint_id the run already has inserts nothing.
-_CHECKPOINT_INSERT = {
-    name: dialect.insert(checkpoints)
-    .values({c: bindparam(c) for c in _CHECKPOINT_COLUMNS})
-    .on_conflict_do_nothing(index_elements=["run_id", "checkpoint_id"])
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+# A checkpoint_id the run already has inserts nothing.
+_CHECKPOINT_INSERT = per_dialect(
+    lambda insert: (
+        insert(checkpoints)
+        .values({c: bindparam(c) for c in _CHECKPOINT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["run_id", "checkpoint_id"])
+    )
+)
 
 
 class SqlCheckpointRepository:
