@@ -48,15 +48,9 @@ def build_bolt_app(
     async def person_for(user_id: str) -> Person:
         return await find_person(store, Identity(slack_user_id=user_id))
 
-    async def known(user_id: str, action: str) -> Person:
-        """The person behind a Slack user; a stranger's attempt is refused and audited."""
-        try:
-            return await person_for(user_id)
-        except OpsError as stranger:
-            await operations.record_refusal(
-                who=user_id, via=Via.SLACK, action=action, run_id=None, reason=stranger.message
-            )
-            raise
+    async def known(user_id: str, action: str, run_id: str | None = None) -> Person:
+        identity = Identity(slack_user_id=user_id)
+        return await use.person(identity, via=Via.SLACK, action=action, run_id=run_id)
 
     async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -102,11 +96,8 @@ def build_bolt_app(
         run_id, _, approval_id = action.get("value", "").partition("|")
         user = body["user"]["id"]
         try:  # strangers open nothing either: Details shows the run's whole history
-            person = await person_for(user)
+            person = await known(user, verb, run_id or None)
         except OpsError as stranger:
-            await operations.record_refusal(
-                who=user, via=Via.SLACK, action=verb, run_id=run_id or None, reason=stranger.message
-            )
             await respond(
                 text=f":no_entry: {stranger.message}",
                 response_type="ephemeral",

@@ -33,10 +33,10 @@ from adapters.teams.cards import (
     safe,
 )
 from adapters.teams.notifier import SURFACE
-from bot.directory import find_person, link_teams_user, list_people
+from bot.directory import link_teams_user, list_people
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
-from bot.errors import ConfirmationRequired, NotAuthorized, OpsError
+from bot.errors import ConfirmationRequired, OpsError
 from bot.ports import Conversation, UnitOfWork
 from bot.watch import render
 
@@ -182,21 +182,12 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         sender = turn.activity.from_property or ChannelAccount()
         aad = sender.aad_object_id
 
+        async def linked() -> Person | None:
+            return await self._link_by_email(turn, sender) if aad else None
+
         async def lookup() -> Person:
-            try:
-                return await find_person(self._use.store, Identity(teams_user_id=aad))
-            except NotAuthorized as stranger:
-                linked = await self._link_by_email(turn, sender) if aad else None
-                if linked is not None:
-                    return linked
-                await self._use.operations.record_refusal(
-                    who=aad or "unknown",
-                    via=Via.TEAMS,
-                    action=action,
-                    run_id=None,
-                    reason=stranger.message,
-                )
-                raise
+            identity = Identity(teams_user_id=aad)
+            return await self._use.person(identity, via=Via.TEAMS, action=action, otherwise=linked)
 
         return lookup
 
