@@ -112,6 +112,31 @@ def slash(
     }
 
 
+async def asks_approval(
+    client: httpx.AsyncClient,
+    agent: MintedToken,
+    run: dict[str, Any],
+    approval: dict[str, Any] | None = None,
+    *,
+    running: bool = False,
+) -> dict[str, Any]:
+    """The agent registers `run` (and reports it running, if asked), then asks for `approval`
+    (by default a plain "OK?"); returns the run."""
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    registered: dict[str, Any] = (await client.post("/v1/runs", json=run, headers=auth)).json()
+    if running:
+        await client.post(
+            f"/v1/runs/{registered['id']}/status", json={"status": "running"}, headers=auth
+        )
+    asked = await client.post(
+        f"/v1/runs/{registered['id']}/approvals",
+        json=approval or {"request_id": "r", "title": "OK?"},
+        headers=auth,
+    )
+    assert asked.status_code == 201, asked.text
+    return registered
+
+
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     blocks = message["blocks"]
     return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
@@ -121,20 +146,14 @@ async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_me
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
 ) -> None:
     client, agent = bot
-    auth = {"Authorization": f"Bearer {agent.token}"}
     body = {
         "external_id": "j1",
         "title": "Refunds",
         "owner": {"email": "alice@example.com"},
         "webhook_url": receiver.url,
     }
-    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
-    await client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals",
-        json={"request_id": "r1", "title": "Refund 40 EUR?", "state": {"order": 7}},
-        headers=auth,
-    )
+    approval = {"request_id": "r1", "title": "Refund 40 EUR?", "state": {"order": 7}}
+    await asks_approval(client, agent, body, approval, running=True)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     [message] = slack.api("chat.postMessage")
     assert message["channel"] == "C-PAY" and "<@UALICE>" in json.dumps(message["blocks"])
@@ -163,16 +182,8 @@ async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_epheme
 ) -> None:
     client, agent = bot
     auth = {"Authorization": f"Bearer {agent.token}"}
-    run = (
-        await client.post(
-            "/v1/runs",
-            json={"external_id": "j2", "title": "T", "owner": {"email": "alice@example.com"}},
-            headers=auth,
-        )
-    ).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
-    )
+    body = {"external_id": "j2", "title": "T", "owner": {"email": "alice@example.com"}}
+    run = await asks_approval(client, agent, body)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     approve = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]
     form = click(slack, "UMALLORY", approve, n=1)
@@ -269,16 +280,10 @@ async def test_owner_known_by_email_is_found_and_messaged_directly(
 ) -> None:
     client, agent = bot
     slack.users["bob@example.com"] = "UBOB"
-    auth = {"Authorization": f"Bearer {agent.token}"}
-    run = (
-        await client.post(
-            "/v1/runs",
-            json={"external_id": "j9", "title": "Bob's", "owner": {"email": "bob@example.com"}},
-            headers=auth,
-        )
-    ).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
+    await asks_approval(
+        client,
+        agent,
+        {"external_id": "j9", "title": "Bob's", "owner": {"email": "bob@example.com"}},
     )
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     [message] = slack.api("chat.postMessage")
@@ -399,17 +404,8 @@ async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
         client._transport.app.state.store,
         identity=Identity(email="bob@example.com", name="Bob", slack_user_id="UBOB"),
     )  # type: ignore[attr-defined]
-    auth = {"Authorization": f"Bearer {agent.token}"}
-    run = (
-        await client.post(
-            "/v1/runs",
-            json={"external_id": "m2", "title": "Sync", "owner": {"email": "alice@example.com"}},
-            headers=auth,
-        )
-    ).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "Go?"}, headers=auth
-    )
+    body = {"external_id": "m2", "title": "Sync", "owner": {"email": "alice@example.com"}}
+    await asks_approval(client, agent, body, {"request_id": "r", "title": "Go?"})
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     message_buttons = buttons(slack.api("chat.postMessage")[0])
     for n, verb in enumerate(["opslayer_reassign", "opslayer_details"], start=1):
@@ -512,19 +508,13 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
             transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
         ) as client:
             assert (await client.post("/slack/events", content="{}")).status_code == 404
-            auth = {"Authorization": f"Bearer {agent.token}"}
             body = {
                 "external_id": "s1",
                 "title": "Refunds",
                 "webhook_url": receiver.url,
                 "owner": {"email": "alice@example.com"},
             }
-            run = (await client.post("/v1/runs", json=body, headers=auth)).json()
-            await client.post(
-                f"/v1/runs/{run['id']}/approvals",
-                json={"request_id": "r", "title": "OK?"},
-                headers=auth,
-            )
+            await asks_approval(client, agent, body)
         opened = slack.api("apps.connections.open")
         assert opened, "the bot asked Slack for a Socket Mode URL"
         command = slash(slack, "help", channel="C1")
@@ -547,12 +537,8 @@ async def test_a_deleted_message_is_not_updated_forever(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
-    auth = {"Authorization": f"Bearer {agent.token}"}
     body = {"external_id": "d1", "title": "Gone", "owner": {"email": "alice@example.com"}}
-    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
-    )
+    await asks_approval(client, agent, body)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     app = client.app  # type: ignore[attr-defined]
     approval_id = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]["value"]
@@ -570,13 +556,9 @@ async def test_a_channel_without_the_bot_is_not_posted_to_forever(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     client, agent = bot
-    auth = {"Authorization": f"Bearer {agent.token}"}
     slack.fail["chat.postMessage"] = "not_in_channel"
     body = {"external_id": "n1", "title": "Nowhere", "owner": {"email": "alice@example.com"}}
-    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
-    )
+    await asks_approval(client, agent, body)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     app = client.app  # type: ignore[attr-defined]
     await app.state.watch.sync()
@@ -611,15 +593,10 @@ async def test_agent_text_cannot_ping_the_channel_or_disguise_links(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
-    auth = {"Authorization": f"Bearer {agent.token}"}
     title = "<!channel> urgent <https://evil.example|invoice>"
     body = {"external_id": "x1", "title": title, "owner": {"email": "alice@example.com"}}
-    run = (await client.post("/v1/runs", json=body, headers=auth)).json()
-    await client.post(
-        f"/v1/runs/{run['id']}/approvals",
-        json={"request_id": "r", "title": "<@UALICE> & <!here>", "details": "<https://x|y>"},
-        headers=auth,
-    )
+    approval = {"request_id": "r", "title": "<@UALICE> & <!here>", "details": "<https://x|y>"}
+    await asks_approval(client, agent, body, approval)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     [message] = slack.api("chat.postMessage")
     shown = message["text"] + json.dumps(message["blocks"])
