@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         subscriptions = Subscriptions(store, clock, admins=admins)
         use = UseCases(store, clock, service, operations, subscriptions)
         app.state.operations = operations
+        app.state.use_cases = use
         app.state.watch = watch
         app.state.slack = None
         if slack is not None:

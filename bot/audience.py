@@ -43,9 +43,12 @@ def target_of(
     elif group is not None and (group.slack_channel or group.teams_channel):
         where = {"slack": group.slack_channel, "teams": group.teams_channel}
     else:
+        # The owner directly; a chat id the agent claimed routes the message when the owner
+        # has none on that platform (it grants nothing: rights follow the person only).
+        claim = run.owner_claim
         where = {
-            "slack_user": run.owner.slack_user_id,
-            "teams_user": run.owner.teams_user_id,
+            "slack_user": run.owner.slack_user_id or (claim.slack_user_id if claim else None),
+            "teams_user": run.owner.teams_user_id or (claim.teams_user_id if claim else None),
             "email": run.owner.email,  # a surface may find the user by it (Slack: lookupByEmail)
         }
     return {**where, "mention": mention, "escalation": escalation}

@@ -57,7 +57,9 @@ class _Out(BaseModel):
 
 
 class OwnerIn(_In):
-    """Who owns a run: any of these identities finds or creates the person."""
+    """Who owns a run, as the agent claims it. Identities that belong to one known person make
+    them the owner; the rest only route messages and are never linked to anyone (see
+    `owner_claim.unverified` on the run)."""
 
     email: Email | None = None
     slack_user_id: Id | None = None
@@ -199,6 +201,17 @@ class OwnerOut(_Out):
     teams_user_id: str | None = None
 
 
+class OwnerClaimOut(_Out):
+    """What the agent said about the owner; `unverified` lists the identities that were not
+    linked to the owner (routing only, no rights)."""
+
+    email: str | None = None
+    slack_user_id: str | None = None
+    teams_user_id: str | None = None
+    name: str | None = None
+    unverified: list[str] = []
+
+
 class ChannelOut(_Out):
     slack: str | None = None
     teams: str | None = None
@@ -232,6 +245,7 @@ class RunOut(_Out):
     status: RunStatus
     health: list[Health]
     owner: OwnerOut
+    owner_claim: OwnerClaimOut | None = None
     channel: ChannelOut
     webhook_url: str | None = None
     policy: PolicyOut

@@ -86,21 +86,24 @@ async def list_groups(store: Store) -> Sequence[Group]:
         return await uow.people.groups()
 
 
-async def link_teams_user(
-    store: Store, clock: Clock, *, email: str, teams_user_id: str
+async def link_chat_user(
+    store: Store, clock: Clock, *, surface: str, email: str, user_id: str
 ) -> Person | None:
-    """The person known by `email`, now also by their Teams identity (Microsoft vouched for the
-    pair); None when nobody has that email, or they already have another Teams identity."""
+    """The person known by `email`, now also by their Slack or Teams identity (`surface`): the
+    platform vouched for the pair (Slack's confirmed email, Teams' user principal name). None
+    when nobody has that email, or they already have another identity on that surface."""
 
     async def link(uow: UnitOfWork) -> Person | None:
         person = await uow.people.find(Identity(email=email))
-        if person is None or person.removed:
+        if person is None or person.removed or person.email != email.lower():
             return None
-        if not await uow.people.link_teams_user(person.id, teams_user_id):
+        if not await uow.people.link_chat_user(person.id, surface, user_id):
             return None
-        detail = {"person": person.id, "teams_user_id": teams_user_id, "email": email}
+        detail = {"person": person.id, f"{surface}_user_id": user_id, "email": email}
         await uow.audit.add(AuditEvent("person.linked", clock.now(), SYSTEM, None, detail))
-        return dataclasses.replace(person, teams_user_id=teams_user_id)
+        if surface == "slack":
+            return dataclasses.replace(person, slack_user_id=user_id)
+        return dataclasses.replace(person, teams_user_id=user_id)
 
     return await store.run(link)
 

@@ -19,6 +19,7 @@ from bot.contract import (
     StatusReport,
 )
 from bot.domain.alerts import AlertKind, approval_key, resolve
+from bot.domain.claims import claimed_fields, resolve_claim
 from bot.domain.liveness import record_heartbeat
 from bot.domain.models import (
     Actor,
@@ -30,6 +31,7 @@ from bot.domain.models import (
     Context,
     Identity,
     MemoryRef,
+    OwnerClaim,
     Person,
     Policy,
     Run,
@@ -160,8 +162,9 @@ class RunService(RunReads):
         existing = await uow.runs.by_external_id(agent, req.external_id)
         if existing is not None:
             return existing, False
-        identity = Identity(**req.owner.model_dump())
-        owner = await uow.people.find(identity) or await uow.people.add(_person_for(identity))
+        claim = Identity(**req.owner.model_dump())
+        resolution = resolve_claim(claim, await uow.people.holders(claim))
+        owner = resolution.owner or await uow.people.add(_person_for(resolution.anchor))
         context = req.context or ContextIn()
         run = Run(
             id=new_id("run"),
@@ -181,11 +184,30 @@ class RunService(RunReads):
                 memory=tuple(MemoryRef(m.key, m.scope, m.updated_at) for m in context.memory),
             ),
             labels=dict(req.labels),
+            owner_claim=OwnerClaim(
+                email=claim.email,
+                slack_user_id=claim.slack_user_id,
+                teams_user_id=claim.teams_user_id,
+                name=claim.name,
+                unverified=resolution.unverified,
+            ),
         )
         run = _assessed(run, now)
         await uow.runs.add(run)
+        actor = Actor.agent(agent)
         detail = {"external_id": run.external_id, "owner": owner.id, "title": run.title}
-        await uow.audit.add(AuditEvent("run.registered", now, Actor.agent(agent), run.id, detail))
+        await uow.audit.add(AuditEvent("run.registered", now, actor, run.id, detail))
+        if resolution.unverified:
+            claimed = {f: getattr(claim, f) for f in claimed_fields(claim)}
+            mismatch = {
+                "claimed": claimed,
+                "owner": owner.id,
+                "unverified": list(resolution.unverified),
+            }
+            why = "the claimed identities are not all one known person's; only verified ones count"
+            await uow.audit.add(
+                AuditEvent("owner.claim_mismatch", now, actor, run.id, mismatch, why)
+            )
         return run, True
 
     async def heartbeat(self, agent: str, run_id: str, beat: Heartbeat) -> Run:

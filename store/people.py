@@ -120,6 +120,28 @@ class SqlPeopleRepository:
         row = (await self._conn.execute(_PEOPLE.where(or_(*clauses)).limit(1))).first()
         return _person(row, row.group_name) if row else None
 
+    async def holders(self, identity: Identity) -> dict[str, Person]:
+        """For each identity field set, the known person holding that identity (if any)."""
+        clauses = []
+        if identity.email:
+            clauses.append(people.c.email == identity.email.lower())
+        if identity.slack_user_id:
+            clauses.append(people.c.slack_user_id == identity.slack_user_id)
+        if identity.teams_user_id:
+            clauses.append(people.c.teams_user_id == identity.teams_user_id)
+        if not clauses:
+            return {}
+        found: dict[str, Person] = {}
+        for row in await self._conn.execute(_PEOPLE.where(or_(*clauses))):
+            person = _person(row, row.group_name)
+            if identity.email and row.email == identity.email.lower():
+                found["email"] = person
+            if identity.slack_user_id and row.slack_user_id == identity.slack_user_id:
+                found["slack_user_id"] = person
+            if identity.teams_user_id and row.teams_user_id == identity.teams_user_id:
+                found["teams_user_id"] = person
+        return found
+
     async def get(self, person_id: str) -> Person | None:
         row = (await self._conn.execute(_PEOPLE.where(people.c.id == person_id))).first()
         return _person(row, row.group_name) if row else None
@@ -170,11 +192,12 @@ class SqlPeopleRepository:
         )
         return group
 
-    async def link_teams_user(self, person_id: str, teams_user_id: str) -> bool:
+    async def link_chat_user(self, person_id: str, surface: str, user_id: str) -> bool:
+        column = people.c[f"{surface}_user_id"]
         result = await self._conn.execute(
             update(people)
-            .where(people.c.id == person_id, people.c.teams_user_id.is_(None))
-            .values(teams_user_id=teams_user_id)
+            .where(people.c.id == person_id, column.is_(None))
+            .values({column: user_id})
         )
         return bool(result.rowcount)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
-from bot.domain.models import Channel, Context, MemoryRef, Person, Policy, Run
+from bot.domain.models import Channel, Context, MemoryRef, OwnerClaim, Person, Policy, Run
 from bot.domain.status import Health, MemoryScope, RunStatus
 from bot.ports import BeatUpdate, RunFilter
 from store.db import Db
@@ -129,7 +129,32 @@ def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
         version=m["version"],
         pending_owner_id=m["pending_owner_id"],
         handoff_until=m["handoff_until"],
+        owner_claim=_claim(m["owner_claim"]),
     )
+
+
+def _claim(stored: dict[str, Any] | None) -> OwnerClaim | None:
+    if stored is None:
+        return None
+    return OwnerClaim(
+        email=stored.get("email"),
+        slack_user_id=stored.get("slack_user_id"),
+        teams_user_id=stored.get("teams_user_id"),
+        name=stored.get("name"),
+        unverified=tuple(stored.get("unverified", ())),
+    )
+
+
+def _claim_column(claim: OwnerClaim | None) -> dict[str, Any] | None:
+    if claim is None:
+        return None
+    return {
+        "email": claim.email,
+        "slack_user_id": claim.slack_user_id,
+        "teams_user_id": claim.teams_user_id,
+        "name": claim.name,
+        "unverified": list(claim.unverified),
+    }
 
 
 def _mutable_columns(run: Run) -> dict[str, Any]:
@@ -206,6 +231,7 @@ class SqlRunRepository:
                 },
                 thread_id=run.context.thread_id,
                 labels=run.labels,
+                owner_claim=_claim_column(run.owner_claim),
                 **_mutable_columns(run),
             )
         )

@@ -131,6 +131,9 @@ runs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("status_changed_at", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    # What the agent said about the owner ({email, slack_user_id, teams_user_id, name,
+    # unverified}): routes messages, never grants rights.
+    Column("owner_claim", JSON),
     UniqueConstraint("agent_id", "external_id"),
     Index("ix_runs_next_check_at", "next_check_at"),
     Index("ix_runs_status", "status"),
@@ -260,4 +263,13 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(100), nullable=False),
     Column("until", UTCDateTime(), nullable=False),
+)
+
+seen_requests = Table(
+    "seen_requests",
+    metadata,
+    # Signed requests acted on (a Slack signature, a Teams activity id), remembered for as long
+    # as their signature is accepted, so a replay is refused on every replica.
+    Column("key", String(128), primary_key=True),
+    Column("seen_at", UTCDateTime(), nullable=False, index=True),
 )

@@ -22,7 +22,8 @@ class FakeSlack:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    users: dict[str, str] = field(default_factory=dict)  # email → user id, for users.lookupByEmail
+    # email → user id: users.lookupByEmail, and users.info the other way (a confirmed email)
+    users: dict[str, str] = field(default_factory=dict)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the app sent back on a socket
     fail: dict[str, str] = field(default_factory=dict)  # method → the error its next call gets
@@ -61,6 +62,22 @@ class FakeSlack:
                 {"ok": True, "user": {"id": user}}
                 if user
                 else {"ok": False, "error": "users_not_found"}
+            )
+        elif name == "users.info":
+            # The email Slack confirms for a member: the reverse of users.lookupByEmail.
+            user_id = str(body.get("user"))
+            email = next((e for e, u in self.users.items() if u == user_id), None)
+            answer = (
+                {
+                    "ok": True,
+                    "user": {
+                        "id": user_id,
+                        "is_email_confirmed": True,
+                        "profile": {"email": email},
+                    },
+                }
+                if email
+                else {"ok": False, "error": "user_not_found"}
             )
         elif name in ("chat.postMessage", "chat.update"):
             answer.update(
@@ -102,7 +119,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     app = web.Application()
     app.router.add_post("/api/{method}", fake.method)
-    app.router.add_get("/api/{method}", fake.method)  # users.lookupByEmail is a GET
+    app.router.add_get("/api/{method}", fake.method)  # users.lookupByEmail and users.info are GETs
     app.router.add_post("/respond/{n}", fake.respond)
     app.router.add_get("/link", fake.link)
     async with serving(app) as url:

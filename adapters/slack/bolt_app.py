@@ -22,7 +22,7 @@ from adapters.slack.blocks import (
     retry_modal,
     safe,
 )
-from bot.directory import find_person
+from adapters.slack.identity import link_by_email
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, OpsError
@@ -43,14 +43,19 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
-    store, service, operations = use.store, use.service, use.operations
-
-    async def person_for(user_id: str) -> Person:
-        return await find_person(store, Identity(slack_user_id=user_id))
+    service, operations = use.service, use.operations
 
     async def known(user_id: str, action: str, run_id: str | None = None) -> Person:
+        """The person behind a Slack user: linked already, or by the email Slack confirms for
+        them; a stranger is refused (and audited)."""
         identity = Identity(slack_user_id=user_id)
-        return await use.person(identity, via=Via.SLACK, action=action, run_id=run_id)
+        return await use.person(
+            identity,
+            via=Via.SLACK,
+            action=action,
+            run_id=run_id,
+            otherwise=lambda: link_by_email(client, use, user_id),
+        )
 
     async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -124,7 +129,8 @@ def build_bolt_app(
     ) -> None:
         """Do the work, then close the modal, or keep it open with the reason next to `block`."""
         try:
-            await work(await person_for(body["user"]["id"]))
+            person = await known(body["user"]["id"], str(body.get("view", {}).get("callback_id")))
+            await work(person)
         except OpsError as refused:
             await ack(response_action="errors", errors={block: refused.message[:150]})
             return

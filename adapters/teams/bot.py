@@ -33,7 +33,7 @@ from adapters.teams.cards import (
     safe,
 )
 from adapters.teams.notifier import SURFACE
-from bot.directory import link_teams_user, list_people
+from bot.directory import link_chat_user, list_people
 from bot.domain.models import Identity, Person
 from bot.domain.status import Via
 from bot.errors import ConfirmationRequired, OpsError
@@ -174,7 +174,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     # ---- `agent …` ---------------------------------------------------------------------------
 
-    def _person(self, turn: TurnContext, action: str) -> Callable[[], Awaitable[Person]]:
+    def _person(
+        self, turn: TurnContext, action: str, run_id: str | None = None
+    ) -> Callable[[], Awaitable[Person]]:
         """Who sent the activity, as a known person; a stranger's attempt is audited.
 
         Someone known only by email (an agent named them so) is recognised on their first
@@ -187,7 +189,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
 
         async def lookup() -> Person:
             identity = Identity(teams_user_id=aad)
-            return await self._use.person(identity, via=Via.TEAMS, action=action, otherwise=linked)
+            return await self._use.person(
+                identity, via=Via.TEAMS, action=action, run_id=run_id, otherwise=linked
+            )
 
         return lookup
 
@@ -203,8 +207,12 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         upn = member.user_principal_name
         if not upn:
             return None
-        return await link_teams_user(
-            self._use.store, self._use.clock, email=upn, teams_user_id=sender.aad_object_id
+        return await link_chat_user(
+            self._use.store,
+            self._use.clock,
+            surface="teams",
+            email=upn,
+            user_id=sender.aad_object_id,
         )
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -264,7 +272,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "refresh":
             return alert_card(view)
         try:
-            person = await self._person(turn, verb)()
+            person = await self._person(turn, verb, view.get("run_id") or None)()
         except OpsError as stranger:
             return alert_card(view, notice=f"Nothing changed: {stranger.message}")
         if verb == "details":

@@ -63,6 +63,18 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerClaim:
+    """Who an agent said owns its run. It routes messages (a direct message to a claimed chat
+    id the owner lacks); it never links identities or grants rights."""
+
+    email: str | None = None
+    slack_user_id: str | None = None
+    teams_user_id: str | None = None
+    name: str | None = None
+    unverified: tuple[str, ...] = ()  # claimed identities that are not the owner's own
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     """A set of people sharing alert and escalation channels on each platform."""
 
@@ -132,6 +144,7 @@ class Run:
     version: int = 1
     pending_owner_id: str | None = None  # offered to this person; the owner stays responsible
     handoff_until: datetime | None = None  # unaccepted by then, the offer lapses
+    owner_claim: OwnerClaim | None = None  # what the agent said at registration
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from tests.bot_framework import (
     new_key,
 )
 from tests.fake_connector import FakeConnector, fake_connector
+from tests.fake_slack import FakeSlack, fake_slack
+from tests.slack_support import SECRET
 from tests.support import MovableClock
 from tests.teams_support import (
     ALICE,
@@ -55,8 +58,18 @@ def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
 
 
 @pytest.fixture
+def extra_settings() -> dict[str, Any]:
+    """Settings a test module adds to the bot's (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
 async def teams(
-    db_url: str, connector: FakeConnector, key: SigningKey, clock: MovableClock
+    db_url: str,
+    connector: FakeConnector,
+    key: SigningKey,
+    clock: MovableClock,
+    extra_settings: dict[str, Any],
 ) -> AsyncIterator[tuple[Teams, MintedToken]]:
     """The bot with Teams on; Alice (payments) and Bob are known; the bot is in the channel."""
     settings = Settings(
@@ -64,6 +77,7 @@ async def teams(
         microsoft_app_id=APP_ID,
         microsoft_app_password="app-secret",
         run_cache_ttl_s=0,
+        **extra_settings,
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
@@ -88,3 +102,39 @@ async def teams(
             )
             assert (await bot.send(installed)).status_code == 200
             yield bot, minted
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with fake_slack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(
+    db_url: str, slack: FakeSlack, clock: MovableClock, extra_settings: dict[str, Any]
+) -> AsyncIterator[tuple[httpx.AsyncClient, MintedToken]]:
+    """The bot with Slack on over HTTP, its Web API pointed at the fake; Alice is in #payments."""
+    settings = Settings(
+        database_url=db_url,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=f"{slack.url}/api/",
+        run_cache_ttl_s=0,
+        **extra_settings,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await add_group(store, name="payments", slack_channel="C-PAY")
+        await add_person(
+            store,
+            identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
+            group="payments",
+        )
+        minted = await mint_token(store, "billing-bot")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client, minted

@@ -5,141 +5,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
 from slack_sdk.models.blocks import Block
-from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
 from adapters.app import create_app
 from adapters.slack.blocks import retry_modal
 from bot.config import Settings
-from bot.directory import add_group, add_person, find_person
+from bot.directory import add_person, find_person
 from bot.domain.models import Identity
 from bot.domain.status import Via
 from bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
-from tests.fake_slack import FakeSlack, fake_slack
+from tests.fake_slack import FakeSlack
+from tests.slack_support import asks_approval, buttons, click, signed, slash
 from tests.support import MovableClock
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with fake_slack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(
-    db_url: str, slack: FakeSlack, clock: MovableClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, MintedToken]]:
-    """The bot with Slack on over HTTP, its Web API pointed at the fake; Alice is in #payments."""
-    settings = Settings(
-        database_url=db_url,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SECRET,
-        slack_api_url=f"{slack.url}/api/",
-        run_cache_ttl_s=0,
-    )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        store = app.state.store
-        await add_group(store, name="payments", slack_channel="C-PAY")
-        await add_person(
-            store,
-            identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
-            group="payments",
-        )
-        minted = await mint_token(store, "billing-bot")
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client, minted
-
-
-def signed(body: str, *, secret: str = SECRET, age_s: int = 0) -> dict[str, str]:
-    """Headers exactly as Slack signs a request."""
-    timestamp = str(int(time.time()) - age_s)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature,
-        "content-type": "application/x-www-form-urlencoded",
-    }
-
-
-def click(slack: FakeSlack, user: str, button: dict[str, Any], n: int = 1) -> str:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "name": user},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "token": "legacy",
-        "trigger_id": "1.2.3",
-        "response_url": f"{slack.url}/respond/{n}",
-        "container": {"type": "message", "channel_id": "C-PAY", "message_ts": "1700000000.000001"},
-        "channel": {"id": "C-PAY"},
-        "actions": [{**button, "block_id": "b", "action_ts": "1700000001.0"}],
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def slash(
-    slack: FakeSlack,
-    text: str,
-    *,
-    user: str = "UALICE",
-    channel: str = "C-PAY",
-    n: int = 1,
-    command: str = "/agent",
-) -> dict[str, str]:
-    """A slash command as Slack sends it; its answer goes to response_url `n` of the fake."""
-    return {
-        "command": command,
-        "text": text,
-        "user_id": user,
-        "team_id": "T1",
-        "channel_id": channel,
-        "response_url": f"{slack.url}/respond/{n}",
-        "trigger_id": "1.2",
-    }
-
-
-async def asks_approval(
-    client: httpx.AsyncClient,
-    agent: MintedToken,
-    run: dict[str, Any],
-    approval: dict[str, Any] | None = None,
-    *,
-    running: bool = False,
-) -> dict[str, Any]:
-    """The agent registers `run` (and reports it running, if asked), then asks for `approval`
-    (by default a plain "OK?"); returns the run."""
-    auth = {"Authorization": f"Bearer {agent.token}"}
-    registered: dict[str, Any] = (await client.post("/v1/runs", json=run, headers=auth)).json()
-    if running:
-        await client.post(
-            f"/v1/runs/{registered['id']}/status", json={"status": "running"}, headers=auth
-        )
-    asked = await client.post(
-        f"/v1/runs/{registered['id']}/approvals",
-        json=approval or {"request_id": "r", "title": "OK?"},
-        headers=auth,
-    )
-    assert asked.status_code == 201, asked.text
-    return registered
-
-
-def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    blocks = message["blocks"]
-    return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
 
 
 async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_message(

@@ -1,0 +1,41 @@
+"""Linking a Slack user to a person by the email Slack has confirmed for them (`users.info`).
+
+The click's user id is signed by Slack; so is what `users.info` says about that user. An email
+an agent merely claimed is never enough: only a Slack account whose confirmed email is the
+person's becomes theirs (audited as `person.linked`)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.chat.use_cases import UseCases
+from bot.directory import link_chat_user
+from bot.domain.models import Person
+
+log = logging.getLogger("opslayer.slack")
+
+
+async def confirmed_email(client: AsyncWebClient, user_id: str) -> str | None:
+    """The email Slack has confirmed for a human, active member; None otherwise (bots, deleted
+    or unconfirmed accounts, or no `users:read.email` scope)."""
+    try:
+        answer = await client.users_info(user=user_id)
+    except SlackApiError as refused:
+        log.info("Slack: users.info for %s refused: %s", user_id, refused.response.get("error"))
+        return None
+    user = answer.get("user") or {}
+    if user.get("deleted") or user.get("is_bot") or user.get("is_email_confirmed") is False:
+        return None
+    email = (user.get("profile") or {}).get("email")
+    return str(email) if email else None
+
+
+async def link_by_email(client: AsyncWebClient, use: UseCases, user_id: str) -> Person | None:
+    """The person whose email Slack confirms for `user_id`, now linked to that Slack user."""
+    email = await confirmed_email(client, user_id)
+    if email is None:
+        return None
+    return await link_chat_user(use.store, use.clock, surface="slack", email=email, user_id=user_id)
