@@ -7,10 +7,12 @@ without installing the server. Field names are a contract (DESIGN §3): extend, 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -42,11 +44,58 @@ Email = Annotated[
 ]
 Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600)]
 
+# NUL cannot be stored by PostgreSQL, and a lone surrogate cannot be encoded as UTF-8: either in
+# one agent's text would fail the batched write it shares with other agents' data.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _storable(value: Any, where: str) -> None:
+    """Refuse NUL and lone surrogates anywhere in a request body, keys included."""
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise ValueError(
+                f"{where or 'body'}: text may not contain NUL (\\u0000) or a lone surrogate "
+                "(\\ud800-\\udfff)"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _storable(item, f"{where}[{index}]")
+
+
+def _in_range(value: datetime) -> datetime:
+    """A moment opslayer can compute with: between 1970 and 9000, in UTC."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as out:
+        raise ValueError("the moment is out of range (1970 to 9000)") from out
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("the moment is out of range (1970 to 9000)")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
 
 class _In(BaseModel):
     """Input: unknown fields are refused so a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class _Body(_In):
+    """A request body: every string in it, however deep, must be storable text."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        _storable(data, "")
+        return data
 
 
 class _Out(BaseModel):
@@ -94,7 +143,7 @@ class MemoryIn(_In):
 
     key: Id
     scope: MemoryScope
-    updated_at: AwareDatetime
+    updated_at: Moment
 
 
 class ContextIn(_In):
@@ -104,7 +153,7 @@ class ContextIn(_In):
     memory: Annotated[list[MemoryIn], Field(max_length=100)] = []
 
 
-class RunCreate(_In):
+class RunCreate(_Body):
     """`POST /v1/runs`: register a run (idempotent per agent and external_id)."""
 
     external_id: Id
@@ -119,22 +168,22 @@ class RunCreate(_In):
     ] = {}
 
 
-class Heartbeat(_In):
+class Heartbeat(_Body):
     """`POST /v1/runs/{id}/heartbeat`: the run is alive; `at` is when, if not now."""
 
-    at: AwareDatetime | None = None
+    at: Moment | None = None
     step: Title | None = None
     progress: Annotated[float, Field(ge=0, le=1)] | None = None
     message: Text | None = None
 
 
-class StatusReport(_In):
+class StatusReport(_Body):
     """`POST /v1/runs/{id}/status`: the agent reports a new status."""
 
     status: RunStatus
     reason: Text | None = None
     error: Text | None = None
-    auth_expires_at: AwareDatetime | None = None
+    auth_expires_at: Moment | None = None
 
 
 class SideEffectIn(_In):
@@ -145,7 +194,7 @@ class SideEffectIn(_In):
     idempotent: bool
 
 
-class CheckpointIn(_In):
+class CheckpointIn(_Body):
     """`POST /v1/runs/{id}/checkpoints`: a point the run can be retried from."""
 
     checkpoint_id: Id
@@ -162,13 +211,13 @@ class CheckpointIn(_In):
         return self
 
 
-class ApprovalIn(_In):
+class ApprovalIn(_Body):
     """`POST /v1/runs/{id}/approvals`: ask a human; `state` comes back with the decision."""
 
     request_id: Id
     title: Title
     details: Text | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
     approvers: Annotated[list[Id], Field(max_length=50)] = []
     state: Any = None
 
@@ -183,7 +232,7 @@ class ApprovalIn(_In):
         return value
 
 
-class CommandAck(_In):
+class CommandAck(_Body):
     """`POST /v1/commands/{id}/ack`: the agent acted on a command (or could not)."""
 
     result: Literal["done", "failed"]

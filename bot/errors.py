@@ -10,7 +10,8 @@
      ├── InvalidTransition        the run's status does not allow the event
      ├── Conflict                 the state moved on (already decided, version mismatch)
      ├── ConfirmationRequired     the action is allowed but risky: ask the person, then repeat
-     └── ValidationFailed         input that parses but makes no sense in the domain
+     ├── ValidationFailed         input that parses but makes no sense in the domain
+     └── StorageUnavailable       the database cannot be reached or written: try again later
 
 Constructors take the context and build the message; adapters map the tree to their surface
 (HTTP status, ephemeral chat reply) in one function each.
@@ -106,3 +107,11 @@ class ConfirmationRequired(OpsError):
 
 class ValidationFailed(OpsError):
     """Input that is well-formed but makes no sense for the domain."""
+
+
+class StorageUnavailable(OpsError):
+    """The database cannot be reached or written (down, disk full): nothing was changed."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"storage is unavailable ({cause}); nothing was changed, try again")
+        self.cause = cause

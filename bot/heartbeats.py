@@ -37,6 +37,11 @@ class HeartbeatBuffer:
     def peek(self, run_id: str) -> BeatUpdate | None:
         return self._pending.get(run_id)
 
+    def restore(self, beats: list[BeatUpdate]) -> None:
+        """Put back beats a write could not take; a newer beat for the same run wins."""
+        for beat in beats:
+            self._pending.setdefault(beat.run.id, beat)
+
     def drain(self) -> list[BeatUpdate]:
         batch = list(self._pending.values())
         self._pending.clear()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot.audience import audience
@@ -54,6 +56,7 @@ from bot.errors import (
     Forbidden,
     InvalidTransition,
     OpsError,
+    StorageUnavailable,
     ValidationFailed,
 )
 from bot.heartbeats import HeartbeatBuffer, RunSnapshots
@@ -63,6 +66,8 @@ from bot.run_reads import RunReads
 from bot.run_writes import save_run
 from bot.views import alert_view
 from bot.watch import new_alert
+
+log = logging.getLogger("opslayer.runs")
 
 
 def _person_for(identity: Identity) -> Person:
@@ -235,32 +240,63 @@ class RunService(RunReads):
         return run
 
     async def flush_heartbeats(self) -> int:
-        """Write every pending heartbeat in one transaction; return how many runs were written."""
+        """Write every pending heartbeat in one transaction; return how many runs were written.
+
+        A batch the database refuses is written again beat by beat, so one bad row never costs
+        another agent's liveness: the offender is logged and dropped. When the database itself
+        is away, the beats go back into the buffer (unless newer ones arrived) for the next
+        round, and StorageUnavailable is raised."""
         batch = self._beats.drain()
         if not batch:
             return 0
-
-        async def write(uow: UnitOfWork) -> set[str]:
-            now = self._clock.now()
-            missed = set(await uow.runs.apply_beats(batch))
-            for beat in batch:
-                if beat.run.id not in missed or beat.run.last_heartbeat_at is None:
-                    continue
-                # The run moved on since the snapshot (a status change): fold the beat into it.
-                fresh = await uow.runs.get(beat.run.id, for_update=True)
-                if fresh is None or fresh.status.terminal:
-                    continue
-                rebuilt = _with_beat(fresh, beat.run, now)
-                await uow.runs.apply_beats([BeatUpdate(run=rebuilt, version=fresh.version)])
-            return missed
-
-        missed = await self._store.run(write)
+        try:
+            missed = await self._store.run(partial(self._write_beats, batch=batch))
+        except StorageUnavailable:
+            self._beats.restore(batch)
+            raise
+        except Exception:
+            log.warning(
+                "writing %d heartbeats together failed; writing them one by one", len(batch)
+            )
+            missed = await self._beats_one_by_one(batch)
         for beat in batch:
             if beat.run.id in missed:
                 self._snapshots.drop(beat.run.id)
             else:
                 self._snapshots.put(beat.run)
         return len(batch)
+
+    async def _beats_one_by_one(self, batch: list[BeatUpdate]) -> set[str]:
+        missed: set[str] = set()
+        for index, beat in enumerate(batch):
+            try:
+                missed |= await self._store.run(partial(self._write_beats, batch=[beat]))
+            except StorageUnavailable:
+                self._beats.restore(batch[index:])
+                raise
+            except Exception as refused:
+                missed.add(beat.run.id)
+                log.error(
+                    "dropped a heartbeat the database refused: run %s of agent %s (%s)",
+                    beat.run.id,
+                    beat.run.agent,
+                    type(refused).__name__,
+                )
+        return missed
+
+    async def _write_beats(self, uow: UnitOfWork, batch: list[BeatUpdate]) -> set[str]:
+        now = self._clock.now()
+        missed = set(await uow.runs.apply_beats(batch))
+        for beat in batch:
+            if beat.run.id not in missed or beat.run.last_heartbeat_at is None:
+                continue
+            # The run moved on since the snapshot (a status change): fold the beat into it.
+            fresh = await uow.runs.get(beat.run.id, for_update=True)
+            if fresh is None or fresh.status.terminal:
+                continue
+            rebuilt = _with_beat(fresh, beat.run, now)
+            await uow.runs.apply_beats([BeatUpdate(run=rebuilt, version=fresh.version)])
+        return missed
 
     def _folded(self, stored: Run, now: datetime) -> Run:
         """The stored run with any buffered heartbeat folded in."""

@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.errors import Conflict
+from bot.errors import Conflict, StorageUnavailable
 from bot.ports import Clock, UnitOfWork
 from store.alerts import SqlAlertRepository
 from store.conversations import SqlConversationRepository
@@ -70,6 +71,16 @@ def _conflict(exc: IntegrityError) -> Conflict:
     return Conflict(f"a concurrent change won: {exc.orig}")
 
 
+# The database is away or cannot write (down, disk full, no connection in time): not the
+# caller's fault, and nothing was changed. Anything else a statement raises is the data's.
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, ConnectionError)
+
+
+def _unavailable(exc: BaseException) -> StorageUnavailable:
+    cause = getattr(exc, "orig", None) or exc
+    return StorageUnavailable(f"{type(cause).__name__}: {cause}".splitlines()[0][:200])
+
+
 class SqlStore:
     """The Store port over async SQLAlchemy engines (one for writes, one for reads)."""
 
@@ -93,12 +104,17 @@ class SqlStore:
         except IntegrityError as exc:
             # A unique key another transaction took first: the caller re-reads and decides.
             raise _conflict(exc) from exc
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqlUnitOfWork]:
         """A read-only view; on SQLite it does not wait for the writer."""
-        async with self.read_engine.connect() as conn:
-            yield SqlUnitOfWork(conn, self._clock)
+        try:
+            async with self.read_engine.connect() as conn:
+                yield SqlUnitOfWork(conn, self._clock)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run `job` in a transaction and return its result once that transaction is durable.
@@ -125,7 +141,9 @@ class SqlStore:
                 # A job failed after writing, or the database refused the batch (a unique key,
                 # a deadlock with another replica): replay each job in a transaction of its own.
                 outcomes = [await self._outcome(job) for job, _ in batch]
-            except Exception as exc:  # anything else (a pool timeout): every caller hears of it
+            except _UNAVAILABLE as exc:  # the database is away: every caller hears of it
+                outcomes = [(False, _unavailable(exc))] * len(batch)
+            except Exception as exc:  # anything else: every caller hears of it
                 outcomes = [(False, exc)] * len(batch)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():

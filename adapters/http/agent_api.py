@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from adapters.http.auth import CurrentAgent
@@ -27,6 +27,12 @@ from bot.contract import (
 from bot.domain.status import CommandStatus, Health, RunStatus
 from bot.ports import RunFilter
 from bot.service import RunService
+
+# Ids and filters are text the database compares: NUL (which PostgreSQL refuses) is a 422.
+_NO_NUL = r"^[^\x00]*$"
+RunId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
+ApprovalId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
+CommandId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413)
@@ -61,10 +67,12 @@ async def list_runs(
     service: Service,
     status: RunStatus | None = None,
     health: Health | None = None,
-    owner: Annotated[str | None, Query(max_length=320, description="person id or email")] = None,
-    agent_name: Annotated[str | None, Query(alias="agent", max_length=200)] = None,
+    owner: Annotated[
+        str | None, Query(max_length=320, pattern=_NO_NUL, description="person id or email")
+    ] = None,
+    agent_name: Annotated[str | None, Query(alias="agent", max_length=200, pattern=_NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=64, pattern=_NO_NUL)] = None,
 ) -> Response:
     if agent_name is not None and agent_name != agent.name:
         raise HTTPException(403, f"an agent token lists only its own runs ({agent.name!r})")
@@ -80,7 +88,7 @@ async def list_runs(
     response_model=RunDetailOut,
     summary="One run, with open approvals and pending commands",
 )
-async def get_run(run_id: str, agent: CurrentAgent, service: Service) -> Response:
+async def get_run(run_id: RunId, agent: CurrentAgent, service: Service) -> Response:
     detail = await service.get_run(run_id, agent=agent.name)
     out = RunOut.model_validate(detail.run).model_dump()
     return _json(
@@ -96,7 +104,7 @@ async def get_run(run_id: str, agent: CurrentAgent, service: Service) -> Respons
     "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
 )
 async def heartbeat(
-    run_id: str, body: Heartbeat, agent: CurrentAgent, service: Service
+    run_id: RunId, body: Heartbeat, agent: CurrentAgent, service: Service
 ) -> Response:
     return _json(RunOut.model_validate(await service.heartbeat(agent.name, run_id, body)))
 
@@ -105,7 +113,7 @@ async def heartbeat(
     "/runs/{run_id}/status", response_model=RunOut, summary="Report a new status (409 if illegal)"
 )
 async def report_status(
-    run_id: str, body: StatusReport, agent: CurrentAgent, service: Service
+    run_id: RunId, body: StatusReport, agent: CurrentAgent, service: Service
 ) -> Response:
     return _json(RunOut.model_validate(await service.report_status(agent.name, run_id, body)))
 
@@ -117,7 +125,7 @@ async def report_status(
     summary="Record a checkpoint",
 )
 async def add_checkpoint(
-    run_id: str, body: CheckpointIn, agent: CurrentAgent, service: Service
+    run_id: RunId, body: CheckpointIn, agent: CurrentAgent, service: Service
 ) -> Response:
     checkpoint, created = await service.add_checkpoint(agent.name, run_id, body)
     return _json(CheckpointOut.model_validate(checkpoint), created=created)
@@ -129,7 +137,7 @@ async def add_checkpoint(
     summary="Checkpoints, oldest first",
 )
 async def list_checkpoints(
-    run_id: str, agent: CurrentAgent, service: Service
+    run_id: RunId, agent: CurrentAgent, service: Service
 ) -> list[CheckpointOut]:
     return [
         CheckpointOut.model_validate(c) for c in await service.checkpoints(run_id, agent=agent.name)
@@ -143,7 +151,7 @@ async def list_checkpoints(
     summary="Ask a human to decide",
 )
 async def request_approval(
-    run_id: str, body: ApprovalIn, agent: CurrentAgent, service: Service
+    run_id: RunId, body: ApprovalIn, agent: CurrentAgent, service: Service
 ) -> Response:
     approval, created = await service.request_approval(agent.name, run_id, body)
     return _json(ApprovalOut.model_validate(approval), created=created)
@@ -152,7 +160,7 @@ async def request_approval(
 @router.get(
     "/approvals/{approval_id}", response_model=ApprovalOut, summary="One approval and its decision"
 )
-async def get_approval(approval_id: str, agent: CurrentAgent, service: Service) -> Response:
+async def get_approval(approval_id: ApprovalId, agent: CurrentAgent, service: Service) -> Response:
     return _json(ApprovalOut.model_validate(await service.approval(approval_id, agent=agent.name)))
 
 
@@ -162,7 +170,7 @@ async def get_approval(approval_id: str, agent: CurrentAgent, service: Service) 
     summary="Commands for agents that poll",
 )
 async def list_commands(
-    run_id: str, agent: CurrentAgent, service: Service, status: CommandStatus | None = None
+    run_id: RunId, agent: CurrentAgent, service: Service, status: CommandStatus | None = None
 ) -> list[CommandOut]:
     commands = await service.commands(run_id, agent=agent.name, status=status)
     return [CommandOut.model_validate(c) for c in commands]
@@ -174,7 +182,7 @@ async def list_commands(
     summary="Confirm a command was acted on",
 )
 async def ack_command(
-    command_id: str, body: CommandAck, agent: CurrentAgent, service: Service
+    command_id: CommandId, body: CommandAck, agent: CurrentAgent, service: Service
 ) -> Response:
     return _json(CommandOut.model_validate(await service.ack_command(agent.name, command_id, body)))
 
@@ -184,5 +192,5 @@ async def ack_command(
     response_model=list[AuditOut],
     summary="The run's audit trail, oldest first",
 )
-async def audit(run_id: str, agent: CurrentAgent, service: Service) -> list[AuditOut]:
+async def audit(run_id: RunId, agent: CurrentAgent, service: Service) -> list[AuditOut]:
     return [AuditOut.model_validate(e) for e in await service.audit_trail(run_id, agent=agent.name)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from bot.errors import (
     NotAuthorized,
     NotFound,
     OpsError,
+    StorageUnavailable,
     ValidationFailed,
 )
 
@@ -29,7 +31,9 @@ _STATUS: list[tuple[type[OpsError], int]] = [
     (Conflict, 409),
     (ConfirmationRequired, 409),
     (ValidationFailed, 422),
+    (StorageUnavailable, 503),
 ]
+RETRY_AFTER_S = 5  # how soon a client may try again after a 503
 
 
 def status_for(error: OpsError) -> int:
@@ -45,15 +49,22 @@ async def _ops_error(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": exc.message}
     if isinstance(exc, InvalidTransition):
         body["status"] = exc.status
-    return JSONResponse(body, status_code=status_for(exc))
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, StorageUnavailable) else None
+    return JSONResponse(body, status_code=status_for(exc), headers=headers)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe: Python's json reads NaN and Infinity, but must not write them back."""
+    """JSON-safe: Python's json reads NaN, Infinity and lone surrogates, but must not write them
+    back (a surrogate cannot even be encoded, and the answer would become a 500)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
