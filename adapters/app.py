@@ -26,6 +26,7 @@ from bot.egress import Egress
 from bot.operations import Operations
 from bot.outbox import Outbox
 from bot.ports import ChatNotifier, Clock, SystemClock
+from bot.replays import ReplayGuard
 from bot.rights import Admins
 from bot.service import RunService
 from bot.subscriptions import Subscriptions
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s)
         )
+        replays = ReplayGuard(store, clock)
         notifiers: list[ChatNotifier] = [LogNotifier()]
         slack = None
         if settings.slack_enabled:
@@ -95,7 +97,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         if settings.teams_enabled:
             from adapters.teams.connect import TeamsConnection  # botbuilder loads only when used
 
-            teams = TeamsConnection(settings, store)
+            teams = TeamsConnection(settings, store, replays=replays)
             notifiers.append(teams.notifier)
         watch = Watch(
             store,
@@ -145,7 +147,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         if slack is not None:
             from adapters.slack.connect import connect_slack
 
-            app.state.slack = await connect_slack(settings, client=slack, use=use)
+            app.state.slack = await connect_slack(settings, client=slack, use=use, replays=replays)
         app.state.teams = teams
         if teams is not None:
             teams.attach(use)
@@ -159,6 +161,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             groups=groups,
             wake_sync=sync_loop.wake,
             wake_deliverer=deliverer.wake,
+            replays=replays,
         )
         app.state.scheduler = scheduler
         if is_sqlite(settings.database_url):

@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain.models import Group
+from bot.replays import ReplayGuard
 from bot.watch import Watch
 
 log = logging.getLogger("opslayer.scheduler")
@@ -30,6 +31,7 @@ def build_scheduler(
     groups: Sequence[Group],
     wake_sync: Callable[[], None],
     wake_deliverer: Callable[[], None],
+    replays: ReplayGuard,
 ) -> AsyncIOScheduler:
     """Every job the watch needs; per-group digest times get a job of their own."""
     scheduler = AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
@@ -50,6 +52,7 @@ def build_scheduler(
     async def housekeeping() -> None:
         if await watch.expire_approvals() + await watch.lapse_handoffs():
             wake_sync()
+        await replays.forget_old()
 
     def digest_for(names: set[str] | None) -> Callable[[], object]:
         async def digest() -> None:

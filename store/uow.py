@@ -35,6 +35,7 @@ from store.records import (
     SqlCommandRepository,
 )
 from store.runs import SqlRunRepository
+from store.seen import SqlSeenRequestRepository
 
 T = TypeVar("T")
 _MAX_BATCH = 128
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(db, [] if audit_rows is None else audit_rows)
         self.alerts = SqlAlertRepository(db)
         self.conversations = SqlConversationRepository(db, now)
+        self.seen = SqlSeenRequestRepository(db)
 
 
 class _Poisoned(Exception):

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 
 import aiohttp
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.use_cases import UseCases
 from adapters.slack.bolt_app import build_bolt_app
 from adapters.slack.notifier import SlackNotifier
 from bot.config import Settings
+from bot.replays import ReplayGuard
 
 log = logging.getLogger("opslayer.slack")
 SLACK_API = "https://slack.com/api/"
@@ -40,6 +43,20 @@ class SlackConnection:
 
     http: AsyncSlackRequestHandler | None
     socket: AsyncSocketModeHandler | None
+    verifier: SignatureVerifier | None = None
+    replays: ReplayGuard | None = None
+
+    async def replayed(self, request: Request) -> bool:
+        """True for a request whose valid signature was seen before (within its 5 minutes,
+        Bolt would accept it again). Forged signatures are left to Bolt, which refuses them."""
+        if self.verifier is None or self.replays is None:
+            return False
+        body = (await request.body()).decode("utf-8", "replace")
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not self.verifier.is_valid(body, timestamp, signature):
+            return False
+        return not await self.replays.first_sighting(f"slack:{signature}", surface="slack")
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -51,6 +68,7 @@ async def connect_slack(
     *,
     client: AsyncWebClient,
     use: UseCases,
+    replays: ReplayGuard,
 ) -> SlackConnection:
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -62,7 +80,12 @@ async def connect_slack(
         # connect, not start_async(): that one sleeps forever and would hold up start-up
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("Slack: connected over Socket Mode")
-    return SlackConnection(http=AsyncSlackRequestHandler(bolt) if secret else None, socket=socket)
+    return SlackConnection(
+        http=AsyncSlackRequestHandler(bolt) if secret else None,
+        socket=socket,
+        verifier=SignatureVerifier(secret) if secret else None,
+        replays=replays,
+    )
 
 
 def slack_notifier(client: AsyncWebClient) -> SlackNotifier:
@@ -77,5 +100,8 @@ def add_slack_route(app: FastAPI) -> None:
     async def slack_events(request: Request) -> Response:
         connection: SlackConnection = request.app.state.slack
         assert connection.http is not None
+        if await connection.replayed(request):
+            log.warning("Slack: refused a replayed request (its signature was used before)")
+            return JSONResponse({"detail": "this signed request was already received"}, 401)
         answer: Response = await connection.http.handle(request)
         return answer

@@ -19,6 +19,7 @@ from adapters.teams.bot import OpslayerTeamsBot
 from adapters.teams.notifier import TeamsNotifier
 from bot.config import Settings
 from bot.ports import Store
+from bot.replays import ReplayGuard
 
 log = logging.getLogger("opslayer.teams")
 
@@ -33,7 +34,8 @@ def _refusal(status: int, message: str) -> JSONResponse:
 class TeamsConnection:
     """The adapter, its authentication, the notifier, and (once the use cases exist) the bot."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, *, replays: ReplayGuard) -> None:
+        self._replays = replays
         if settings.microsoft_app_id is None:
             log.warning(
                 "Teams: OPSLAYER_TEAMS_DEV is on and MicrosoftAppId is not set: /api/messages "
@@ -92,6 +94,20 @@ class TeamsConnection:
                 refused,
             )
             return _refusal(401, "the request does not carry a valid Bot Framework token")
+        if activity.id and not await self._replays.first_sighting(
+            f"teams:{activity.conversation.id if activity.conversation else ''}:{activity.id}",
+            surface="teams",
+        ):
+            log.warning("Teams: ignored activity %s, received before", activity.id)
+            if activity.type == "invoke":
+                return JSONResponse(
+                    {
+                        "statusCode": 400,
+                        "type": "application/vnd.microsoft.error",
+                        "value": {"code": "BadRequest", "message": "already received"},
+                    }
+                )
+            return Response(status_code=200)
         try:
             answer = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
         except (ClientRequestError, HttpOperationError, aiohttp.ClientError) as unreachable:
