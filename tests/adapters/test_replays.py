@@ -39,7 +39,7 @@ async def test_a_replayed_slack_click_is_refused_and_issues_nothing(
     assert again.status_code == 401 and "already received" in again.text
     assert await _commands(client, agent, run["id"]) == ["pause"]
     # A new click (newly signed) is a new request: it is not taken for a replay.
-    fresh = signed(form, age_s=1)
+    fresh = signed(form, age_s=30)
     assert (await client.post("/slack/events", content=form, headers=fresh)).status_code == 200
 
 
