@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import socket
+from typing import Any
 
+import pytest
+from pydantic import HttpUrl, TypeAdapter
+
+from adapters.webhooks.resolver import GuardedResolver
 from bot.egress import DEFAULT_EGRESS, Egress
 
 PRIVATE = Egress.parse(["default", "private"])
@@ -37,3 +42,84 @@ def test_a_typo_in_the_deny_list_is_an_error_that_says_what_is_expected() -> Non
     assert (
         Egress.parse([]).refusal("http://169.254.169.254/") is None
     )  # an empty list denies nothing
+
+
+# Every way to spell an address (as the agent wrote it; registration normalises it with the
+# URL parser, as pydantic does), and whether it must be refused under `default` and under
+# `default,private`. The unspecified addresses reach this host: refused always.
+SPELLINGS = [
+    # spelling, default refuses, default+private refuses
+    ("http://0.0.0.0:9/", True, True),
+    ("http://0:9/", True, True),
+    ("http://0x0:9/", True, True),
+    ("http://[::]:9/", True, True),
+    ("http://[0:0:0:0:0:0:0:0]:9/", True, True),
+    ("http://127.0.0.1:9/", False, True),
+    ("http://2130706433:9/", False, True),  # decimal
+    ("http://0x7f000001:9/", False, True),  # hex
+    ("http://0x7f.1:9/", False, True),  # short, hex
+    ("http://127.1:9/", False, True),  # short
+    ("http://017700000001:9/", False, True),  # octal
+    ("http://[::ffff:127.0.0.1]:9/", False, True),  # IPv4-mapped IPv6
+    ("http://[::ffff:7f00:1]:9/", False, True),
+    ("http://[::127.0.0.1]:9/", False, True),  # IPv4-compatible IPv6
+    ("http://[64:ff9b::7f00:1]:9/", False, True),  # NAT64
+    ("http://[2002:7f00:1::]:9/", False, True),  # 6to4
+    ("http://[::1]:9/", False, True),
+    ("http://2852039166/", True, True),  # 169.254.169.254, decimal
+    ("http://0xa9fea9fe/", True, True),
+    ("http://[::ffff:a9fe:a9fe]/", True, True),
+    ("http://[64:ff9b::a9fe:a9fe]/", True, True),
+    ("http://169.254.169.254./", True, True),  # a trailing dot
+    ("http://10.1:9/", False, True),  # 10.0.0.1
+    ("http://[::ffff:10.0.0.1]/", False, True),
+    ("http://1.1.1.1/", False, False),
+    ("http://[2606:4700:4700::1111]/", False, False),
+]
+
+
+@pytest.mark.parametrize(("spelling", "default_refuses", "private_refuses"), SPELLINGS)
+def test_every_spelling_of_an_address_is_refused_at_registration(
+    spelling: str, default_refuses: bool, private_refuses: bool
+) -> None:
+    stored = str(TypeAdapter(HttpUrl).validate_python(spelling))
+    assert (DEFAULT_EGRESS.refusal(stored) is not None) is default_refuses, stored
+    assert (PRIVATE.refusal(stored) is not None) is private_refuses, stored
+    assert (Egress.parse([]).refusal(stored) is not None) is stored.startswith(
+        ("http://0.0.0.0", "http://[::]")
+    )
+
+
+@pytest.mark.parametrize(("spelling", "default_refuses", "private_refuses"), SPELLINGS)
+async def test_a_name_resolving_to_any_address_is_refused_at_delivery(
+    spelling: str, default_refuses: bool, private_refuses: bool
+) -> None:
+    """The resolver of the delivery session: a name whose DNS answer is the address."""
+    host = TypeAdapter(HttpUrl).validate_python(spelling).host
+    assert host is not None
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    class Dns:
+        async def resolve(self, name: str, port: int = 0, family_: Any = 0) -> list[Any]:
+            return [
+                {
+                    "hostname": name,
+                    "host": address,
+                    "port": port,
+                    "family": family,
+                    "proto": 0,
+                    "flags": 0,
+                }
+            ]
+
+        async def close(self) -> None:
+            return None
+
+    for egress, refuses in ((DEFAULT_EGRESS, default_refuses), (PRIVATE, private_refuses)):
+        resolver = GuardedResolver(egress, inner=Dns())  # type: ignore[arg-type]
+        if refuses:
+            with pytest.raises(OSError, match="OPSLAYER_WEBHOOK_DENY"):
+                await resolver.resolve("agent.example", 443)
+        else:
+            assert [r["host"] for r in await resolver.resolve("agent.example", 443)] == [address]
