@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from adapters.cli_operate import add_operator_commands
 from adapters.cli_table import table
+from adapters.terminal import EscapingFormatter, printable
 from bot.config import Settings
 from bot.directory import add_group, add_person, list_groups, list_people
 from bot.domain.models import Identity, Run
@@ -176,7 +177,7 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
     ]
     if run.error:
         facts.append(("error", run.error))
-    print("\n".join(f"{k:<11} {v}" for k, v in facts))
+    print("\n".join(f"{k:<11} {printable(str(v))}" for k, v in facts))
     checkpoints = await service.checkpoints(run.id)
     if checkpoints:
         print("\nCheckpoints")
@@ -227,7 +228,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings = settings.model_copy(update={"host": host, "port": port})
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(levelname)s:     %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     # APScheduler reports every run of every job at INFO: a line every few seconds, all day.
     if settings.log_level.lower() != "debug":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -236,7 +239,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as wrong:  # a typo in OPSLAYER_ADMINS or OPSLAYER_WEBHOOK_DENY
         print(f"opslayer: {wrong}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, access_log=False)
+    # log_config=None: uvicorn's own lines go through the escaping handler above too.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
@@ -429,10 +440,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_with_store(args.handler, args, settings))
     except ConfirmationRequired as exc:
-        print(f"opslayer: {exc.message}. Repeat with --confirm to go ahead.", file=sys.stderr)
+        print(
+            f"opslayer: {printable(exc.message)}. Repeat with --confirm to go ahead.",
+            file=sys.stderr,
+        )
         return 2
     except OpsError as exc:
-        print(f"opslayer: {exc.message}", file=sys.stderr)
+        print(f"opslayer: {printable(exc.message)}", file=sys.stderr)
         return 1
 
 

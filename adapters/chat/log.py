@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from adapters.terminal import printable
 from bot.ids import new_id
 
 log = logging.getLogger("opslayer.alerts")
@@ -20,11 +21,13 @@ class LogNotifier:
         if not where:  # no channel and no chat identity: say whose it is
             where = f"{target.get('mention', {}).get('name', 'nobody')} (no chat channel yet)"
         what = view.get("ping") or view.get("kind")
-        log.info("[%s → %s] %s %s", what, where, view.get("headline", ""), _state(view))
+        line = f"[{what} → {where}] {view.get('headline', '')} {_state(view)}"
+        log.info("%s", printable(line))  # titles are agents' text: never raw into a log
         return {"id": new_id("log")}
 
     async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
-        log.info("[update %s] %s %s", ref.get("id"), view.get("headline", ""), _state(view))
+        line = f"[update {ref.get('id')}] {view.get('headline', '')} {_state(view)}"
+        log.info("%s", printable(line))
 
 
 def _state(view: dict[str, Any]) -> str:
