@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from adapters.chat.log import LogNotifier
 from adapters.chat.use_cases import UseCases
 from adapters.http import agent_api, ops
+from adapters.http.auth import FailureLimiter
 from adapters.http.errors import install_error_handlers
 from adapters.http.limits import BodyLimit
 from adapters.http.ops import Metrics, RequestMetrics
@@ -118,6 +119,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.store = store
         app.state.service = service
         app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
+        app.state.auth_failures = FailureLimiter(per_s=settings.auth_failures_per_s)
         outbox = Outbox(
             store, clock, schedule=settings.webhook_retry_s, lease_s=settings.delivery_lease_s
         )

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, gt=0)
     heartbeat_flush_s: float = Field(0.05, gt=0)
     run_cache_ttl_s: float = Field(1.0, ge=0)
-    token_cache_ttl_s: float = Field(10.0, ge=0)
+    # How long a replica trusts a known token: a revoked token stops working within this.
+    token_cache_ttl_s: float = Field(1.0, ge=0)
+    # Requests with an unknown token a client may make per second before it gets 429s.
+    auth_failures_per_s: float = Field(5.0, gt=0)
     delivery_lease_s: float = Field(60.0, gt=0)
     delivery_poll_s: float = Field(1.0, gt=0)
     delivery_timeout_s: float = Field(10.0, gt=0)

@@ -7,12 +7,14 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.ports import Agent, Store
 
 TOKEN_PREFIX = "opl_"
 SECRET_PREFIX = "whsec_"
 _CACHE_LIMIT = 10_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,32 +56,63 @@ async def revoke_tokens(store: Store, agent: str) -> int:
 
 
 class TokenAuthenticator:
-    """Finds the agent behind a bearer token, caching answers briefly to keep the hot path cheap.
+    """Finds the agent behind a bearer token, caching answers to keep the hot path cheap.
 
-    A revoked token keeps working for at most `ttl_s` seconds in a running server.
+    A known token is trusted for `ttl_s` seconds (a revoked token keeps working for at most
+    that long in a running server). An unknown one is remembered as unknown much longer: token
+    values are random and minted once, so a value nobody had yesterday is nobody's today, and a
+    flood of made-up tokens costs one database lookup each, never more. Both caches are bounded
+    and evict their oldest entries, so a flood of unknown tokens cannot push out known ones.
     """
 
-    def __init__(self, store: Store, *, ttl_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl_s: float,
+        unknown_ttl_s: float = 600.0,
+        limit: int = _CACHE_LIMIT,
+    ) -> None:
         self._store = store
         self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, Agent | None]] = {}
+        self._unknown_ttl_s = unknown_ttl_s
+        self._limit = limit
+        self._known: dict[str, tuple[float, Agent]] = {}
+        self._unknown: dict[str, float] = {}
+        self.lookups = 0  # database lookups made (a metric, and what tests count)
 
     async def authenticate(self, token: str) -> Agent | None:
         """The agent for this token, or None when it is unknown or revoked."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         key = hash_token(token)
-        hit = self._cache.get(key)
         clock = time.monotonic()
+        hit = self._known.get(key)
         if hit is not None and hit[0] > clock:
             return hit[1]
+        unknown_until = self._unknown.get(key)
+        if unknown_until is not None and unknown_until > clock:
+            return None
+        self.lookups += 1
         async with self._store.read() as uow:
             agent = await uow.agents.by_token_hash(key)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = (clock + self._ttl_s, agent)
+        if agent is None:
+            self._known.pop(key, None)
+            _bounded_put(self._unknown, key, clock + self._unknown_ttl_s, self._limit)
+        else:
+            self._unknown.pop(key, None)
+            _bounded_put(self._known, key, (clock + self._ttl_s, agent), self._limit)
         return agent
 
     def forget(self) -> None:
         """Drop every cached answer (after a revocation in this process)."""
-        self._cache.clear()
+        self._known.clear()
+        self._unknown.clear()
+
+
+def _bounded_put(cache: dict[str, T], key: str, value: T, limit: int) -> None:
+    """Insert as the newest entry; past `limit`, the oldest go (dicts keep insertion order)."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > limit:
+        del cache[next(iter(cache))]

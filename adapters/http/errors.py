@@ -75,7 +75,19 @@ async def _invalid_body(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _plain(jsonable_encoder(exc.errors()))}, status_code=422)
 
 
+async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+    """A bug: say so in JSON, and close the connection (its state is unknown after a failure
+    mid-request). The exception itself is logged by the server."""
+    return JSONResponse(
+        {"detail": "internal error (logged on the server); try again later"},
+        status_code=500,
+        headers={"Connection": "close"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every OpsError with its status and a readable `detail`; 422s with pydantic's list."""
+    """Answer every OpsError with its status and a readable `detail`; 422s with pydantic's list;
+    anything else with a JSON 500 that closes the connection."""
     app.add_exception_handler(OpsError, _ops_error)
     app.add_exception_handler(RequestValidationError, _invalid_body)
+    app.add_exception_handler(Exception, _internal)
