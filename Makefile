@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml tests/cards/package-lock.json
+$(STAMP): pyproject.toml clients/python/pyproject.toml tests/cards/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opslayer needs Python 3.11 or newer: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[server,dev]'
+	@# Both distributions, editable: the agent SDK (opslayer-client) and the bot (opslayer).
+	$(BIN)/pip install --quiet -e ./clients/python -e '.[dev]'
 	@# Microsoft's Adaptive Cards library checks the Teams cards in the tests (Node.js only
 	@# for that; without npm those checks are skipped, and CI fails them).
 	@if command -v npm >/dev/null; then cd tests/cards && npm ci --silent --no-audit --no-fund; \

@@ -13,31 +13,31 @@ import aiohttp
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from adapters.chat.log import LogNotifier
-from adapters.chat.use_cases import UseCases
-from adapters.http import agent_api, ops
-from adapters.http.auth import FailureLimiter
-from adapters.http.errors import install_error_handlers
-from adapters.http.limits import BodyLimit
-from adapters.http.ops import Metrics, RequestMetrics
-from adapters.webhooks.deliverer import Deliverer
-from adapters.webhooks.resolver import GuardedResolver
-from bot.config import Settings
-from bot.egress import Egress
-from bot.operations import Operations
-from bot.outbox import Outbox
-from bot.ports import ChatNotifier, Clock, SystemClock
-from bot.replays import ReplayGuard
-from bot.rights import Admins
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
-from bot.tokens import TokenAuthenticator
-from bot.watch import Watch
-from scheduler.jobs import build_scheduler
-from scheduler.sync_loop import SyncLoop
-from store import migrate
-from store.engine import create_engine, create_read_engine, is_sqlite
-from store.uow import SqlStore
+from opslayer.adapters.chat.log import LogNotifier
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.http import agent_api, ops
+from opslayer.adapters.http.auth import FailureLimiter
+from opslayer.adapters.http.errors import install_error_handlers
+from opslayer.adapters.http.limits import BodyLimit
+from opslayer.adapters.http.ops import Metrics, RequestMetrics
+from opslayer.adapters.webhooks.deliverer import Deliverer
+from opslayer.adapters.webhooks.resolver import GuardedResolver
+from opslayer.bot.config import Settings
+from opslayer.bot.egress import Egress
+from opslayer.bot.operations import Operations
+from opslayer.bot.outbox import Outbox
+from opslayer.bot.ports import ChatNotifier, Clock, SystemClock
+from opslayer.bot.replays import ReplayGuard
+from opslayer.bot.rights import Admins
+from opslayer.bot.service import RunService
+from opslayer.bot.subscriptions import Subscriptions
+from opslayer.bot.tokens import TokenAuthenticator
+from opslayer.bot.watch import Watch
+from opslayer.scheduler.jobs import build_scheduler
+from opslayer.scheduler.sync_loop import SyncLoop
+from opslayer.store import migrate
+from opslayer.store.engine import create_engine, create_read_engine, is_sqlite
+from opslayer.store.uow import SqlStore
 
 log = logging.getLogger("opslayer")
 
@@ -90,13 +90,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         notifiers: list[ChatNotifier] = [LogNotifier()]
         slack = None
         if settings.slack_enabled:
-            from adapters.slack.connect import slack_client, slack_notifier
+            from opslayer.adapters.slack.connect import slack_client, slack_notifier
 
             slack = slack_client(settings, http)
             notifiers.append(slack_notifier(slack))
         teams = None
         if settings.teams_enabled:
-            from adapters.teams.connect import TeamsConnection  # botbuilder loads only when used
+            from opslayer.adapters.teams.connect import (
+                TeamsConnection,  # botbuilder loads only when used
+            )
 
             teams = TeamsConnection(settings, store, replays=replays)
             notifiers.append(teams.notifier)
@@ -147,7 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.watch = watch
         app.state.slack = None
         if slack is not None:
-            from adapters.slack.connect import connect_slack
+            from opslayer.adapters.slack.connect import connect_slack
 
             app.state.slack = await connect_slack(settings, client=slack, use=use, replays=replays)
         app.state.teams = teams
@@ -211,11 +213,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(agent_api.router)
     app.include_router(ops.router)
     if settings.slack_enabled and settings.slack_signing_secret is not None:
-        from adapters.slack.connect import add_slack_route  # Slack's SDKs load only when used
+        from opslayer.adapters.slack.connect import (
+            add_slack_route,  # Slack's SDKs load only when used
+        )
 
         add_slack_route(app)
     if settings.teams_enabled:
-        from adapters.teams.connect import add_teams_route
+        from opslayer.adapters.teams.connect import add_teams_route
 
         add_teams_route(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -12,20 +12,20 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from adapters.cli_operate import add_operator_commands
-from adapters.cli_table import table
-from adapters.terminal import EscapingFormatter, printable
-from bot.config import Settings
-from bot.directory import add_group, add_person, list_groups, list_people
-from bot.domain.models import Identity, Run
-from bot.domain.status import Health, RunStatus
-from bot.errors import ConfirmationRequired, OpsError
-from bot.ports import RunFilter, SystemClock
-from bot.service import RunService
-from bot.tokens import mint_token, revoke_tokens
-from store import migrate
-from store.engine import create_engine
-from store.uow import SqlStore
+from opslayer.adapters.cli_operate import add_operator_commands
+from opslayer.adapters.cli_table import table
+from opslayer.adapters.terminal import EscapingFormatter, printable
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_group, add_person, list_groups, list_people
+from opslayer.bot.domain.models import Identity, Run
+from opslayer.bot.domain.status import Health, RunStatus
+from opslayer.bot.errors import ConfirmationRequired, OpsError
+from opslayer.bot.ports import RunFilter, SystemClock
+from opslayer.bot.service import RunService
+from opslayer.bot.tokens import mint_token, revoke_tokens
+from opslayer.store import migrate
+from opslayer.store.engine import create_engine
+from opslayer.store.uow import SqlStore
 
 Handler = Callable[[argparse.Namespace, SqlStore], Awaitable[int]]
 
@@ -223,7 +223,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
-    from adapters.app import create_app
+    from opslayer.adapters.app import create_app
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -271,7 +271,7 @@ async def _teams_conversations(_args: argparse.Namespace, store: SqlStore) -> in
 
 
 def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.teams.package import MANIFESTS, PackageError, build_package
+    from opslayer.adapters.teams.package import MANIFESTS, PackageError, build_package
 
     app_id = args.app_id or settings.microsoft_app_id
     if not app_id:

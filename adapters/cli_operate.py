@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 
-from adapters.cli_table import table
-from bot.acting import Decision
-from bot.config import Settings
-from bot.directory import find_person
-from bot.domain.models import Command, Identity, Person
-from bot.domain.status import Via
-from bot.operations import Operations
-from bot.outbox import Outbox
-from bot.ports import SystemClock
-from bot.rights import Admins
-from store.uow import SqlStore
+from opslayer.adapters.cli_table import table
+from opslayer.bot.acting import Decision
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import find_person
+from opslayer.bot.domain.models import Command, Identity, Person
+from opslayer.bot.domain.status import Via
+from opslayer.bot.operations import Operations
+from opslayer.bot.outbox import Outbox
+from opslayer.bot.ports import SystemClock
+from opslayer.bot.rights import Admins
+from opslayer.store.uow import SqlStore
 
 
 def identity_of(value: str) -> Identity:

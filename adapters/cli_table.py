@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.terminal import printable
+from opslayer.adapters.terminal import printable
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -25,13 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import free_port, progress, table  # noqa: E402
 
-from adapters.app import create_app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.contract import RunCreate  # noqa: E402
-from bot.directory import find_person  # noqa: E402
-from bot.domain.models import Identity  # noqa: E402
-from bot.domain.status import CommandStatus, Via  # noqa: E402
-from bot.tokens import mint_token  # noqa: E402
+from opslayer.adapters.app import create_app  # noqa: E402
+from opslayer.bot.config import Settings  # noqa: E402
+from opslayer.bot.directory import find_person  # noqa: E402
+from opslayer.bot.domain.models import Identity  # noqa: E402
+from opslayer.bot.domain.status import CommandStatus, Via  # noqa: E402
+from opslayer.bot.tokens import mint_token  # noqa: E402
+from opslayer_client.contract import RunCreate  # noqa: E402
 
 TARGET_RATE, TARGET_P99_MS = 500, 250
 

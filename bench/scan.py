@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import pg_admin_url, pg_database, progress, table  # noqa: E402
 from sqlalchemy import delete, insert, update  # noqa: E402
 
-from bot.domain.models import Policy  # noqa: E402
-from bot.ports import SystemClock  # noqa: E402
-from bot.watch import Watch  # noqa: E402
-from store import migrate  # noqa: E402
-from store.engine import create_engine  # noqa: E402
-from store.tables import agents, notifications, people, runs  # noqa: E402
-from store.uow import SqlStore  # noqa: E402
+from opslayer.bot.domain.models import Policy  # noqa: E402
+from opslayer.bot.ports import SystemClock  # noqa: E402
+from opslayer.bot.watch import Watch  # noqa: E402
+from opslayer.store import migrate  # noqa: E402
+from opslayer.store.engine import create_engine  # noqa: E402
+from opslayer.store.tables import agents, notifications, people, runs  # noqa: E402
+from opslayer.store.uow import SqlStore  # noqa: E402
 
 NOW = datetime.now(UTC)
 CHUNK = 20_000

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from bot.domain.commands import command_message
-from bot.domain.models import Actor, Approval, AuditEvent, Command, Person, Run
-from bot.domain.status import CommandKind, CommandStatus, Via
-from bot.errors import NotAuthorized, OpsError, RunNotFound
-from bot.ids import new_id
-from bot.ports import Clock, Store, T, UnitOfWork
-from bot.rights import Admins, may_act
+from opslayer.bot.domain.commands import command_message
+from opslayer.bot.domain.models import Actor, Approval, AuditEvent, Command, Person, Run
+from opslayer.bot.domain.status import CommandKind, CommandStatus, Via
+from opslayer.bot.errors import NotAuthorized, OpsError, RunNotFound
+from opslayer.bot.ids import new_id
+from opslayer.bot.ports import Clock, Store, T, UnitOfWork
+from opslayer.bot.rights import Admins, may_act
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import Group, Person, Run
-from bot.ports import UnitOfWork
+from opslayer.bot.domain.models import Group, Person, Run
+from opslayer.bot.ports import UnitOfWork
 
 
 async def audience(uow: UnitOfWork, run: Run, *, admins: dict[str, Any]) -> dict[str, Any]:

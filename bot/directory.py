@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from bot.domain.models import SYSTEM, AuditEvent, Group, Identity, Person
-from bot.errors import Conflict, NotAuthorized, ValidationFailed
-from bot.ids import new_id
-from bot.ports import Clock, Store, UnitOfWork
+from opslayer.bot.domain.models import SYSTEM, AuditEvent, Group, Identity, Person
+from opslayer.bot.errors import Conflict, NotAuthorized, ValidationFailed
+from opslayer.bot.ids import new_id
+from opslayer.bot.ports import Clock, Store, UnitOfWork
 
 
 async def add_person(

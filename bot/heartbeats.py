@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from bot.domain.models import Run
-from bot.ports import BeatUpdate
+from opslayer.bot.domain.models import Run
+from opslayer.bot.ports import BeatUpdate
 
 _SNAPSHOT_LIMIT = 50_000
 

@@ -10,14 +10,14 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.acting import Decision, actor_of
-from bot.domain.alerts import AlertStatus, approval_key, resolve
-from bot.domain.commands import RetryPlan, check_command, plan_retry
-from bot.domain.models import Approval, AuditEvent, Command, Person, Run
-from bot.domain.policy import assess
-from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, Via
-from bot.domain.transitions import CloseOpenApprovals, RunEvent, StatusChanged, transition
-from bot.errors import (
+from opslayer.bot.acting import Decision, actor_of
+from opslayer.bot.domain.alerts import AlertStatus, approval_key, resolve
+from opslayer.bot.domain.commands import RetryPlan, check_command, plan_retry
+from opslayer.bot.domain.models import Approval, AuditEvent, Command, Person, Run
+from opslayer.bot.domain.policy import assess
+from opslayer.bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, Via
+from opslayer.bot.domain.transitions import CloseOpenApprovals, RunEvent, StatusChanged, transition
+from opslayer.bot.errors import (
     ApprovalNotFound,
     CommandNotFound,
     ConfirmationRequired,
@@ -26,10 +26,10 @@ from bot.errors import (
     RunNotFound,
     ValidationFailed,
 )
-from bot.outbox import set_undelivered_flag
-from bot.ownership import Ownership
-from bot.ports import UnitOfWork
-from bot.run_writes import save_run_or_conflict
+from opslayer.bot.outbox import set_undelivered_flag
+from opslayer.bot.ownership import Ownership
+from opslayer.bot.ports import UnitOfWork
+from opslayer.bot.run_writes import save_run_or_conflict
 
 
 class Operations(Ownership):

@@ -7,11 +7,11 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from bot.domain.commands import retry_delay
-from bot.domain.models import SYSTEM, AuditEvent, Command, Delivery
-from bot.domain.status import CommandStatus, Health
-from bot.ports import Clock, Store, UnitOfWork
-from bot.run_writes import save_run
+from opslayer.bot.domain.commands import retry_delay
+from opslayer.bot.domain.models import SYSTEM, AuditEvent, Command, Delivery
+from opslayer.bot.domain.status import CommandStatus, Health
+from opslayer.bot.ports import Clock, Store, UnitOfWork
+from opslayer.bot.run_writes import save_run
 
 
 class Outbox:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from bot.acting import Acting, Decision, actor_of
-from bot.audience import audience
-from bot.domain.alerts import Alert, AlertKind, AlertStatus, acknowledge, resolve
-from bot.domain.commands import check_command
-from bot.domain.models import AuditEvent, Identity, Person
-from bot.domain.status import CommandKind, Via
-from bot.errors import Conflict, NotAuthorized, ValidationFailed
-from bot.ports import UnitOfWork
-from bot.run_writes import save_run_or_conflict
-from bot.views import alert_view
-from bot.watch import new_alert
+from opslayer.bot.acting import Acting, Decision, actor_of
+from opslayer.bot.audience import audience
+from opslayer.bot.domain.alerts import Alert, AlertKind, AlertStatus, acknowledge, resolve
+from opslayer.bot.domain.commands import check_command
+from opslayer.bot.domain.models import AuditEvent, Identity, Person
+from opslayer.bot.domain.status import CommandKind, Via
+from opslayer.bot.errors import Conflict, NotAuthorized, ValidationFailed
+from opslayer.bot.ports import UnitOfWork
+from opslayer.bot.run_writes import save_run_or_conflict
+from opslayer.bot.views import alert_view
+from opslayer.bot.watch import new_alert
 
 
 class Ownership(Acting):

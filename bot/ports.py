@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from bot.domain.alerts import Alert
-from bot.domain.models import (
+from opslayer.bot.domain.alerts import Alert
+from opslayer.bot.domain.models import (
     Approval,
     AuditEvent,
     Checkpoint,
@@ -20,7 +20,7 @@ from bot.domain.models import (
     Person,
     Run,
 )
-from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, RunStatus
+from opslayer.bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, RunStatus
 
 T = TypeVar("T")
 

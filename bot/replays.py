@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.models import SYSTEM, AuditEvent
-from bot.ports import Clock, Store, UnitOfWork
+from opslayer.bot.domain.models import SYSTEM, AuditEvent
+from opslayer.bot.ports import Clock, Store, UnitOfWork
 
 # Longer than any window a surface accepts a signature in (Slack: 5 minutes), with room for
 # clocks that disagree.

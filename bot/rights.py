@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.domain.models import Approval, Person, Run
+from opslayer.bot.domain.models import Approval, Person, Run
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.models import Approval, AuditEvent, Checkpoint, Command, Run
-from bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
-from bot.errors import ApprovalNotFound, Forbidden, RunNotFound
-from bot.heartbeats import HeartbeatBuffer
-from bot.ports import RunFilter, Store, UnitOfWork
+from opslayer.bot.domain.models import Approval, AuditEvent, Checkpoint, Command, Run
+from opslayer.bot.domain.status import ApprovalStatus, CommandStatus, Health, RunStatus
+from opslayer.bot.errors import ApprovalNotFound, Forbidden, RunNotFound
+from opslayer.bot.heartbeats import HeartbeatBuffer
+from opslayer.bot.ports import RunFilter, Store, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

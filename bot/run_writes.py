@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from bot.domain.models import Run
-from bot.domain.policy import assess
-from bot.errors import Conflict
-from bot.ports import UnitOfWork
+from opslayer.bot.domain.models import Run
+from opslayer.bot.domain.policy import assess
+from opslayer.bot.errors import Conflict
+from opslayer.bot.ports import UnitOfWork
 
 
 async def save_run(uow: UnitOfWork, before: Run, after: Run, now: datetime) -> Run | None:

@@ -10,20 +10,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from bot.audience import audience
-from bot.contract import (
-    ApprovalIn,
-    CheckpointIn,
-    CommandAck,
-    ContextIn,
-    Heartbeat,
-    RunCreate,
-    StatusReport,
-)
-from bot.domain.alerts import AlertKind, approval_key, resolve
-from bot.domain.claims import claimed_fields, resolve_claim
-from bot.domain.liveness import record_heartbeat
-from bot.domain.models import (
+from opslayer.bot.audience import audience
+from opslayer.bot.domain.alerts import AlertKind, approval_key, resolve
+from opslayer.bot.domain.claims import claimed_fields, resolve_claim
+from opslayer.bot.domain.liveness import record_heartbeat
+from opslayer.bot.domain.models import (
     Actor,
     Approval,
     AuditEvent,
@@ -39,9 +30,9 @@ from bot.domain.models import (
     Run,
     SideEffect,
 )
-from bot.domain.policy import assess
-from bot.domain.status import ApprovalStatus, CommandStatus, RunStatus
-from bot.domain.transitions import (
+from opslayer.bot.domain.policy import assess
+from opslayer.bot.domain.status import ApprovalStatus, CommandStatus, RunStatus
+from opslayer.bot.domain.transitions import (
     CloseOpenApprovals,
     Effect,
     RunEvent,
@@ -49,8 +40,8 @@ from bot.domain.transitions import (
     event_for_report,
     transition,
 )
-from bot.egress import DEFAULT_EGRESS, Egress
-from bot.errors import (
+from opslayer.bot.egress import DEFAULT_EGRESS, Egress
+from opslayer.bot.errors import (
     CommandNotFound,
     Conflict,
     Forbidden,
@@ -59,13 +50,22 @@ from bot.errors import (
     StorageUnavailable,
     ValidationFailed,
 )
-from bot.heartbeats import HeartbeatBuffer, RunSnapshots
-from bot.ids import new_id
-from bot.ports import BeatUpdate, Clock, Store, T, UnitOfWork
-from bot.run_reads import RunReads
-from bot.run_writes import save_run
-from bot.views import alert_view
-from bot.watch import new_alert
+from opslayer.bot.heartbeats import HeartbeatBuffer, RunSnapshots
+from opslayer.bot.ids import new_id
+from opslayer.bot.ports import BeatUpdate, Clock, Store, T, UnitOfWork
+from opslayer.bot.run_reads import RunReads
+from opslayer.bot.run_writes import save_run
+from opslayer.bot.views import alert_view
+from opslayer.bot.watch import new_alert
+from opslayer_client.contract import (
+    ApprovalIn,
+    CheckpointIn,
+    CommandAck,
+    ContextIn,
+    Heartbeat,
+    RunCreate,
+    StatusReport,
+)
 
 log = logging.getLogger("opslayer.runs")
 

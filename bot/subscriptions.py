@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.domain.models import Actor, AuditEvent, Person
-from bot.domain.status import Via
-from bot.errors import NotAuthorized, NotFound, OpsError, ValidationFailed
-from bot.ports import Clock, Store, UnitOfWork
-from bot.rights import Admins
+from opslayer.bot.domain.models import Actor, AuditEvent, Person
+from opslayer.bot.domain.status import Via
+from opslayer.bot.errors import NotAuthorized, NotFound, OpsError, ValidationFailed
+from opslayer.bot.ports import Clock, Store, UnitOfWork
+from opslayer.bot.rights import Admins
 
 SURFACES = ("slack", "teams")
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.ports import Agent, Store
+from opslayer.bot.ports import Agent, Store
 
 TOKEN_PREFIX = "opl_"
 SECRET_PREFIX = "whsec_"

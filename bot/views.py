@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.alerts import AlertKind
-from bot.domain.models import Approval, Checkpoint, Run
-from bot.domain.status import RunStatus
+from opslayer.bot.domain.alerts import AlertKind
+from opslayer.bot.domain.models import Approval, Checkpoint, Run
+from opslayer.bot.domain.status import RunStatus
 
 HEADLINES = {
     AlertKind.STUCK: "No sign of life from {title}",

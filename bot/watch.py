@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.audience import target_of
-from bot.domain.alerts import (
+from opslayer.bot.audience import target_of
+from opslayer.bot.domain.alerts import (
     Alert,
     AlertKind,
     AlertStatus,
@@ -24,13 +24,13 @@ from bot.domain.alerts import (
     follow_up,
     resolve,
 )
-from bot.domain.models import SYSTEM, AuditEvent, Run
-from bot.domain.policy import detect, health_of, next_check_at
-from bot.domain.status import ApprovalStatus, RunStatus
-from bot.ids import new_id
-from bot.ports import ChatNotifier, Clock, Store, UnitOfWork
-from bot.run_writes import save_run
-from bot.views import DigestLine, alert_view, digest_view
+from opslayer.bot.domain.models import SYSTEM, AuditEvent, Run
+from opslayer.bot.domain.policy import detect, health_of, next_check_at
+from opslayer.bot.domain.status import ApprovalStatus, RunStatus
+from opslayer.bot.ids import new_id
+from opslayer.bot.ports import ChatNotifier, Clock, Store, UnitOfWork
+from opslayer.bot.run_writes import save_run
+from opslayer.bot.views import DigestLine, alert_view, digest_view
 
 log = logging.getLogger("opslayer.watch")
 SCAN_BATCH = 500

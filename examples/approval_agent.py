@@ -6,7 +6,8 @@
 It registers a run, heartbeats, records a checkpoint, asks for approval, then waits for the
 signed command on its own webhook (a small HTTP server on 127.0.0.1). Approve it with
 `opslayer runs approve RUN --as you@example.com` (or from Slack or Teams) and it finishes;
-reject or cancel it and it stops. Needs only `pip install opslayer` (httpx and pydantic).
+reject or cancel it and it stops. Needs only the agent SDK, `opslayer-client` (httpx and
+pydantic): `pip install ./clients/python`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ import asyncio
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
-
-from adapters.agent import OpslayerClient, parse_command
-from adapters.webhooks.signing import InvalidSignature
-from bot.contract import CommandMessage
+from opslayer_client import InvalidSignature, OpslayerClient, parse_command
+from opslayer_client.contract import CommandMessage
 
 
 def start_webhook(

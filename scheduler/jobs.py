@@ -14,9 +14,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain.models import Group
-from bot.replays import ReplayGuard
-from bot.watch import Watch
+from opslayer.bot.domain.models import Group
+from opslayer.bot.replays import ReplayGuard
+from opslayer.bot.watch import Watch
 
 log = logging.getLogger("opslayer.scheduler")
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}

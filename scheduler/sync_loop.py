@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.watch import Watch
+from opslayer.bot.watch import Watch
 
 log = logging.getLogger("opslayer.notify")
 

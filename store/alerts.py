@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
-from bot.domain.alerts import Alert, AlertKind, AlertStatus
-from store.db import Db, per_dialect
-from store.tables import leases, notifications
+from opslayer.bot.domain.alerts import Alert, AlertKind, AlertStatus
+from opslayer.store.db import Db, per_dialect
+from opslayer.store.tables import leases, notifications
 
 _COLUMNS = (
     "id",

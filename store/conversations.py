@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
 
-from bot.ports import Conversation
-from store.db import Db, per_dialect
-from store.tables import conversations
+from opslayer.bot.ports import Conversation
+from opslayer.store.db import Db, per_dialect
+from opslayer.store.tables import conversations
 
 _COLUMNS = ("surface", "conversation_id", "kind", "user_id", "title", "reference", "updated_at")
 

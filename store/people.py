@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Row, insert, or_, select, update
 
-from bot.domain.models import Group, Identity, Person
-from bot.ids import new_id
-from bot.ports import Agent
-from store.db import Db
-from store.tables import agent_tokens, agents, groups, people
+from opslayer.bot.domain.models import Group, Identity, Person
+from opslayer.bot.ids import new_id
+from opslayer.bot.ports import Agent
+from opslayer.store.db import Db
+from opslayer.store.tables import agent_tokens, agents, groups, people
 
 
 class SqlAgentRepository:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
-from bot.domain.models import (
+from opslayer.bot.domain.models import (
     Actor,
     Approval,
     AuditEvent,
@@ -16,9 +16,9 @@ from bot.domain.models import (
     Delivery,
     SideEffect,
 )
-from bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Via
-from store.db import Db, per_dialect
-from store.tables import (
+from opslayer.bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Via
+from opslayer.store.db import Db, per_dialect
+from opslayer.store.tables import (
     agents,
     approvals,
     audit_events,

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
-from bot.domain.models import Channel, Context, MemoryRef, OwnerClaim, Person, Policy, Run
-from bot.domain.status import Health, MemoryScope, RunStatus
-from bot.ports import BeatUpdate, RunFilter
-from store.db import Db
-from store.tables import agents, memory_refs, people, runs
+from opslayer.bot.domain.models import Channel, Context, MemoryRef, OwnerClaim, Person, Policy, Run
+from opslayer.bot.domain.status import Health, MemoryScope, RunStatus
+from opslayer.bot.ports import BeatUpdate, RunFilter
+from opslayer.store.db import Db
+from opslayer.store.tables import agents, memory_refs, people, runs
 
 _SELECT = select(
     runs,

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete
 
-from store.db import Db, per_dialect
-from store.tables import seen_requests
+from opslayer.store.db import Db, per_dialect
+from opslayer.store.tables import seen_requests
 
 _REMEMBER = per_dialect(
     lambda insert: (

@@ -22,20 +22,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.errors import Conflict, StorageUnavailable
-from bot.ports import Clock, UnitOfWork
-from store.alerts import SqlAlertRepository
-from store.conversations import SqlConversationRepository
-from store.db import Db
-from store.people import SqlAgentRepository, SqlPeopleRepository
-from store.records import (
+from opslayer.bot.errors import Conflict, StorageUnavailable
+from opslayer.bot.ports import Clock, UnitOfWork
+from opslayer.store.alerts import SqlAlertRepository
+from opslayer.store.conversations import SqlConversationRepository
+from opslayer.store.db import Db
+from opslayer.store.people import SqlAgentRepository, SqlPeopleRepository
+from opslayer.store.records import (
     SqlApprovalRepository,
     SqlAuditRepository,
     SqlCheckpointRepository,
     SqlCommandRepository,
 )
-from store.runs import SqlRunRepository
-from store.seen import SqlSeenRequestRepository
+from opslayer.store.runs import SqlRunRepository
+from opslayer.store.seen import SqlSeenRequestRepository
 
 T = TypeVar("T")
 _MAX_BATCH = 128

@@ -13,7 +13,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from adapters.teams.auth import signing_keys
+from opslayer.adapters.teams.auth import signing_keys
 
 ISSUER = "https://api.botframework.com"
 APP_ID = "00000000-0000-4000-8000-00000000a99"

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.tokens import MintedToken, mint_token
-from store import migrate
-from store.engine import create_engine
-from store.tables import metadata
-from store.uow import SqlStore
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.store import migrate
+from opslayer.store.engine import create_engine
+from opslayer.store.tables import metadata
+from opslayer.store.uow import SqlStore
 from tests.support import MovableClock, create_pg_database, drop_pg_database, pg_admin_url
 
 

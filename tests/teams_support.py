@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.tokens import MintedToken
+from opslayer.bot.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
     BOT_ID,
@@ -153,7 +153,7 @@ async def audit_rows(bot: Teams, run_id: str | None = None) -> list[Any]:
             return list(await uow.audit.for_run(run_id))
     from sqlalchemy import select
 
-    from store.tables import audit_events
+    from opslayer.store.tables import audit_events
 
     async with store.read() as uow:
         rows = await uow.db.execute(select(audit_events).order_by(audit_events.c.id))

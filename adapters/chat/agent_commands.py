@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from adapters.chat.use_cases import UseCases
-from bot.domain.models import Person
-from bot.domain.status import Health, RunStatus, Via
-from bot.ports import RunFilter
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.bot.domain.models import Person
+from opslayer.bot.domain.status import Health, RunStatus, Via
+from opslayer.bot.ports import RunFilter
 
 LIST_LIMIT = 50
 # What `answer` understands (any other word gets the help); Teams' manifest lists the same.

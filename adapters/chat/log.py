@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from adapters.terminal import printable
-from bot.ids import new_id
+from opslayer.adapters.terminal import printable
+from opslayer.bot.ids import new_id
 
 log = logging.getLogger("opslayer.alerts")
 

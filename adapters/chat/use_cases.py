@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.directory import find_person
-from bot.domain.models import Identity, Person
-from bot.domain.status import Via
-from bot.errors import NotAuthorized
-from bot.operations import Operations
-from bot.ports import Clock, Store
-from bot.service import RunService
-from bot.subscriptions import Subscriptions
+from opslayer.bot.directory import find_person
+from opslayer.bot.domain.models import Identity, Person
+from opslayer.bot.domain.status import Via
+from opslayer.bot.errors import NotAuthorized
+from opslayer.bot.operations import Operations
+from opslayer.bot.ports import Clock, Store
+from opslayer.bot.service import RunService
+from opslayer.bot.subscriptions import Subscriptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from adapters.http.auth import CurrentAgent
-from bot.contract import (
+from opslayer.adapters.http.auth import CurrentAgent
+from opslayer.bot.domain.status import CommandStatus, Health, RunStatus
+from opslayer.bot.ports import RunFilter
+from opslayer.bot.service import RunService
+from opslayer_client.contract import (
     ApprovalIn,
     ApprovalOut,
     AuditOut,
@@ -24,9 +27,6 @@ from bot.contract import (
     RunPage,
     StatusReport,
 )
-from bot.domain.status import CommandStatus, Health, RunStatus
-from bot.ports import RunFilter
-from bot.service import RunService
 
 # Ids and filters are text the database compares: NUL (which PostgreSQL refuses) is a 422.
 _NO_NUL = r"^[^\x00]*$"

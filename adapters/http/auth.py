@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.ports import Agent
-from bot.tokens import TokenAuthenticator
+from opslayer.bot.ports import Agent
+from opslayer.bot.tokens import TokenAuthenticator
 
 _bearer = HTTPBearer(auto_error=False, description="An agent token from `opslayer token create`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

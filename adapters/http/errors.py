@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.errors import (
+from opslayer.bot.errors import (
     ConfirmationRequired,
     Conflict,
     Forbidden,

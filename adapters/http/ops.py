@@ -15,8 +15,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.domain.status import CommandStatus, Health, RunStatus
-from bot.service import RunService
+from opslayer.bot.domain.status import CommandStatus, Health, RunStatus
+from opslayer.bot.service import RunService
 
 router = APIRouter(tags=["operations"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.views import BUTTON_TEXT
+from opslayer.bot.views import BUTTON_TEXT
 
 MAX_BLOCKS = 50
 ACTION_PREFIX = "opslayer_"

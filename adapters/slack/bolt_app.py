@@ -13,19 +13,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat.agent_commands import Asker, Markup, answer
-from adapters.chat.use_cases import UseCases
-from adapters.slack.blocks import (
+from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.slack.blocks import (
     details_modal,
     reassign_modal,
     reject_modal,
     retry_modal,
     safe,
 )
-from adapters.slack.identity import link_by_email
-from bot.domain.models import Identity, Person
-from bot.domain.status import Via
-from bot.errors import ConfirmationRequired, OpsError
+from opslayer.adapters.slack.identity import link_by_email
+from opslayer.bot.domain.models import Identity, Person
+from opslayer.bot.domain.status import Via
+from opslayer.bot.errors import ConfirmationRequired, OpsError
 
 SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ", safe=safe)
 

@@ -14,11 +14,11 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat.use_cases import UseCases
-from adapters.slack.bolt_app import build_bolt_app
-from adapters.slack.notifier import SlackNotifier
-from bot.config import Settings
-from bot.replays import ReplayGuard
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.slack.bolt_app import build_bolt_app
+from opslayer.adapters.slack.notifier import SlackNotifier
+from opslayer.bot.config import Settings
+from opslayer.bot.replays import ReplayGuard
 
 log = logging.getLogger("opslayer.slack")
 SLACK_API = "https://slack.com/api/"

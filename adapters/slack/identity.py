@@ -11,9 +11,9 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat.use_cases import UseCases
-from bot.directory import link_chat_user
-from bot.domain.models import Person
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.bot.directory import link_chat_user
+from opslayer.bot.domain.models import Person
 
 log = logging.getLogger("opslayer.slack")
 

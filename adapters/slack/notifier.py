@@ -8,8 +8,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.chat.pacing import ChannelPacer
-from adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
+from opslayer.adapters.chat.pacing import ChannelPacer
+from opslayer.adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
 
 log = logging.getLogger("opslayer.slack")
 _UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})

@@ -39,7 +39,7 @@ from botframework.connector.auth import (
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 from msrest.authentication import Authentication
 
-from adapters.teams.transport import over_aiohttp
+from opslayer.adapters.teams.transport import over_aiohttp
 
 log = logging.getLogger("opslayer.teams")
 _METADATA_URLS = (

@@ -20,9 +20,9 @@ from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, Tur
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ChannelAccount, TextFormatTypes
 
-from adapters.chat.agent_commands import Asker, Markup, answer
-from adapters.chat.use_cases import UseCases
-from adapters.teams.cards import (
+from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.teams.cards import (
     CARD_TYPE,
     alert_card,
     details_card,
@@ -32,13 +32,13 @@ from adapters.teams.cards import (
     retry_form,
     safe,
 )
-from adapters.teams.notifier import SURFACE
-from bot.directory import link_chat_user, list_people
-from bot.domain.models import Identity, Person
-from bot.domain.status import Via
-from bot.errors import ConfirmationRequired, OpsError
-from bot.ports import Conversation, UnitOfWork
-from bot.watch import render
+from opslayer.adapters.teams.notifier import SURFACE
+from opslayer.bot.directory import link_chat_user, list_people
+from opslayer.bot.domain.models import Identity, Person
+from opslayer.bot.domain.status import Via
+from opslayer.bot.errors import ConfirmationRequired, OpsError
+from opslayer.bot.ports import Conversation, UnitOfWork
+from opslayer.bot.watch import render
 
 log = logging.getLogger("opslayer.teams")
 TEAMS_MARKUP = Markup(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.views import BUTTON_TEXT
+from opslayer.bot.views import BUTTON_TEXT
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.5"

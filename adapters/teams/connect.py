@@ -13,13 +13,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from adapters.chat.use_cases import UseCases
-from adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
-from adapters.teams.bot import OpslayerTeamsBot
-from adapters.teams.notifier import TeamsNotifier
-from bot.config import Settings
-from bot.ports import Store
-from bot.replays import ReplayGuard
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
+from opslayer.adapters.teams.bot import OpslayerTeamsBot
+from opslayer.adapters.teams.notifier import TeamsNotifier
+from opslayer.bot.config import Settings
+from opslayer.bot.ports import Store
+from opslayer.bot.replays import ReplayGuard
 
 log = logging.getLogger("opslayer.teams")
 

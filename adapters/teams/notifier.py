@@ -17,9 +17,9 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
-from adapters.chat.pacing import ChannelPacer
-from adapters.teams.cards import CARD_TYPE, card_for
-from bot.ports import Conversation, Store, UnitOfWork
+from opslayer.adapters.chat.pacing import ChannelPacer
+from opslayer.adapters.teams.cards import CARD_TYPE, card_for
+from opslayer.bot.ports import Conversation, Store, UnitOfWork
 
 log = logging.getLogger("opslayer.teams")
 T = TypeVar("T")

@@ -15,10 +15,10 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
-from adapters.webhooks.signing import signed_headers
-from bot.domain.models import Delivery
-from bot.egress import DEFAULT_EGRESS, Egress
-from bot.outbox import Outbox
+from opslayer.bot.domain.models import Delivery
+from opslayer.bot.egress import DEFAULT_EGRESS, Egress
+from opslayer.bot.outbox import Outbox
+from opslayer_client.signing import signed_headers
 
 log = logging.getLogger("opslayer.webhooks")
 MAX_RETRY_AFTER_S = 24 * 3600

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.domain.models import Run
-from bot.domain.policy import Finding
+from opslayer.bot.domain.models import Run
+from opslayer.bot.domain.policy import Finding
 
 MAX_REMINDERS = 3
 ACK_TIMEOUT = timedelta(hours=4)

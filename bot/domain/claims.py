@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.domain.models import Identity, Person
+from opslayer.bot.domain.models import Identity, Person
 
 # The order in which claimed identities are trusted to name the owner.
 IDENTITY_FIELDS = ("email", "slack_user_id", "teams_user_id")

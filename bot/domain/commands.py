@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.models import Actor, Approval, Checkpoint, Run, SideEffect
-from bot.domain.status import TERMINAL, CommandKind, Health, RunStatus
-from bot.errors import InvalidTransition, ValidationFailed
+from opslayer.bot.domain.models import Actor, Approval, Checkpoint, Run, SideEffect
+from opslayer.bot.domain.status import TERMINAL, CommandKind, Health, RunStatus
+from opslayer.bot.errors import InvalidTransition, ValidationFailed
 
 S = RunStatus
 _OPEN = frozenset(RunStatus) - TERMINAL

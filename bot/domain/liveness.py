@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from bot.domain.models import Run
-from bot.domain.policy import assess
+from opslayer.bot.domain.models import Run
+from opslayer.bot.domain.policy import assess
 
 
 def record_heartbeat(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.status import (
+from opslayer.bot.domain.status import (
     ApprovalStatus,
     CommandKind,
     CommandStatus,

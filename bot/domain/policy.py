@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.models import Run
-from bot.domain.status import LIVE, WAITING, Health, RunStatus
+from opslayer.bot.domain.models import Run
+from opslayer.bot.domain.status import LIVE, WAITING, Health, RunStatus
 
 # How long before credentials expire the owner is warned.
 AUTH_WARNING = timedelta(hours=1)

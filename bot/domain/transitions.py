@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.models import Run
-from bot.domain.status import RunStatus
-from bot.errors import InvalidTransition
+from opslayer.bot.domain.models import Run
+from opslayer.bot.domain.status import RunStatus
+from opslayer.bot.errors import InvalidTransition
 
 S = RunStatus
 

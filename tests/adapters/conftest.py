@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.directory import add_group, add_person
-from bot.domain.models import Identity
-from bot.tokens import MintedToken, mint_token
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_group, add_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver, agent_receiver
 from tests.bot_framework import (
     APP_ID,
@@ -53,7 +53,7 @@ def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     signing = new_key()
     install(signing)
     ENTRA_THREADS.clear()
-    monkeypatch.setattr("adapters.teams.auth.fetch_token", entra_stand_in)
+    monkeypatch.setattr("opslayer.adapters.teams.auth.fetch_token", entra_stand_in)
     return signing
 
 

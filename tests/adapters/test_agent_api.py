@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from bot.tokens import MintedToken, mint_token
+from opslayer.bot.tokens import MintedToken, mint_token
 from tests.support import MovableClock
 
 RUN = {
@@ -302,7 +302,7 @@ async def test_tokens_are_required_and_runs_are_private(
 async def test_revoked_token_is_refused(
     app_client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    from bot.tokens import revoke_tokens
+    from opslayer.bot.tokens import revoke_tokens
 
     await revoke_tokens(app_client.app.state.store, "billing-bot")  # type: ignore[attr-defined]
     app_client.app.state.authenticator.forget()  # type: ignore[attr-defined]

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.tokens import mint_token
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.tokens import mint_token
 from tests.support import MovableClock
 
 json_values = st.recursive(

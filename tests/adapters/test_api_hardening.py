@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.tokens import MintedToken, TokenAuthenticator, mint_token, revoke_tokens
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.tokens import MintedToken, TokenAuthenticator, mint_token, revoke_tokens
 from tests.support import MovableClock
 
 RUN = {"external_id": "e", "title": "t", "owner": {"email": "a@example.com"}}
@@ -106,7 +106,7 @@ async def test_a_revoked_token_stops_working_within_the_cache_ttl(
     app, agent = api
     assert app.state.settings.token_cache_ttl_s <= 2  # the README promises a second or two
     now = [1000.0]
-    monkeypatch.setattr("bot.tokens.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("opslayer.bot.tokens.time.monotonic", lambda: now[0])
     auth = {"Authorization": f"Bearer {agent.token}"}
     async with _client(app, "10.0.0.3") as client:
         assert (await client.get("/v1/runs", headers=auth)).status_code == 200

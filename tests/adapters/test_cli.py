@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.cli import build_parser, main
+from opslayer.adapters.cli import build_parser, main
 
 
 @pytest.fixture
@@ -85,9 +85,9 @@ def test_cli_people_and_groups(db: str, capsys: pytest.CaptureFixture[str]) -> N
 async def test_cli_runs_list_and_show_read_what_agents_wrote(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from adapters.app import create_app
-    from bot.config import Settings
-    from bot.tokens import mint_token
+    from opslayer.adapters.app import create_app
+    from opslayer.bot.config import Settings
+    from opslayer.bot.tokens import mint_token
 
     app = create_app(Settings(database_url=db))
     async with app.router.lifespan_context(app):
@@ -147,9 +147,9 @@ async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
 
 async def _seed_run(db: str, *, fail: bool = False) -> dict[str, str]:
     """An agent registers a run that is waiting for approval, with one unsafe checkpoint."""
-    from adapters.app import create_app
-    from bot.config import Settings
-    from bot.tokens import mint_token
+    from opslayer.adapters.app import create_app
+    from opslayer.bot.config import Settings
+    from opslayer.bot.tokens import mint_token
 
     app = create_app(Settings(database_url=db))
     async with app.router.lifespan_context(app):

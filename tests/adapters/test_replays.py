@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.tokens import MintedToken
+from opslayer.bot.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
 from tests.slack_support import asks_approval, click, signed

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.cli import main
-from bot.tokens import MintedToken, mint_token
+from opslayer.adapters.cli import main
+from opslayer.bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_connector import FakeConnector
 from tests.fake_slack import FakeSlack

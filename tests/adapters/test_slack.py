@@ -13,13 +13,13 @@ import pytest
 from slack_sdk.models.blocks import Block
 from standardwebhooks.webhooks import Webhook
 
-from adapters.app import create_app
-from adapters.slack.blocks import retry_modal
-from bot.config import Settings
-from bot.directory import add_person, find_person
-from bot.domain.models import Identity
-from bot.domain.status import Via
-from bot.tokens import MintedToken, mint_token
+from opslayer.adapters.app import create_app
+from opslayer.adapters.slack.blocks import retry_modal
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_person, find_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import Via
+from opslayer.bot.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
 from tests.slack_support import asks_approval, buttons, click, signed, slash
@@ -281,7 +281,7 @@ async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
 async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
-    from bot.directory import add_person
+    from opslayer.bot.directory import add_person
 
     client, agent = bot
     await add_person(
@@ -324,8 +324,8 @@ async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
 async def test_status_here_is_shared_and_digests_fit_block_kit(
     bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
 ) -> None:
-    from adapters.slack.blocks import MAX_BLOCKS, digest_blocks
-    from bot.views import DigestLine, digest_view
+    from opslayer.adapters.slack.blocks import MAX_BLOCKS, digest_blocks
+    from opslayer.bot.views import DigestLine, digest_view
 
     client, agent = bot
     auth = {"Authorization": f"Bearer {agent.token}"}
@@ -466,7 +466,7 @@ async def test_strangers_get_only_the_help_and_are_audited(
     store = client.app.state.store  # type: ignore[attr-defined]
     from sqlalchemy import select
 
-    from store.tables import audit_events
+    from opslayer.store.tables import audit_events
 
     async with store.read() as uow:
         rows = list(await uow.db.execute(select(audit_events)))

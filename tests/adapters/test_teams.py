@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from adapters.teams.auth import signing_keys
-from bot.directory import find_person
-from bot.domain.models import Identity
-from bot.domain.status import Via
-from bot.tokens import MintedToken
+from opslayer.adapters.teams.auth import signing_keys
+from opslayer.bot.directory import find_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import Via
+from opslayer.bot.tokens import MintedToken
 from tests.adaptive_cards import assert_valid_cards
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
@@ -302,7 +302,7 @@ async def test_microsoft_is_only_called_from_worker_threads(
         fetched.append((url, threading.get_ident()))
         return _Published(url, bot.key)
 
-    monkeypatch.setattr("adapters.teams.auth.requests.get", get)
+    monkeypatch.setattr("opslayer.adapters.teams.auth.requests.get", get)
     signing_keys().last_updated = datetime.min  # a day old: botbuilder refreshes them
     assert (await bot.send(bot.say("agent help"))).status_code == 200
     assert [u for u, _ in fetched][0].startswith("https://login.botframework.com/")

@@ -8,7 +8,7 @@ import time
 import jwt
 from botframework.connector.auth import MicrosoftAppCredentials
 
-from adapters.teams.auth import PrefetchedCredentials
+from opslayer.adapters.teams.auth import PrefetchedCredentials
 
 
 async def test_the_token_is_fetched_once_then_again_only_near_its_expiry() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from adapters.teams.cards import (
+from opslayer.adapters.teams.cards import (
     MAX_ACTIONS,
     MAX_CARD_BYTES,
     alert_card,
@@ -17,10 +17,10 @@ from adapters.teams.cards import (
     reject_form,
     retry_form,
 )
-from bot.domain.alerts import AlertKind
-from bot.domain.models import Approval, Person
-from bot.domain.status import ApprovalStatus, RunStatus
-from bot.views import DigestLine, alert_view, digest_view
+from opslayer.bot.domain.alerts import AlertKind
+from opslayer.bot.domain.models import Approval, Person
+from opslayer.bot.domain.status import ApprovalStatus, RunStatus
+from opslayer.bot.views import DigestLine, alert_view, digest_view
 from tests.adaptive_cards import assert_valid_cards
 from tests.bot.factories import T0, make_run
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.directory import add_group, add_person, find_person
-from bot.domain.models import Identity
-from bot.tokens import MintedToken
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_group, add_person, find_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.tokens import MintedToken
 from tests.adaptive_cards import assert_valid_cards
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
@@ -378,7 +378,7 @@ async def test_conversations_keep_their_names_for_the_cli(
 ) -> None:
     """`opslayer teams conversations` lists where the bot is, with the names Teams gave on
     install (a later message, which carries no names, keeps them)."""
-    from adapters.cli import _teams_conversations
+    from opslayer.adapters.cli import _teams_conversations
 
     bot, _ = teams
     alerts = "19:alerts@thread.tacv2"

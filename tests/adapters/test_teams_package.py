@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.chat.agent_commands import COMMAND_WORDS
-from adapters.cli import main
+from opslayer.adapters.chat.agent_commands import COMMAND_WORDS
+from opslayer.adapters.cli import main
 
 APP_ID = "6f1d3c1e-2b7a-4c59-9a63-0d2f7f1f4b10"
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.app import create_app
-from adapters.chat.log import LogNotifier
-from adapters.cli import main
-from adapters.terminal import EscapingFormatter, printable
-from bot.config import Settings
-from bot.tokens import mint_token
+from opslayer.adapters.app import create_app
+from opslayer.adapters.chat.log import LogNotifier
+from opslayer.adapters.cli import main
+from opslayer.adapters.terminal import EscapingFormatter, printable
+from opslayer.bot.config import Settings
+from opslayer.bot.tokens import mint_token
 
 FORGED = "ok\x1b[2J\x1b[H\nrun_forged  billing-bot  succeeded  ok\r\u202eevil"
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.contract import Heartbeat
-from bot.service import RunService
+from opslayer.bot.service import RunService
+from opslayer_client.contract import Heartbeat
 
 BAD = ("x\u0000", "x\ud800")
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.app import create_app
-from bot.config import Settings
-from bot.directory import add_person
-from bot.domain.models import Identity
-from bot.domain.status import Via
-from bot.operations import Operations
-from bot.tokens import mint_token
+from opslayer.adapters.app import create_app
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import Via
+from opslayer.bot.operations import Operations
+from opslayer.bot.tokens import mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.support import MovableClock, eventually
 

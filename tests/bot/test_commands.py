@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.commands import ALLOWED, check_command, plan_retry, retry_delay
-from bot.domain.models import Approval, Checkpoint, Person, SideEffect
-from bot.domain.status import ApprovalStatus, CommandKind, Health
-from bot.domain.status import RunStatus as S
-from bot.errors import InvalidTransition, ValidationFailed
-from bot.rights import Admins, may_act
+from opslayer.bot.domain.commands import ALLOWED, check_command, plan_retry, retry_delay
+from opslayer.bot.domain.models import Approval, Checkpoint, Person, SideEffect
+from opslayer.bot.domain.status import ApprovalStatus, CommandKind, Health
+from opslayer.bot.domain.status import RunStatus as S
+from opslayer.bot.errors import InvalidTransition, ValidationFailed
+from opslayer.bot.rights import Admins, may_act
 from tests.bot.factories import T0, make_run
 
 K = CommandKind

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import HttpUrl, TypeAdapter
 
-from adapters.webhooks.resolver import GuardedResolver
-from bot.egress import DEFAULT_EGRESS, Egress
+from opslayer.adapters.webhooks.resolver import GuardedResolver
+from opslayer.bot.egress import DEFAULT_EGRESS, Egress
 
 PRIVATE = Egress.parse(["default", "private"])
 

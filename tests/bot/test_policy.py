@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from bot.domain.liveness import record_heartbeat
-from bot.domain.models import Person, Policy
-from bot.domain.policy import FindingKind as F
-from bot.domain.policy import assess, detect, next_check_at
-from bot.domain.status import Health
-from bot.domain.status import RunStatus as S
+from opslayer.bot.domain.liveness import record_heartbeat
+from opslayer.bot.domain.models import Person, Policy
+from opslayer.bot.domain.policy import FindingKind as F
+from opslayer.bot.domain.policy import assess, detect, next_check_at
+from opslayer.bot.domain.status import Health
+from opslayer.bot.domain.status import RunStatus as S
 from tests.bot.factories import T0, make_run
 
 POLICY = Policy(

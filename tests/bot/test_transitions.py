@@ -6,18 +6,18 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.status import RunStatus as S
-from bot.domain.transitions import (
+from opslayer.bot.domain.status import RunStatus as S
+from opslayer.bot.domain.transitions import (
     TRANSITIONS,
     CloseOpenApprovals,
     StatusChanged,
     event_for_report,
     transition,
 )
-from bot.domain.transitions import (
+from opslayer.bot.domain.transitions import (
     RunEvent as E,
 )
-from bot.errors import InvalidTransition
+from opslayer.bot.errors import InvalidTransition
 from tests.bot.factories import T0, make_run
 
 LATER = T0 + timedelta(minutes=5)

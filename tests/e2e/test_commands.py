@@ -15,12 +15,12 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from bot.directory import find_person
-from bot.domain.models import Identity, Person
-from bot.domain.status import CommandStatus, Via
-from bot.errors import ConfirmationRequired, Conflict, InvalidTransition, NotAuthorized
-from bot.operations import Operations
-from bot.tokens import MintedToken
+from opslayer.bot.directory import find_person
+from opslayer.bot.domain.models import Identity, Person
+from opslayer.bot.domain.status import CommandStatus, Via
+from opslayer.bot.errors import ConfirmationRequired, Conflict, InvalidTransition, NotAuthorized
+from opslayer.bot.operations import Operations
+from opslayer.bot.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver, agent_receiver
 from tests.support import MovableClock, eventually
 
@@ -416,9 +416,9 @@ async def test_a_webhook_name_that_resolves_into_a_denied_network_is_never_calle
 ) -> None:
     """OPSLAYER_WEBHOOK_DENY=private: `localhost` passes registration (a name), but its address
     is checked when the connection is made, and the delivery fails saying why."""
-    from adapters.app import create_app
-    from bot.config import Settings
-    from bot.tokens import mint_token
+    from opslayer.adapters.app import create_app
+    from opslayer.bot.config import Settings
+    from opslayer.bot.tokens import mint_token
 
     settings = Settings(database_url=db_url, webhook_deny=["default", "private"])
     app = create_app(settings, clock=clock)

@@ -16,14 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.app import create_app
-from adapters.chat.use_cases import UseCases
-from bot.config import Settings
-from bot.directory import add_person
-from bot.domain.models import Identity
-from bot.domain.status import Via
-from bot.errors import NotAuthorized, OpsError
-from bot.tokens import mint_token
+from opslayer.adapters.app import create_app
+from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.bot.config import Settings
+from opslayer.bot.directory import add_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import Via
+from opslayer.bot.errors import NotAuthorized, OpsError
+from opslayer.bot.tokens import mint_token
 from tests.support import MovableClock
 
 DAVE = "dave@corp.example"

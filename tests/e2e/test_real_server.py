@@ -18,14 +18,14 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from bot.directory import find_person
-from bot.domain.models import Identity
-from bot.domain.status import Via
-from bot.operations import Operations
-from bot.ports import SystemClock
-from bot.rights import Admins
-from store.engine import create_engine
-from store.uow import SqlStore
+from opslayer.bot.directory import find_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import Via
+from opslayer.bot.operations import Operations
+from opslayer.bot.ports import SystemClock
+from opslayer.bot.rights import Admins
+from opslayer.store.engine import create_engine
+from opslayer.store.uow import SqlStore
 from tests.agent_receiver import agent_receiver
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.contract import Heartbeat, RunCreate, StatusReport
-from bot.domain.status import RunStatus
-from bot.errors import InvalidTransition
-from bot.service import RunService
-from bot.tokens import mint_token
-from store.uow import SqlStore
+from opslayer.bot.domain.status import RunStatus
+from opslayer.bot.errors import InvalidTransition
+from opslayer.bot.service import RunService
+from opslayer.bot.tokens import mint_token
+from opslayer.store.uow import SqlStore
+from opslayer_client.contract import Heartbeat, RunCreate, StatusReport
 from tests.support import MovableClock
 
 REGISTRATION = RunCreate.model_validate(

@@ -8,14 +8,14 @@ import dataclasses
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.contract import RunCreate
-from bot.domain.models import Identity
-from bot.ports import BeatUpdate, RunFilter
-from bot.service import RunService
-from bot.tokens import hash_token, mint_token
-from store import migrate
-from store.tables import metadata
-from store.uow import SqlStore
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.ports import BeatUpdate, RunFilter
+from opslayer.bot.service import RunService
+from opslayer.bot.tokens import hash_token, mint_token
+from opslayer.store import migrate
+from opslayer.store.tables import metadata
+from opslayer.store.uow import SqlStore
+from opslayer_client.contract import RunCreate
 from tests.support import MovableClock
 
 
@@ -120,8 +120,8 @@ async def test_checkpoints_sent_together_are_each_recorded_once(
 ) -> None:
     """Checkpoints of one group-commit batch are inserted together; a checkpoint_id sent twice in
     one batch, or one the database already has, still comes back as the one recorded."""
-    from bot.contract import CheckpointIn, StatusReport
-    from bot.domain.status import RunStatus
+    from opslayer.bot.domain.status import RunStatus
+    from opslayer_client.contract import CheckpointIn, StatusReport
 
     await mint_token(store, "bot-a")
     service = RunService(store, clock)

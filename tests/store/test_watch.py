@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from adapters.chat.recording import RecordingNotifier
-from bot.contract import ApprovalIn, Heartbeat, RunCreate, StatusReport
-from bot.directory import add_group, add_person, find_person
-from bot.domain.models import Identity
-from bot.domain.status import RunStatus, Via
-from bot.errors import NotAuthorized
-from bot.operations import Operations
-from bot.rights import Admins
-from bot.service import RunService
-from bot.tokens import mint_token
-from bot.watch import Watch
-from store.uow import SqlStore
+from opslayer.adapters.chat.recording import RecordingNotifier
+from opslayer.bot.directory import add_group, add_person, find_person
+from opslayer.bot.domain.models import Identity
+from opslayer.bot.domain.status import RunStatus, Via
+from opslayer.bot.errors import NotAuthorized
+from opslayer.bot.operations import Operations
+from opslayer.bot.rights import Admins
+from opslayer.bot.service import RunService
+from opslayer.bot.tokens import mint_token
+from opslayer.bot.watch import Watch
+from opslayer.store.uow import SqlStore
+from opslayer_client.contract import ApprovalIn, Heartbeat, RunCreate, StatusReport
 from tests.support import MovableClock
 
 POLICY = {

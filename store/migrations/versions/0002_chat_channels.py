@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import store.tables
+from opslayer.store.tables import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=200), nullable=True),
         sa.Column("title", sa.String(length=500), nullable=True),
         sa.Column("reference", sa.JSON(), nullable=False),
-        sa.Column("updated_at", store.tables.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("surface", "conversation_id", name=op.f("pk_conversations")),
     )
     op.create_index("ix_conversations_user", "conversations", ["surface", "user_id"])

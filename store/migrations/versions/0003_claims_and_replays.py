@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import store.tables
+from opslayer.store.tables import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "seen_requests",
         sa.Column("key", sa.String(length=128), nullable=False),
-        sa.Column("seen_at", store.tables.UTCDateTime(), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_seen_requests")),
     )
     op.create_index(op.f("ix_seen_requests_seen_at"), "seen_requests", ["seen_at"])

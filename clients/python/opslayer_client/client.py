@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from adapters.webhooks.signing import verify
-from bot.contract import (
+from opslayer_client.contract import (
     ApprovalIn,
     ApprovalOut,
     CheckpointIn,
@@ -22,9 +21,10 @@ from bot.contract import (
     RunCreate,
     RunDetailOut,
     RunOut,
+    RunStatus,
     StatusReport,
 )
-from bot.domain.status import RunStatus
+from opslayer_client.signing import verify
 
 M = TypeVar("M", bound=BaseModel)
 _COMMANDS = TypeAdapter(list[CommandOut])
@@ -42,7 +42,7 @@ class OpslayerError(Exception):
 def parse_command(secret: str, headers: Mapping[str, str], body: bytes) -> CommandMessage:
     """Verify a webhook delivery's signature and age, then parse it.
 
-    Raises adapters.webhooks.signing.InvalidSignature for anything forged or replayed.
+    Raises opslayer_client.InvalidSignature for anything forged or replayed.
     Deduplicate on `message.command.id`: a retried delivery carries the same id.
     """
     verify(secret, headers, body)
