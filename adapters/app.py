@@ -1,13 +1,16 @@
-"""The composition root: create_app(settings) wires store, service, routes and background work."""
+"""The composition root: create_app(settings) wires store, use cases, routes and background work.
+
+Nothing is opened until the app's lifespan starts, and everything it opens is closed through one
+AsyncExitStack, in reverse order, whatever fails (a Slack connection that fails at start closes
+the engine and the HTTP sessions opened before it)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 from fastapi import FastAPI
@@ -15,24 +18,18 @@ from sqlalchemy.engine import make_url
 
 from opslayer.adapters.chat.log import LogNotifier
 from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.core import Core
 from opslayer.adapters.http import agent_api, ops
 from opslayer.adapters.http.auth import FailureLimiter
 from opslayer.adapters.http.errors import install_error_handlers
 from opslayer.adapters.http.limits import BodyLimit
 from opslayer.adapters.http.ops import Metrics, RequestMetrics
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.webhooks.deliverer import Deliverer
 from opslayer.adapters.webhooks.resolver import GuardedResolver
-from opslayer.bot.config import Settings
-from opslayer.bot.egress import Egress
-from opslayer.bot.operations import Operations
-from opslayer.bot.outbox import Outbox
+from opslayer.bot.commands.egress import Egress
+from opslayer.bot.people.rights import Admins
 from opslayer.bot.ports import ChatNotifier, Clock, SystemClock
-from opslayer.bot.replays import ReplayGuard
-from opslayer.bot.rights import Admins
-from opslayer.bot.service import RunService
-from opslayer.bot.subscriptions import Subscriptions
-from opslayer.bot.tokens import TokenAuthenticator
-from opslayer.bot.watch import Watch
 from opslayer.scheduler.jobs import build_scheduler
 from opslayer.scheduler.sync_loop import SyncLoop
 from opslayer.store import migrate
@@ -42,13 +39,13 @@ from opslayer.store.uow import SqlStore
 log = logging.getLogger("opslayer")
 
 
-async def _flush_heartbeats_forever(service: RunService, every_s: float) -> None:
+async def _every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> None:
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(seconds)
         try:
-            await service.flush_heartbeats()
+            await work()
         except Exception:  # the next round retries with whatever arrived meanwhile
-            log.exception("writing heartbeats failed; will retry")
+            log.exception("%s failed; will retry", what)
 
 
 def log_banner(settings: Settings) -> None:
@@ -71,134 +68,134 @@ def log_banner(settings: Settings) -> None:
     log.info("Connect an agent: opslayer token create --agent NAME")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    """The whole bot as one ASGI app; nothing is opened until its lifespan starts."""
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The whole bot as one ASGI app; `on_ready` runs once everything is open and started."""
     clock = clock or SystemClock()
-    admins = Admins.parse(settings.admins)  # a typo in OPSLAYER_ADMINS stops start-up, loudly
+    Admins.parse(settings.admins)  # a typo in OPSLAYER_ADMINS stops start-up, loudly
     egress = Egress.parse(settings.webhook_deny)  # so does one in OPSLAYER_WEBHOOK_DENY
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        await migrate.upgrade(engine)
-        store = SqlStore(engine, clock, read_engine=create_read_engine(settings.database_url))
-        # aiohttp rather than httpx for outbound calls: a third of the CPU per request.
-        http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s)
-        )
-        replays = ReplayGuard(store, clock)
-        notifiers: list[ChatNotifier] = [LogNotifier()]
-        slack = None
-        if settings.slack_enabled:
-            from opslayer.adapters.slack.connect import slack_client, slack_notifier
-
-            slack = slack_client(settings, http)
-            notifiers.append(slack_notifier(slack))
-        teams = None
-        if settings.teams_enabled:
-            from opslayer.adapters.teams.connect import (
-                TeamsConnection,  # botbuilder loads only when used
+        async with AsyncExitStack() as stack:
+            engine = create_engine(settings.database_url)
+            stack.push_async_callback(engine.dispose)
+            await migrate.upgrade(engine)
+            store = SqlStore(engine, clock, read_engine=create_read_engine(settings.database_url))
+            stack.push_async_callback(store.close)
+            # aiohttp rather than httpx for outbound calls: a third of the CPU per request.
+            timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout_s)
+            http = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
+            # Webhooks get a session of their own, whose resolver never connects into a denied
+            # network, whatever the agent's DNS answers.
+            webhooks_http = await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    timeout=timeout,
+                    connector=aiohttp.TCPConnector(resolver=GuardedResolver(egress)),
+                )
             )
+            notifiers: list[ChatNotifier] = [LogNotifier()]
+            slack_client = None
+            if settings.slack_enabled:
+                from opslayer.adapters.slack.connect import slack_client as make_client
+                from opslayer.adapters.slack.connect import slack_notifier
 
-            teams = TeamsConnection(settings, store, replays=replays)
-            notifiers.append(teams.notifier)
-        watch = Watch(
-            store,
-            clock,
-            notifiers=notifiers,
-            admins_target=settings.admins_target,
-            lease_s=max(60.0, 2 * settings.scan_interval_s),
-        )
-        sync_loop = SyncLoop(watch)
-        service = RunService(
-            store,
-            clock,
-            run_cache_ttl_s=settings.run_cache_ttl_s,
-            admins_target=settings.admins_target,
-            on_alert=sync_loop.wake,
-            egress=egress,
-        )
-        app.state.store = store
-        app.state.service = service
-        app.state.authenticator = TokenAuthenticator(store, ttl_s=settings.token_cache_ttl_s)
-        app.state.auth_failures = FailureLimiter(per_s=settings.auth_failures_per_s)
-        outbox = Outbox(
-            store, clock, schedule=settings.webhook_retry_s, lease_s=settings.delivery_lease_s
-        )
-        # Webhooks get a session of their own, whose resolver never connects into a denied
-        # network, whatever the agent's DNS answers.
-        webhooks_http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
-            connector=aiohttp.TCPConnector(resolver=GuardedResolver(egress)),
-        )
-        deliverer = Deliverer(
-            outbox, http=webhooks_http, poll_s=settings.delivery_poll_s, egress=egress
-        )
-        app.state.outbox = outbox
-        app.state.deliverer = deliverer
+                slack_client = make_client(settings, http)
+                notifiers.append(slack_notifier(slack_client))
+            teams = None
+            if settings.teams_enabled:
+                # botbuilder loads only when Teams is on
+                from opslayer.adapters.teams.connect import TeamsConnection
 
-        def decided() -> None:
-            deliverer.wake()
-            sync_loop.wake()
+                teams = TeamsConnection(settings, store)
+                stack.push_async_callback(teams.close)
+                notifiers.append(teams.notifier)
 
-        operations = Operations(store, clock, admins=admins, on_command=decided)
-        subscriptions = Subscriptions(store, clock, admins=admins)
-        use = UseCases(store, clock, service, operations, subscriptions)
-        app.state.operations = operations
-        app.state.use_cases = use
-        app.state.watch = watch
-        app.state.slack = None
-        if slack is not None:
-            from opslayer.adapters.slack.connect import connect_slack
+            def decided() -> None:  # a command to deliver, a message to update
+                deliverer.wake()
+                sync_loop.wake()
 
-            app.state.slack = await connect_slack(settings, client=slack, use=use, replays=replays)
-        app.state.teams = teams
-        if teams is not None:
-            teams.attach(use)
-        async with store.read() as uow:
-            groups = await uow.people.groups()
-        scheduler = build_scheduler(
-            watch=watch,
-            scan_interval_s=settings.scan_interval_s,
-            digest_cron=settings.digest_cron,
-            timezone=settings.timezone,
-            groups=groups,
-            wake_sync=sync_loop.wake,
-            wake_deliverer=deliverer.wake,
-            replays=replays,
-        )
-        app.state.scheduler = scheduler
-        if is_sqlite(settings.database_url):
-            # One process delivers on SQLite: leases left behind are a dead predecessor's.
-            await outbox.release_claims()
-        log_banner(settings)
-        # Everything allocated so far lives as long as the process: keep the collector from
-        # walking it again and again under load (it showed up as latency spikes).
-        gc.collect()
-        gc.freeze()
-        background = [
-            asyncio.create_task(_flush_heartbeats_forever(service, settings.heartbeat_flush_s)),
-            asyncio.create_task(deliverer.run_forever()),
-            asyncio.create_task(sync_loop.run_forever()),
-        ]
-        scheduler.start()
-        try:
+            core = Core.build(
+                settings,
+                store,
+                clock,
+                notifiers=notifiers,
+                on_alert=lambda: sync_loop.wake(),
+                on_command=decided,
+            )
+            sync_loop = SyncLoop(core.sync)
+            deliverer = Deliverer(
+                core.outbox, http=webhooks_http, poll_s=settings.delivery_poll_s, egress=egress
+            )
+            use = UseCases(
+                store=store,
+                clock=clock,
+                reads=core.reads,
+                operations=core.operations,
+                subscriptions=core.subscriptions,
+            )
+            app.state.core = core
+            app.state.use_cases = use
+            app.state.deliverer = deliverer
+            app.state.auth_failures = FailureLimiter(per_s=settings.auth_failures_per_s)
+            app.state.slack = None
+            if slack_client is not None:
+                from opslayer.adapters.slack.connect import connect_slack
+
+                app.state.slack = await connect_slack(
+                    settings, client=slack_client, use=use, replays=core.replays
+                )
+                stack.push_async_callback(app.state.slack.close)
+            app.state.teams = teams
+            if teams is not None:
+                teams.attach(use, replays=core.replays)
+            async with store.read() as uow:
+                groups = await uow.people.groups()
+            if is_sqlite(settings.database_url):
+                # One process delivers on SQLite: leases left behind are a dead predecessor's.
+                await core.outbox.release_claims()
+            # Closed in reverse: the scheduler stops first, then the loops, then the last
+            # heartbeats are written, then the connections above close.
+            stack.push_async_callback(core.cache.flush)
+            background = [
+                asyncio.create_task(
+                    _every(settings.heartbeat_flush_s, core.cache.flush, "writing heartbeats")
+                ),
+                asyncio.create_task(deliverer.run_forever()),
+                asyncio.create_task(sync_loop.run_forever()),
+            ]
+            stack.push_async_callback(_cancel, background)
+            scheduler = build_scheduler(
+                scanner=core.scanner,
+                digests=core.digests,
+                operations=core.operations,
+                replays=core.replays,
+                scan_interval_s=settings.scan_interval_s,
+                digest_cron=settings.digest_cron,
+                timezone=settings.timezone,
+                groups=groups,
+                wake_sync=sync_loop.wake,
+                wake_deliverer=deliverer.wake,
+            )
+            app.state.scheduler = scheduler
+            scheduler.start()
+            stack.callback(scheduler.shutdown, wait=False)
+            log_banner(settings)
+            if on_ready is not None:
+                on_ready()
             yield
-        finally:
-            scheduler.shutdown(wait=False)
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await service.flush_heartbeats()
-            if app.state.slack is not None:
-                await app.state.slack.close()
-            if app.state.teams is not None:
-                await app.state.teams.close()
-            await http.close()
-            await webhooks_http.close()
-            await store.close()
 
     app = FastAPI(
         title="opslayer",
@@ -213,9 +210,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(agent_api.router)
     app.include_router(ops.router)
     if settings.slack_enabled and settings.slack_signing_secret is not None:
-        from opslayer.adapters.slack.connect import (
-            add_slack_route,  # Slack's SDKs load only when used
-        )
+        from opslayer.adapters.slack.connect import add_slack_route  # Slack loads only when used
 
         add_slack_route(app)
     if settings.teams_enabled:

@@ -14,15 +14,15 @@ from pydantic import ValidationError
 
 from opslayer.adapters.cli_operate import add_operator_commands
 from opslayer.adapters.cli_table import table
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.terminal import EscapingFormatter, printable
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_group, add_person, list_groups, list_people
-from opslayer.bot.domain.models import Identity, Run
-from opslayer.bot.domain.status import Health, RunStatus
 from opslayer.bot.errors import ConfirmationRequired, OpsError
+from opslayer.bot.people.directory import add_group, add_person, list_groups, list_people
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import mint_token, revoke_tokens
 from opslayer.bot.ports import RunFilter, SystemClock
-from opslayer.bot.service import RunService
-from opslayer.bot.tokens import mint_token, revoke_tokens
+from opslayer.bot.runs.model import Health, Run, RunStatus
+from opslayer.bot.runs.reads import RunReads
 from opslayer.store import migrate
 from opslayer.store.engine import create_engine
 from opslayer.store.uow import SqlStore
@@ -142,7 +142,7 @@ async def _runs_list(args: argparse.Namespace, store: SqlStore) -> int:
     query = RunFilter(
         status=args.status, health=args.health, owner=args.owner, agent=args.agent, limit=args.limit
     )
-    runs, cursor = await RunService(store, SystemClock()).list_runs(query)
+    runs, cursor = await RunReads(store).list_runs(query)
     print(
         table(
             ["id", "agent", "status", "health", "owner", "step", "title"],
@@ -155,8 +155,8 @@ async def _runs_list(args: argparse.Namespace, store: SqlStore) -> int:
 
 
 async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
-    service = RunService(store, SystemClock())
-    detail = await service.get_run(args.run)
+    reads = RunReads(store)
+    detail = await reads.get_run(args.run)
     run = detail.run
     facts = [
         ("run", f"{run.id}  ({run.agent} / {run.external_id})"),
@@ -178,7 +178,7 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
     if run.error:
         facts.append(("error", run.error))
     print("\n".join(f"{k:<11} {printable(str(v))}" for k, v in facts))
-    checkpoints = await service.checkpoints(run.id)
+    checkpoints = await reads.checkpoints(run.id)
     if checkpoints:
         print("\nCheckpoints")
         rows = [
@@ -203,7 +203,7 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
             )
         )
     print("\nTimeline")
-    events = await service.audit_trail(run.id)
+    events = await reads.audit_trail(run.id)
     timeline = [
         (
             _when(e.at),

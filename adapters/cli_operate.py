@@ -7,15 +7,16 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from opslayer.adapters.cli_table import table
-from opslayer.bot.acting import Decision
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import find_person
-from opslayer.bot.domain.models import Command, Identity, Person
-from opslayer.bot.domain.status import Via
+from opslayer.adapters.settings import Settings
+from opslayer.bot.audit import Via
+from opslayer.bot.commands.issuing import Decision
+from opslayer.bot.commands.model import Command
+from opslayer.bot.commands.outbox import Outbox
 from opslayer.bot.operations import Operations
-from opslayer.bot.outbox import Outbox
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.people.rights import Admins
 from opslayer.bot.ports import SystemClock
-from opslayer.bot.rights import Admins
 from opslayer.store.uow import SqlStore
 
 
@@ -30,7 +31,7 @@ def identity_of(value: str) -> Identity:
 
 
 def _operations(store: SqlStore) -> Operations:
-    return Operations(store, SystemClock(), admins=Admins.parse(Settings().admins))
+    return Operations.build(store, SystemClock(), admins=Admins.parse(Settings().admins))
 
 
 async def _me(args: argparse.Namespace, store: SqlStore) -> Person:
@@ -54,8 +55,8 @@ def _report(decision: Decision) -> int:
 
 async def _approve(args: argparse.Namespace, store: SqlStore) -> int:
     ops = _operations(store)
-    approval = await ops.pending_approval(args.run, args.approval)
-    decide = ops.approve if args.verdict == "approve" else ops.reject
+    approval = await ops.approvals.pending_approval(args.run, args.approval)
+    decide = ops.approvals.approve if args.verdict == "approve" else ops.approvals.reject
     return _report(
         await decide(approval.id, person=await _me(args, store), via=Via.CLI, comment=args.reason)
     )
@@ -66,20 +67,20 @@ async def _run_command(args: argparse.Namespace, store: SqlStore) -> int:
     me = await _me(args, store)
     common = {"person": me, "via": Via.CLI, "reason": args.reason}
     actions: dict[str, Callable[[], Awaitable[Decision]]] = {
-        "cancel": lambda: ops.cancel(args.run, **common),
-        "pause": lambda: ops.pause(args.run, **common),
-        "resume": lambda: ops.resume(args.run, **common, confirm_stale=args.confirm),
-        "retry": lambda: ops.retry(
+        "cancel": lambda: ops.commands.cancel(args.run, **common),
+        "pause": lambda: ops.commands.pause(args.run, **common),
+        "resume": lambda: ops.commands.resume(args.run, **common, confirm_stale=args.confirm),
+        "retry": lambda: ops.commands.retry(
             args.run, **common, from_checkpoint_id=args.checkpoint, confirm_replay=args.confirm
         ),
-        "accept": lambda: ops.accept_ownership(args.run, person=me, via=Via.CLI),
-        "force-cancel": lambda: ops.force_cancel(args.run, **common),
+        "accept": lambda: ops.handoffs.accept(args.run, person=me, via=Via.CLI),
+        "force-cancel": lambda: ops.commands.force_cancel(args.run, **common),
     }
     return _report(await actions[args.action]())
 
 
 async def _reassign(args: argparse.Namespace, store: SqlStore) -> int:
-    offer = await _operations(store).reassign(
+    offer = await _operations(store).handoffs.reassign(
         args.run,
         person=await _me(args, store),
         via=Via.CLI,
@@ -93,7 +94,7 @@ async def _reassign(args: argparse.Namespace, store: SqlStore) -> int:
 
 
 async def _acknowledge(args: argparse.Namespace, store: SqlStore) -> int:
-    taken = await _operations(store).acknowledge(
+    taken = await _operations(store).alerts.acknowledge(
         args.run, person=await _me(args, store), via=Via.CLI
     )
     kinds = ", ".join(a.kind for a in taken)
@@ -126,7 +127,7 @@ async def _commands_list(args: argparse.Namespace, store: SqlStore) -> int:
 
 
 async def _commands_redeliver(args: argparse.Namespace, store: SqlStore) -> int:
-    command = await _operations(store).redeliver(
+    command = await _operations(store).commands.redeliver(
         args.command_id, person=await _me(args, store), via=Via.CLI
     )
     print(f"command {command.id} will be delivered again by `opslayer serve`")

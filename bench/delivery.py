@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import free_port, progress, table  # noqa: E402
 
 from opslayer.adapters.app import create_app  # noqa: E402
-from opslayer.bot.config import Settings  # noqa: E402
-from opslayer.bot.directory import find_person  # noqa: E402
-from opslayer.bot.domain.models import Identity  # noqa: E402
-from opslayer.bot.domain.status import CommandStatus, Via  # noqa: E402
-from opslayer.bot.tokens import mint_token  # noqa: E402
+from opslayer.adapters.settings import Settings
+from opslayer.bot.audit import Via
+from opslayer.bot.commands.model import CommandStatus
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import mint_token
 from opslayer_client.contract import RunCreate  # noqa: E402
 
 TARGET_RATE, TARGET_P99_MS = 500, 250
@@ -95,7 +96,9 @@ async def drive(
         async def operator() -> None:
             while queue:
                 run_id = queue.pop()
-                decision = await operations.cancel(run_id, person=ops, via=Via.CLI, reason="bench")
+                decision = await operations.commands.cancel(
+                    run_id, person=ops, via=Via.CLI, reason="bench"
+                )
                 enqueued[decision.command.id] = time.time()
 
         await asyncio.gather(*(operator() for _ in range(concurrency)))

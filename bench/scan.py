@@ -4,7 +4,7 @@
                                    [--backend sqlite,postgres]
 
 For each size, registers that many runs (bulk-loaded), of which a fixed number are due, then
-times `Watch.scan()` (find the due runs through the next_check_at index, raise their alerts,
+times `Scanner.scan()` (find the due runs through the next_check_at index, raise their alerts,
 store their health) five times and prints the median. The claim to check: the scan's cost
 follows the runs that are due, not the runs that exist.
 """
@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import pg_admin_url, pg_database, progress, table  # noqa: E402
 from sqlalchemy import delete, insert, update  # noqa: E402
 
-from opslayer.bot.domain.models import Policy  # noqa: E402
+from opslayer.bot.alerts.scan import Scanner  # noqa: E402
 from opslayer.bot.ports import SystemClock  # noqa: E402
-from opslayer.bot.watch import Watch  # noqa: E402
+from opslayer.bot.runs.model import Policy
 from opslayer.store import migrate  # noqa: E402
 from opslayer.store.engine import create_engine  # noqa: E402
-from opslayer.store.tables import agents, notifications, people, runs  # noqa: E402
+from opslayer.store.tables import agents, alerts, people, runs  # noqa: E402
 from opslayer.store.uow import SqlStore  # noqa: E402
 
 NOW = datetime.now(UTC)
@@ -99,7 +99,7 @@ async def reset(store: SqlStore, due: set[int]) -> None:
             .where(runs.c.id.in_(ids))
             .values(next_check_at=NOW - timedelta(hours=2), health=[])
         )
-        await uow.db.conn.execute(delete(notifications))
+        await uow.db.conn.execute(delete(alerts))
 
 
 async def measure(url: str, size: int, due_count: int) -> list[float]:
@@ -110,12 +110,12 @@ async def measure(url: str, size: int, due_count: int) -> list[float]:
     due = {i * step for i in range(due_count)}
     progress(f"  {size:,} runs: loading")
     await load(store, size, due)
-    watch = Watch(store, SystemClock(), notifiers=[])
+    scanner = Scanner(store, SystemClock())
     timings = []
     for _ in range(5):
         await reset(store, due)
         began = time.perf_counter()
-        report = await watch.scan()
+        report = await scanner.scan()
         timings.append((time.perf_counter() - began) * 1000)
         assert report.scanned == due_count and report.raised == due_count, report
     await engine.dispose()

@@ -8,21 +8,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from opslayer.bot.domain.alerts import Alert
-from opslayer.bot.domain.models import (
-    Approval,
-    AuditEvent,
-    Checkpoint,
-    Command,
-    Delivery,
-    Group,
-    Identity,
-    Person,
-    Run,
-)
-from opslayer.bot.domain.status import ApprovalStatus, CommandKind, CommandStatus, Health, RunStatus
+from opslayer.bot.alerts.model import Alert
+from opslayer.bot.approvals.model import Approval, ApprovalStatus
+from opslayer.bot.audit import AuditEvent
+from opslayer.bot.commands.model import Command, CommandStatus, Delivery
+from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.runs.model import Checkpoint, Health, Run, RunStatus
+from opslayer.bot.views.model import MessageView, Target
 
 T = TypeVar("T")
+
+
+# Where a surface posted a message, in its own terms (Slack: channel and ts; Teams: the
+# conversation and activity ids); opaque to the core.
+MessageRef = dict[str, str]
 
 
 class ChatNotifier(Protocol):
@@ -30,12 +29,12 @@ class ChatNotifier(Protocol):
 
     name: str
 
-    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
         """Post a new message; return where it lives, or None when this surface has no place
         for the target (say, no Teams channel is bound)."""
         ...
 
-    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
         """Replace a posted message with the view's current state."""
         ...
 
@@ -90,7 +89,7 @@ class Conversation:
     surface: str
     conversation_id: str
     kind: str
-    reference: dict[str, Any]
+    reference: dict[str, Any]  # the surface's own serialised reference (Teams: botbuilder's)
     user_id: str | None = None
     title: str | None = None  # e.g. "Payments › Alerts", when the surface said
     seen_at: datetime | None = None
@@ -190,7 +189,10 @@ class CommandRepository(Protocol):
     async def listing(
         self, *, status: CommandStatus | None = None, limit: int = 100
     ) -> list[Command]: ...
-    async def open_of_kind(self, run_id: str, kind: CommandKind) -> Command | None: ...
+    async def open_with_key(self, key: str) -> Command | None:
+        """The open (pending or delivered) command holding this idempotency key, if any."""
+        ...
+
     async def claim_due(
         self, *, now: datetime, lease_until: datetime, limit: int
     ) -> list[Delivery]: ...
@@ -202,6 +204,9 @@ class CommandRepository(Protocol):
 class AuditRepository(Protocol):
     async def add(self, event: AuditEvent) -> None: ...
     async def for_run(self, run_id: str) -> list[AuditEvent]: ...
+    async def listing(self, *, after_id: int = 0, limit: int = 1000) -> list[AuditEvent]:
+        """Every event (of any run, or none), oldest first, after the event `after_id`."""
+        ...
 
 
 class AlertRepository(Protocol):
@@ -217,7 +222,12 @@ class AlertRepository(Protocol):
     async def to_sync(self, *, limit: int) -> list[Alert]: ...
     async def count_to_sync(self) -> int: ...
     async def synced(
-        self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime | None
+        self,
+        alert_id: str,
+        *,
+        refs: dict[str, MessageRef],
+        pings_sent: dict[str, int],
+        seen_update: datetime | None,
     ) -> None: ...
     async def take_lease(
         self, name: str, *, holder: str, now: datetime, until: datetime

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from opslayer.bot.domain.models import SYSTEM, AuditEvent
+from opslayer.bot.audit import SYSTEM, AuditEvent
 from opslayer.bot.ports import Clock, Store, UnitOfWork
 
 # Longer than any window a surface accepts a signature in (Slack: 5 minutes), with room for

@@ -14,9 +14,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from opslayer.bot.domain.models import Group
+from opslayer.bot.alerts.digest import Digests
+from opslayer.bot.alerts.scan import Scanner
+from opslayer.bot.operations import Operations
+from opslayer.bot.people.model import Group
 from opslayer.bot.replays import ReplayGuard
-from opslayer.bot.watch import Watch
 
 log = logging.getLogger("opslayer.scheduler")
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
@@ -24,21 +26,23 @@ JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1
 
 def build_scheduler(
     *,
-    watch: Watch,
+    scanner: Scanner,
+    digests: Digests,
+    operations: Operations,
+    replays: ReplayGuard,
     scan_interval_s: float,
     digest_cron: str,
     timezone: str,
     groups: Sequence[Group],
     wake_sync: Callable[[], None],
     wake_deliverer: Callable[[], None],
-    replays: ReplayGuard,
 ) -> AsyncIOScheduler:
-    """Every job the watch needs; per-group digest times get a job of their own."""
+    """Every job of the watch; per-group digest times get a job of their own."""
     scheduler = AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
 
     async def scan() -> None:
-        report = await watch.scan()
-        followed = await watch.follow_ups()
+        report = await scanner.scan()
+        followed = await scanner.follow_ups()
         if report.raised or report.resolved or followed:
             log.info(
                 "scan: %d due, %d raised, %d resolved, %d followed up",
@@ -50,13 +54,13 @@ def build_scheduler(
             wake_sync()
 
     async def housekeeping() -> None:
-        if await watch.expire_approvals() + await watch.lapse_handoffs():
+        if await operations.approvals.expire_due() + await operations.handoffs.lapse():
             wake_sync()
         await replays.forget_old()
 
     def digest_for(names: set[str] | None) -> Callable[[], object]:
         async def digest() -> None:
-            if await watch.digest(groups=names, zone=timezone):
+            if await digests.queue(groups=names, zone=timezone):
                 wake_sync()
 
         return digest

@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 import logging
 
-from opslayer.bot.watch import Watch
+from opslayer.bot.alerts.sync import ChatSync
 
 log = logging.getLogger("opslayer.notify")
 
 
 class SyncLoop:
-    """Runs `watch.sync()` whenever woken (an approval arrived, a decision was made)."""
+    """Runs the chat sync whenever woken (an approval arrived, a decision was made)."""
 
-    def __init__(self, watch: Watch, *, poll_s: float = 5.0) -> None:
-        self._watch = watch
+    def __init__(self, sync: ChatSync, *, poll_s: float = 5.0) -> None:
+        self._sync = sync
         self._poll_s = poll_s
         self._wake = asyncio.Event()
 
@@ -26,7 +26,7 @@ class SyncLoop:
         while True:
             self._wake.clear()
             try:
-                while await self._watch.sync(limit=100) == 100:
+                while await self._sync.sync(limit=100) == 100:
                     pass  # more are waiting
             except Exception:  # the next round retries
                 log.exception("updating chat messages failed; retrying")

@@ -1,4 +1,4 @@
-"""The notification ledger and leases."""
+"""The alert ledger (one row per alert key, ever) and the leases replicas take turns with."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
-from opslayer.bot.domain.alerts import Alert, AlertKind, AlertStatus
+from opslayer.bot.alerts.kinds import AlertKind
+from opslayer.bot.alerts.model import Alert, AlertStatus
 from opslayer.store.db import Db, per_dialect
-from opslayer.store.tables import leases, notifications
+from opslayer.store.tables import alerts as alerts_table
+from opslayer.store.tables import leases
 
 _COLUMNS = (
     "id",
@@ -32,11 +34,25 @@ _COLUMNS = (
 )
 _INSERT = per_dialect(
     lambda insert: (
-        insert(notifications)
+        insert(alerts_table)
         .values({c: bindparam(c) for c in _COLUMNS})
         .on_conflict_do_nothing(index_elements=["key"])
     )
 )
+
+
+_PINGS = ":pings"
+
+
+def _refs_column(refs: dict[str, dict[str, str]], sent: dict[str, int]) -> dict[str, Any]:
+    """Both kept in `message_refs`: the surface's reference, and `<surface>:pings` counts."""
+    return {**refs, **{f"{name}{_PINGS}": n for name, n in sent.items()}}
+
+
+def _refs(stored: dict[str, Any]) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    refs = {k: v for k, v in stored.items() if not k.endswith(_PINGS)}
+    sent = {k.removesuffix(_PINGS): int(v) for k, v in stored.items() if k.endswith(_PINGS)}
+    return refs, sent
 
 
 def _values(alert: Alert) -> dict[str, Any]:
@@ -48,7 +64,7 @@ def _values(alert: Alert) -> dict[str, Any]:
         "status": alert.status.value,
         "target": alert.target,
         "payload": alert.payload,
-        "message_refs": alert.message_refs,
+        "message_refs": _refs_column(alert.message_refs, alert.pings_sent),
         "reminders": alert.reminders,
         "next_action_at": alert.next_action_at,
         "acked_by": alert.acked_by,
@@ -62,6 +78,7 @@ def _values(alert: Alert) -> dict[str, Any]:
 
 
 def _alert(row: Row[Any]) -> Alert:
+    refs, sent = _refs(row.message_refs)
     return Alert(
         id=row.id,
         key=row.key,
@@ -70,7 +87,8 @@ def _alert(row: Row[Any]) -> Alert:
         status=AlertStatus(row.status),
         target=row.target,
         payload=row.payload,
-        message_refs=row.message_refs,
+        message_refs=refs,
+        pings_sent=sent,
         reminders=row.reminders,
         next_action_at=row.next_action_at,
         acked_by=row.acked_by,
@@ -100,9 +118,9 @@ class SqlAlertRepository:
     async def open_for_runs(self, run_ids: list[str]) -> dict[str, list[Alert]]:
         if not run_ids:
             return {}
-        query = select(notifications).where(
-            notifications.c.run_id.in_(run_ids),
-            notifications.c.status != AlertStatus.RESOLVED.value,
+        query = select(alerts_table).where(
+            alerts_table.c.run_id.in_(run_ids),
+            alerts_table.c.status != AlertStatus.RESOLVED.value,
         )
         found: dict[str, list[Alert]] = {}
         for row in await self._conn.execute(query):
@@ -113,18 +131,18 @@ class SqlAlertRepository:
         if not keys:
             return set()
         rows = await self._conn.execute(
-            select(notifications.c.key).where(notifications.c.key.in_(keys))
+            select(alerts_table.c.key).where(alerts_table.c.key.in_(keys))
         )
         return {r.key for r in rows}
 
     async def get(self, alert_id: str) -> Alert | None:
-        query = select(notifications).where(notifications.c.id == alert_id)
+        query = select(alerts_table).where(alerts_table.c.id == alert_id)
         row = (await self._conn.execute(query)).first()
         return _alert(row) if row else None
 
     async def by_key(self, key: str) -> Alert | None:
         row = (
-            await self._conn.execute(select(notifications).where(notifications.c.key == key))
+            await self._conn.execute(select(alerts_table).where(alerts_table.c.key == key))
         ).first()
         return _alert(row) if row else None
 
@@ -132,52 +150,59 @@ class SqlAlertRepository:
         values = _values(alert)
         del values["id"], values["key"], values["created_at"]
         await self._conn.execute(
-            update(notifications).where(notifications.c.id == alert.id).values(values)
+            update(alerts_table).where(alerts_table.c.id == alert.id).values(values)
         )
 
     async def open_for_run(self, run_id: str) -> list[Alert]:
-        query = select(notifications).where(
-            notifications.c.run_id == run_id, notifications.c.status != AlertStatus.RESOLVED.value
+        query = select(alerts_table).where(
+            alerts_table.c.run_id == run_id, alerts_table.c.status != AlertStatus.RESOLVED.value
         )
         return [
-            _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.created_at))
+            _alert(r) for r in await self._conn.execute(query.order_by(alerts_table.c.created_at))
         ]
 
     async def due_follow_ups(self, now: datetime, *, limit: int) -> list[Alert]:
         query = (
-            select(notifications)
+            select(alerts_table)
             .where(
-                notifications.c.next_action_at <= now,
-                notifications.c.status != AlertStatus.RESOLVED.value,
+                alerts_table.c.next_action_at <= now,
+                alerts_table.c.status != AlertStatus.RESOLVED.value,
             )
-            .order_by(notifications.c.next_action_at)
+            .order_by(alerts_table.c.next_action_at)
             .limit(limit)
         )
         return [_alert(r) for r in await self._conn.execute(query)]
 
     async def to_sync(self, *, limit: int) -> list[Alert]:
-        query = select(notifications).where(notifications.c.needs_sync.is_(True)).limit(limit)
+        query = select(alerts_table).where(alerts_table.c.needs_sync.is_(True)).limit(limit)
         return [
-            _alert(r) for r in await self._conn.execute(query.order_by(notifications.c.updated_at))
+            _alert(r) for r in await self._conn.execute(query.order_by(alerts_table.c.updated_at))
         ]
 
     async def count_to_sync(self) -> int:
-        query = select(func.count()).where(notifications.c.needs_sync.is_(True))
+        query = select(func.count()).where(alerts_table.c.needs_sync.is_(True))
         return int((await self._conn.execute(query)).scalar_one())
 
     async def synced(
-        self, alert_id: str, *, refs: dict[str, Any], seen_update: datetime | None
+        self,
+        alert_id: str,
+        *,
+        refs: dict[str, dict[str, str]],
+        pings_sent: dict[str, int],
+        seen_update: datetime | None,
     ) -> None:
         """Store where the message lives; it is in sync unless the alert changed meanwhile
         (or a surface failed: `seen_update` None)."""
         await self._conn.execute(
-            update(notifications).where(notifications.c.id == alert_id).values(message_refs=refs)
+            update(alerts_table)
+            .where(alerts_table.c.id == alert_id)
+            .values(message_refs=_refs_column(refs, pings_sent))
         )
         if seen_update is None:
             return
         await self._conn.execute(
-            update(notifications)
-            .where(notifications.c.id == alert_id, notifications.c.updated_at == seen_update)
+            update(alerts_table)
+            .where(alerts_table.c.id == alert_id, alerts_table.c.updated_at == seen_update)
             .values(needs_sync=False)
         )
 

@@ -1,4 +1,4 @@
-"""Repositories for who is who: agents (by token hash) and people with their groups."""
+"""People, the identities they are known by, and their groups."""
 
 from __future__ import annotations
 
@@ -8,65 +8,9 @@ from typing import Any
 
 from sqlalchemy import Row, insert, or_, select, update
 
-from opslayer.bot.domain.models import Group, Identity, Person
-from opslayer.bot.ids import new_id
-from opslayer.bot.ports import Agent
+from opslayer.bot.people.model import Group, Identity, Person
 from opslayer.store.db import Db
-from opslayer.store.tables import agent_tokens, agents, groups, people
-
-
-class SqlAgentRepository:
-    def __init__(self, conn: Db, now: datetime) -> None:
-        self._conn = conn
-        self._now = now
-
-    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent:
-        existing = await self.by_name(name)
-        if existing is None:
-            existing = Agent(id=new_id("agt"), name=name, webhook_secret=webhook_secret)
-            await self._conn.execute(
-                insert(agents).values(
-                    id=existing.id, name=name, webhook_secret=webhook_secret, created_at=self._now
-                )
-            )
-        else:
-            await self._conn.execute(
-                update(agents)
-                .where(agents.c.id == existing.id)
-                .values(webhook_secret=webhook_secret)
-            )
-            existing = Agent(id=existing.id, name=name, webhook_secret=webhook_secret)
-        await self._conn.execute(
-            insert(agent_tokens).values(
-                token_hash=token_hash, agent_id=existing.id, created_at=self._now
-            )
-        )
-        return existing
-
-    async def by_token_hash(self, token_hash: str) -> Agent | None:
-        row = (
-            await self._conn.execute(
-                select(agents)
-                .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
-                .where(agent_tokens.c.token_hash == token_hash, agent_tokens.c.revoked_at.is_(None))
-            )
-        ).first()
-        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
-
-    async def by_name(self, name: str) -> Agent | None:
-        row = (await self._conn.execute(select(agents).where(agents.c.name == name))).first()
-        return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
-
-    async def revoke(self, name: str) -> int:
-        agent = await self.by_name(name)
-        if agent is None:
-            return 0
-        result = await self._conn.execute(
-            update(agent_tokens)
-            .where(agent_tokens.c.agent_id == agent.id, agent_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=self._now)
-        )
-        return int(result.rowcount)
+from opslayer.store.tables import groups, people
 
 
 def _person(row: Row[Any], group_name: str | None = None) -> Person:

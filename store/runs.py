@@ -8,9 +8,18 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
-from opslayer.bot.domain.models import Channel, Context, MemoryRef, OwnerClaim, Person, Policy, Run
-from opslayer.bot.domain.status import Health, MemoryScope, RunStatus
+from opslayer.bot.people.model import OwnerClaim, Person
 from opslayer.bot.ports import BeatUpdate, RunFilter
+from opslayer.bot.runs.model import (
+    Channel,
+    Context,
+    Health,
+    MemoryRef,
+    MemoryScope,
+    Policy,
+    Run,
+    RunStatus,
+)
 from opslayer.store.db import Db
 from opslayer.store.tables import agents, memory_refs, people, runs
 

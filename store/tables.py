@@ -200,6 +200,9 @@ commands = Table(
     Column("delivered_at", UTCDateTime()),
     Column("acked_at", UTCDateTime()),
     Column("result_message", Text),
+    # While the command is open (pending or delivered): its idempotency key; NULL once it
+    # settles. Unique, so the same request twice (a double click) issues one command.
+    Column("open_key", String(400), unique=True),
     Index("ix_commands_next_attempt_at", "next_attempt_at"),
 )
 
@@ -217,8 +220,8 @@ audit_events = Table(
     Column("detail", JSON, nullable=False),
 )
 
-notifications = Table(
-    "notifications",
+alerts = Table(
+    "alerts",
     metadata,
     Column("id", String(40), primary_key=True),
     # run + finding + episode (or channel + date for digests): one alert per key, ever.
@@ -228,7 +231,8 @@ notifications = Table(
     Column("status", String(16), nullable=False),
     Column("target", JSON, nullable=False),  # {"slack": channel, "teams": conversation, ...}
     Column("payload", JSON, nullable=False),  # the platform-neutral view, as last rendered
-    Column("message_refs", JSON, nullable=False),  # per surface: where the message lives
+    # Per surface, where the message lives, and (`<surface>:pings`) how many follow-ups it sent.
+    Column("message_refs", JSON, nullable=False),
     Column("reminders", Integer, nullable=False, default=0),
     Column("next_action_at", UTCDateTime()),  # next reminder or escalation
     Column("acked_by", String(40)),
@@ -238,8 +242,8 @@ notifications = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("resolved_at", UTCDateTime()),
-    Index("ix_notifications_next_action_at", "next_action_at"),
-    Index("ix_notifications_needs_sync", "needs_sync"),
+    Index("ix_alerts_next_action_at", "next_action_at"),
+    Index("ix_alerts_needs_sync", "needs_sync"),
 )
 
 conversations = Table(

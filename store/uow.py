@@ -24,16 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opslayer.bot.errors import Conflict, StorageUnavailable
 from opslayer.bot.ports import Clock, UnitOfWork
+from opslayer.store.agents import SqlAgentRepository
 from opslayer.store.alerts import SqlAlertRepository
+from opslayer.store.approvals import SqlApprovalRepository
+from opslayer.store.audit import SqlAuditRepository
+from opslayer.store.checkpoints import SqlCheckpointRepository
+from opslayer.store.commands import SqlCommandRepository
 from opslayer.store.conversations import SqlConversationRepository
 from opslayer.store.db import Db
-from opslayer.store.people import SqlAgentRepository, SqlPeopleRepository
-from opslayer.store.records import (
-    SqlApprovalRepository,
-    SqlAuditRepository,
-    SqlCheckpointRepository,
-    SqlCommandRepository,
-)
+from opslayer.store.people import SqlPeopleRepository
 from opslayer.store.runs import SqlRunRepository
 from opslayer.store.seen import SqlSeenRequestRepository
 

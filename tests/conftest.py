@@ -6,17 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.tokens import MintedToken, mint_token
 from opslayer.store import migrate
 from opslayer.store.engine import create_engine
 from opslayer.store.tables import metadata
 from opslayer.store.uow import SqlStore
+from tests.harness import BotClient, running
 from tests.support import MovableClock, create_pg_database, drop_pg_database, pg_admin_url
 
 
@@ -73,22 +72,16 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app_client(settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(settings: Settings, clock: MovableClock) -> AsyncIterator[BotClient]:
     """The bot's real ASGI app with its lifespan running, reached over httpx."""
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with running(settings, clock) as client:
+        yield client
 
 
 @pytest.fixture
-async def agent(app_client: httpx.AsyncClient) -> MintedToken:
+async def agent(app_client: BotClient) -> MintedToken:
     """A minted token for agent `billing-bot`."""
-    return await mint_token(app_client.app.state.store, "billing-bot")  # type: ignore[attr-defined]
+    return await mint_token(app_client.store, "billing-bot")
 
 
 @pytest.fixture

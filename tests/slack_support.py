@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from opslayer.bot.tokens import MintedToken
+from opslayer.bot.people.tokens import MintedToken
 from tests.fake_slack import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -20,6 +20,7 @@ def signed(body: str, *, secret: str = SECRET, age_s: int = 0) -> dict[str, str]
     """Headers exactly as Slack signs a request."""
     timestamp = str(int(time.time()) - age_s)
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None
     return {
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": signature,

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from opslayer.bot.tokens import MintedToken
+from opslayer.bot.audit import AuditEvent
+from opslayer.bot.people.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
     BOT_ID,
@@ -17,6 +18,7 @@ from tests.bot_framework import (
     token,
 )
 from tests.fake_connector import FakeConnector
+from tests.harness import BotClient
 
 ALICE = "aad-alice-0001"  # Microsoft Entra object ids
 
@@ -50,7 +52,7 @@ def buttons(card: dict[str, Any]) -> list[dict[str, Any]]:
 class Teams:
     """The bot over HTTP, spoken to as the Bot Connector speaks to it."""
 
-    def __init__(self, client: httpx.AsyncClient, connector: FakeConnector, key: SigningKey):
+    def __init__(self, client: BotClient, connector: FakeConnector, key: SigningKey):
         self.client = client
         self.connector = connector
         self.key = key
@@ -146,15 +148,9 @@ async def run_waiting_for_approval(
     return run, posted.body["attachments"][0]["content"]
 
 
-async def audit_rows(bot: Teams, run_id: str | None = None) -> list[Any]:
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
-    async with store.read() as uow:
+async def audit_rows(bot: Teams, run_id: str | None = None) -> list[AuditEvent]:
+    """The audit trail: of one run, or everything (refusals of strangers have no run)."""
+    async with bot.client.store.read() as uow:
         if run_id is not None:
-            return list(await uow.audit.for_run(run_id))
-    from sqlalchemy import select
-
-    from opslayer.store.tables import audit_events
-
-    async with store.read() as uow:
-        rows = await uow.db.execute(select(audit_events).order_by(audit_events.c.id))
-        return list(rows)
+            return await uow.audit.for_run(run_id)
+        return await uow.audit.listing()

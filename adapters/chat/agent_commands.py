@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from opslayer.adapters.chat.use_cases import UseCases
-from opslayer.bot.domain.models import Person
-from opslayer.bot.domain.status import Health, RunStatus, Via
+from opslayer.bot.audit import Via
+from opslayer.bot.people.model import Person
 from opslayer.bot.ports import RunFilter
+from opslayer.bot.runs.model import Health, RunStatus
 
 LIST_LIMIT = 50
 # What `answer` understands (any other word gets the help); Teams' manifest lists the same.
@@ -81,7 +82,7 @@ async def answer(
     if verb in ("stuck", "waiting"):
         verb, arg = "status", verb
     if verb in ("status", "mine") and arg and arg.startswith("run_"):
-        run = (await use.service.get_run(arg)).run
+        run = (await use.reads.get_run(arg)).run
         health = ", ".join(run.health) or "ok"
         return (
             f"{m.bold(m.safe(run.title))} ({m.code(run.id)}) — {run.status}, {health}, "
@@ -97,7 +98,7 @@ async def answer(
             query = RunFilter(limit=LIST_LIMIT)
         else:
             query = RunFilter(owner=person.id, limit=LIST_LIMIT)
-        runs, more = await use.service.list_runs(query)
+        runs, more = await use.reads.list_runs(query)
         if not runs:
             return "No runs here."
         lines = [
@@ -108,7 +109,7 @@ async def answer(
             lines.append(f"…and more: {m.code('opslayer runs list')} pages through them all")
         return "\n".join(lines)
     if verb == "ack" and arg:
-        await use.operations.acknowledge(arg, person=person, via=asker.via)
+        await use.operations.alerts.acknowledge(arg, person=person, via=asker.via)
         return f"You took the alerts of {m.code(arg)}; escalation waits."
     if verb == "subscribe":
         if asker.channel is None:

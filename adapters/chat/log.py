@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from opslayer.adapters.terminal import printable
 from opslayer.bot.ids import new_id
+from opslayer.bot.ports import MessageRef
+from opslayer.bot.views.model import MessageView, Target, is_digest
 
 log = logging.getLogger("opslayer.alerts")
 
@@ -16,20 +17,31 @@ class LogNotifier:
 
     name = "log"
 
-    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
-        where = ", ".join(f"{k}={v}" for k, v in target.items() if isinstance(v, str) and v)
+    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+        places = {
+            "slack": target.get("slack"),
+            "teams": target.get("teams"),
+            "slack_user": target.get("slack_user"),
+            "teams_user": target.get("teams_user"),
+            "email": target.get("email"),
+        }
+        where = ", ".join(f"{k}={v}" for k, v in places.items() if v)
         if not where:  # no channel and no chat identity: say whose it is
-            where = f"{target.get('mention', {}).get('name', 'nobody')} (no chat channel yet)"
-        what = view.get("ping") or view.get("kind")
-        line = f"[{what} → {where}] {view.get('headline', '')} {_state(view)}"
+            mention = target.get("mention")
+            where = f"{mention['name'] if mention else 'nobody'} (no chat channel yet)"
+        what = view["kind"] if is_digest(view) else view.get("ping") or view["kind"]
+        line = f"[{what} → {where}] {view['headline']} {_state(view)}"
         log.info("%s", printable(line))  # titles are agents' text: never raw into a log
         return {"id": new_id("log")}
 
-    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
-        line = f"[update {ref.get('id')}] {view.get('headline', '')} {_state(view)}"
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
+        line = f"[update {ref.get('id')}] {view['headline']} {_state(view)}"
         log.info("%s", printable(line))
 
 
-def _state(view: dict[str, Any]) -> str:
-    parts = [view[k] for k in ("resolution", "acknowledged", "confirmed") if view.get(k)]
+def _state(view: MessageView) -> str:
+    if is_digest(view):
+        return ""
+    notes = (view.get("resolution"), view.get("acknowledged"), view.get("confirmed"))
+    parts = [note for note in notes if note]
     return f"({'; '.join(parts)})" if parts else ""

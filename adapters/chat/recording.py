@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from opslayer.bot.ports import MessageRef
+from opslayer.bot.views.model import AlertView, DigestView, MessageView, Target, is_digest
 
 
 @dataclass
@@ -11,20 +13,31 @@ class RecordingNotifier:
     """Every message it was asked to post, and each message's updates, in order."""
 
     name: str = "recording"
-    posts: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    posts: list[tuple[Target, MessageView]] = field(default_factory=list)
+    updates: list[tuple[int, MessageView]] = field(default_factory=list)
 
-    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
         self.posts.append((target, view))
-        return {"n": len(self.posts) - 1}
+        return {"n": str(len(self.posts) - 1)}
 
-    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
         self.updates.append((int(ref["n"]), view))
 
-    def current(self, n: int) -> dict[str, Any]:
-        """Message n as a person would see it now: its last update, else as posted."""
-        latest: dict[str, Any] = self.posts[n][1]
+    @property
+    def alerts(self) -> list[tuple[Target, AlertView]]:
+        """The alerts posted (digests aside), in order."""
+        return [(target, view) for target, view in self.posts if not is_digest(view)]
+
+    @property
+    def digests(self) -> list[tuple[Target, DigestView]]:
+        """The digests posted, in order."""
+        return [(target, view) for target, view in self.posts if is_digest(view)]
+
+    def current(self, n: int) -> AlertView:
+        """Alert message n as a person would see it now: its last update, else as posted."""
+        latest = self.posts[n][1]
         for index, view in self.updates:
             if index == n:
                 latest = view
+        assert not is_digest(latest), f"message {n} is a digest"
         return latest

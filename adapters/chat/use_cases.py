@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from opslayer.bot.directory import find_person
-from opslayer.bot.domain.models import Identity, Person
-from opslayer.bot.domain.status import Via
+from opslayer.bot.audit import Via
 from opslayer.bot.errors import NotAuthorized
 from opslayer.bot.operations import Operations
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.people.subscriptions import Subscriptions
 from opslayer.bot.ports import Clock, Store
-from opslayer.bot.service import RunService
-from opslayer.bot.subscriptions import Subscriptions
+from opslayer.bot.runs.reads import RunReads
 
 
 @dataclass(frozen=True, slots=True)
 class UseCases:
     store: Store
     clock: Clock
-    service: RunService
+    reads: RunReads
     operations: Operations
     subscriptions: Subscriptions
 
@@ -41,7 +41,7 @@ class UseCases:
             if found is not None:
                 return found
             who = identity.slack_user_id or identity.teams_user_id or "unknown"
-            await self.operations.record_refusal(
+            await self.operations.acting.record_refusal(
                 who=who, via=via, action=action, run_id=run_id, reason=stranger.message
             )
             raise

@@ -1,4 +1,4 @@
-"""The agent API v1 (DESIGN §3): thin routes from HTTP to bot.service."""
+"""The agent API v1 (DESIGN §3): thin routes from HTTP to the bot's use cases."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from opslayer.adapters.core import Core
 from opslayer.adapters.http.auth import CurrentAgent
-from opslayer.bot.domain.status import CommandStatus, Health, RunStatus
+from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.ports import RunFilter
-from opslayer.bot.service import RunService
+from opslayer.bot.runs.model import Health, RunStatus
 from opslayer_client.contract import (
     ApprovalIn,
     ApprovalOut,
@@ -40,12 +41,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/v1", tags=["agents"], responses=_ERRORS)
 
 
-async def _service(request: Request) -> RunService:
-    service: RunService = request.app.state.service
-    return service
+async def _core(request: Request) -> Core:
+    core: Core = request.app.state.core
+    return core
 
 
-Service = Annotated[RunService, Depends(_service)]
+Bot = Annotated[Core, Depends(_core)]
 
 
 def _json(model: BaseModel, *, created: bool = False) -> Response:
@@ -56,15 +57,15 @@ def _json(model: BaseModel, *, created: bool = False) -> Response:
 
 
 @router.post("/runs", status_code=201, response_model=RunOut, summary="Register a run (idempotent)")
-async def register_run(body: RunCreate, agent: CurrentAgent, service: Service) -> Response:
-    run, created = await service.register_run(agent.name, body)
+async def register_run(body: RunCreate, agent: CurrentAgent, bot: Bot) -> Response:
+    run, created = await bot.runs.register_run(agent.name, body)
     return _json(RunOut.model_validate(run), created=created)
 
 
 @router.get("/runs", response_model=RunPage, summary="List this agent's runs, newest first")
 async def list_runs(
     agent: CurrentAgent,
-    service: Service,
+    bot: Bot,
     status: RunStatus | None = None,
     health: Health | None = None,
     owner: Annotated[
@@ -79,7 +80,7 @@ async def list_runs(
     query = RunFilter(
         status=status, health=health, owner=owner, agent=agent.name, limit=limit, cursor=cursor
     )
-    items, next_cursor = await service.list_runs(query)
+    items, next_cursor = await bot.reads.list_runs(query)
     return _json(RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor))
 
 
@@ -88,8 +89,8 @@ async def list_runs(
     response_model=RunDetailOut,
     summary="One run, with open approvals and pending commands",
 )
-async def get_run(run_id: RunId, agent: CurrentAgent, service: Service) -> Response:
-    detail = await service.get_run(run_id, agent=agent.name)
+async def get_run(run_id: RunId, agent: CurrentAgent, bot: Bot) -> Response:
+    detail = await bot.reads.get_run(run_id, agent=agent.name)
     out = RunOut.model_validate(detail.run).model_dump()
     return _json(
         RunDetailOut(
@@ -103,19 +104,17 @@ async def get_run(run_id: RunId, agent: CurrentAgent, service: Service) -> Respo
 @router.post(
     "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
 )
-async def heartbeat(
-    run_id: RunId, body: Heartbeat, agent: CurrentAgent, service: Service
-) -> Response:
-    return _json(RunOut.model_validate(await service.heartbeat(agent.name, run_id, body)))
+async def heartbeat(run_id: RunId, body: Heartbeat, agent: CurrentAgent, bot: Bot) -> Response:
+    return _json(RunOut.model_validate(await bot.runs.heartbeat(agent.name, run_id, body)))
 
 
 @router.post(
     "/runs/{run_id}/status", response_model=RunOut, summary="Report a new status (409 if illegal)"
 )
 async def report_status(
-    run_id: RunId, body: StatusReport, agent: CurrentAgent, service: Service
+    run_id: RunId, body: StatusReport, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    return _json(RunOut.model_validate(await service.report_status(agent.name, run_id, body)))
+    return _json(RunOut.model_validate(await bot.runs.report_status(agent.name, run_id, body)))
 
 
 @router.post(
@@ -125,9 +124,9 @@ async def report_status(
     summary="Record a checkpoint",
 )
 async def add_checkpoint(
-    run_id: RunId, body: CheckpointIn, agent: CurrentAgent, service: Service
+    run_id: RunId, body: CheckpointIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    checkpoint, created = await service.add_checkpoint(agent.name, run_id, body)
+    checkpoint, created = await bot.runs.add_checkpoint(agent.name, run_id, body)
     return _json(CheckpointOut.model_validate(checkpoint), created=created)
 
 
@@ -136,11 +135,10 @@ async def add_checkpoint(
     response_model=list[CheckpointOut],
     summary="Checkpoints, oldest first",
 )
-async def list_checkpoints(
-    run_id: RunId, agent: CurrentAgent, service: Service
-) -> list[CheckpointOut]:
+async def list_checkpoints(run_id: RunId, agent: CurrentAgent, bot: Bot) -> list[CheckpointOut]:
     return [
-        CheckpointOut.model_validate(c) for c in await service.checkpoints(run_id, agent=agent.name)
+        CheckpointOut.model_validate(c)
+        for c in await bot.reads.checkpoints(run_id, agent=agent.name)
     ]
 
 
@@ -151,17 +149,19 @@ async def list_checkpoints(
     summary="Ask a human to decide",
 )
 async def request_approval(
-    run_id: RunId, body: ApprovalIn, agent: CurrentAgent, service: Service
+    run_id: RunId, body: ApprovalIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    approval, created = await service.request_approval(agent.name, run_id, body)
+    approval, created = await bot.approval_requests.request_approval(agent.name, run_id, body)
     return _json(ApprovalOut.model_validate(approval), created=created)
 
 
 @router.get(
     "/approvals/{approval_id}", response_model=ApprovalOut, summary="One approval and its decision"
 )
-async def get_approval(approval_id: ApprovalId, agent: CurrentAgent, service: Service) -> Response:
-    return _json(ApprovalOut.model_validate(await service.approval(approval_id, agent=agent.name)))
+async def get_approval(approval_id: ApprovalId, agent: CurrentAgent, bot: Bot) -> Response:
+    return _json(
+        ApprovalOut.model_validate(await bot.reads.approval(approval_id, agent=agent.name))
+    )
 
 
 @router.get(
@@ -170,9 +170,9 @@ async def get_approval(approval_id: ApprovalId, agent: CurrentAgent, service: Se
     summary="Commands for agents that poll",
 )
 async def list_commands(
-    run_id: RunId, agent: CurrentAgent, service: Service, status: CommandStatus | None = None
+    run_id: RunId, agent: CurrentAgent, bot: Bot, status: CommandStatus | None = None
 ) -> list[CommandOut]:
-    commands = await service.commands(run_id, agent=agent.name, status=status)
+    commands = await bot.reads.commands(run_id, agent=agent.name, status=status)
     return [CommandOut.model_validate(c) for c in commands]
 
 
@@ -182,9 +182,11 @@ async def list_commands(
     summary="Confirm a command was acted on",
 )
 async def ack_command(
-    command_id: CommandId, body: CommandAck, agent: CurrentAgent, service: Service
+    command_id: CommandId, body: CommandAck, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    return _json(CommandOut.model_validate(await service.ack_command(agent.name, command_id, body)))
+    return _json(
+        CommandOut.model_validate(await bot.acks.ack_command(agent.name, command_id, body))
+    )
 
 
 @router.get(
@@ -192,5 +194,7 @@ async def ack_command(
     response_model=list[AuditOut],
     summary="The run's audit trail, oldest first",
 )
-async def audit(run_id: RunId, agent: CurrentAgent, service: Service) -> list[AuditOut]:
-    return [AuditOut.model_validate(e) for e in await service.audit_trail(run_id, agent=agent.name)]
+async def audit(run_id: RunId, agent: CurrentAgent, bot: Bot) -> list[AuditOut]:
+    return [
+        AuditOut.model_validate(e) for e in await bot.reads.audit_trail(run_id, agent=agent.name)
+    ]

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from opslayer.bot.people.tokens import TokenAuthenticator
 from opslayer.bot.ports import Agent
-from opslayer.bot.tokens import TokenAuthenticator
 
 _bearer = HTTPBearer(auto_error=False, description="An agent token from `opslayer token create`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -65,7 +65,7 @@ async def current_agent(
             "too many requests with unknown tokens from this address; slow down",
             {"Retry-After": str(max(1, round(wait)))},
         )
-    authenticator: TokenAuthenticator = request.app.state.authenticator
+    authenticator: TokenAuthenticator = request.app.state.core.authenticator
     agent = await authenticator.authenticate(credentials.credentials)
     if agent is None:
         limiter.failed(client)

@@ -15,8 +15,9 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opslayer.bot.domain.status import CommandStatus, Health, RunStatus
-from opslayer.bot.service import RunService
+from opslayer.adapters.core import Core
+from opslayer.bot.commands.model import CommandStatus
+from opslayer.bot.runs.model import Health, RunStatus
 
 router = APIRouter(tags=["operations"])
 
@@ -97,17 +98,17 @@ async def healthz() -> dict[str, str]:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
-    service: RunService = request.app.state.service
-    counts = await service.count_by_status()
+    core: Core = request.app.state.core
+    counts = await core.reads.count_by_status()
     for status in RunStatus:
         registry.runs.labels(status.value).set(counts.get(status, 0))
-    health = await service.count_by_health()
+    health = await core.reads.count_by_health()
     for flag in Health:
         registry.health.labels(flag.value).set(health.get(flag, 0))
-    commands = await request.app.state.outbox.counts()
+    commands = await core.outbox.counts()
     for command_status in CommandStatus:
         registry.commands.labels(command_status.value).set(commands.get(command_status, 0))
-    registry.scan_seconds.set(request.app.state.watch.last_scan_s)
-    registry.heartbeats_pending.set(service.pending_heartbeats)
-    registry.alerts_behind.set(await request.app.state.watch.behind())
+    registry.scan_seconds.set(core.scanner.last_scan_s)
+    registry.heartbeats_pending.set(core.cache.pending_heartbeats)
+    registry.alerts_behind.set(await core.sync.behind())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

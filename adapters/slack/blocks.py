@@ -1,10 +1,11 @@
-"""Block Kit from the platform-neutral views (bot/views.py): all Slack wording lives here."""
+"""Block Kit from the platform-neutral views (bot/views/): all Slack wording lives here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from opslayer.bot.views import BUTTON_TEXT
+from opslayer.bot.views.alerts import BUTTON_TEXT
+from opslayer.bot.views.model import AlertView, DigestView, MessageView
 
 MAX_BLOCKS = 50
 ACTION_PREFIX = "opslayer_"
@@ -17,14 +18,14 @@ def safe(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _mention(view: dict[str, Any]) -> str:
-    who = view.get("mention") or {}
-    return f"<@{who['slack_user_id']}>" if who.get("slack_user_id") else safe(who.get("name", ""))
+def _mention(view: AlertView) -> str:
+    who = view["mention"]
+    return f"<@{who['slack_user_id']}>" if who["slack_user_id"] else safe(who["name"])
 
 
-def button(verb: str, view: dict[str, Any]) -> dict[str, Any]:
+def button(verb: str, view: AlertView) -> dict[str, Any]:
     """A button whose value names the run (and approval) it acts on."""
-    approval = (view.get("approval") or {}).get("id", "")
+    approval = view["approval"]["id"] if "approval" in view else ""
     element: dict[str, Any] = {
         "type": "button",
         "action_id": ACTION_PREFIX + verb,
@@ -36,7 +37,7 @@ def button(verb: str, view: dict[str, Any]) -> dict[str, Any]:
     return element
 
 
-def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
+def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
     """An alert or approval: headline and owner, the facts, its state, and buttons while open."""
     blocks: list[dict[str, Any]] = [
         {
@@ -44,10 +45,10 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
             "text": {"type": "mrkdwn", "text": f"*{safe(view['headline'])}*  {_mention(view)}"},
         }
     ]
-    approval = view.get("approval")
-    if approval:
+    if "approval" in view:
+        approval = view["approval"]
         text = f"*{safe(approval['title'])}*" + (
-            f"\n{safe(approval['details'])}" if approval.get("details") else ""
+            f"\n{safe(approval['details'])}" if approval["details"] else ""
         )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     facts = [
@@ -55,16 +56,20 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
             "type": "mrkdwn",
             "text": f"*{k}*\n{safe(', '.join(v) if isinstance(v, list) else v or '-')}",
         }
-        for k, v in (view.get("facts") or {}).items()
+        for k, v in view["facts"].items()
     ][:10]
     if facts:
         blocks.append({"type": "section", "fields": facts})
-    notes = [view[k] for k in ("resolution", "acknowledged", "confirmed") if view.get(k)]
+    notes = [
+        note
+        for note in (view.get("resolution"), view.get("acknowledged"), view.get("confirmed"))
+        if note
+    ]
     if notes:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": safe(n)} for n in notes]}
         )
-    if view.get("state") != "resolved" and view.get("actions"):
+    if view.get("state") != "resolved" and view["actions"]:
         buttons = [button(verb, view) for verb in view["actions"] if verb in BUTTON_TEXT]
         blocks.append(
             {"type": "actions", "block_id": f"run|{view['run_id']}", "elements": buttons[:25]}
@@ -72,7 +77,7 @@ def alert_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def digest_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
+def digest_blocks(view: DigestView) -> list[dict[str, Any]]:
     """A digest in at most 50 blocks: the rest is counted, with the command that lists it."""
     blocks: list[dict[str, Any]] = [
         {
@@ -106,9 +111,9 @@ def digest_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def fallback_text(view: dict[str, Any]) -> str:
+def fallback_text(view: MessageView) -> str:
     """The notification text (and what screen readers read)."""
-    return safe(view.get("headline", "opslayer"))
+    return safe(view["headline"])
 
 
 def _modal(

@@ -23,9 +23,9 @@ from opslayer.adapters.slack.blocks import (
     safe,
 )
 from opslayer.adapters.slack.identity import link_by_email
-from opslayer.bot.domain.models import Identity, Person
-from opslayer.bot.domain.status import Via
+from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
+from opslayer.bot.people.model import Identity, Person
 
 SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ", safe=safe)
 
@@ -43,7 +43,7 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
-    service, operations = use.service, use.operations
+    reads, operations = use.reads, use.operations
 
     async def known(user_id: str, action: str, run_id: str | None = None) -> Person:
         """The person behind a Slack user: linked already, or by the email Slack confirms for
@@ -59,14 +59,20 @@ def build_bolt_app(
 
     async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
-            "approve": lambda: operations.approve(approval_id, person=person, via=Via.SLACK),
-            "reject": lambda: operations.reject(approval_id, person=person, via=Via.SLACK),
-            "cancel": lambda: operations.cancel(run_id, person=person, via=Via.SLACK),
-            "pause": lambda: operations.pause(run_id, person=person, via=Via.SLACK),
-            "resume": lambda: operations.resume(run_id, person=person, via=Via.SLACK),
-            "retry": lambda: operations.retry(run_id, person=person, via=Via.SLACK),
-            "acknowledge": lambda: operations.acknowledge(run_id, person=person, via=Via.SLACK),
-            "accept": lambda: operations.accept_ownership(run_id, person=person, via=Via.SLACK),
+            "approve": lambda: operations.approvals.approve(
+                approval_id, person=person, via=Via.SLACK
+            ),
+            "reject": lambda: operations.approvals.reject(
+                approval_id, person=person, via=Via.SLACK
+            ),
+            "cancel": lambda: operations.commands.cancel(run_id, person=person, via=Via.SLACK),
+            "pause": lambda: operations.commands.pause(run_id, person=person, via=Via.SLACK),
+            "resume": lambda: operations.commands.resume(run_id, person=person, via=Via.SLACK),
+            "retry": lambda: operations.commands.retry(run_id, person=person, via=Via.SLACK),
+            "acknowledge": lambda: operations.alerts.acknowledge(
+                run_id, person=person, via=Via.SLACK
+            ),
+            "accept": lambda: operations.handoffs.accept(run_id, person=person, via=Via.SLACK),
         }
         await actions[verb]()
         return None  # the message itself is updated, for everyone
@@ -78,11 +84,11 @@ def build_bolt_app(
         elif verb == "reject":
             view = reject_modal(run_id, approval_id)
         elif verb == "retry":
-            checkpoints = await service.checkpoints(run_id)
+            checkpoints = await reads.checkpoints(run_id)
             points = [{"checkpoint_id": c.checkpoint_id, "step": c.step} for c in checkpoints]
             view = retry_modal(run_id, points)
         elif verb == "details":
-            trail = await service.audit_trail(run_id)
+            trail = await reads.audit_trail(run_id)
             timeline = [
                 f"`{e.at:%m-%d %H:%M}` {e.action} — {safe(e.actor.name)} via {e.actor.via}"
                 for e in trail
@@ -146,7 +152,7 @@ def build_bolt_app(
             ack,
             body,
             "user",
-            lambda me: operations.reassign(
+            lambda me: operations.handoffs.reassign(
                 run_id, person=me, via=Via.SLACK, new_owner=new_owner, reason=reason
             ),
         )
@@ -159,7 +165,9 @@ def build_bolt_app(
             ack,
             body,
             "reason",
-            lambda me: operations.reject(approval_id, person=me, via=Via.SLACK, comment=reason),
+            lambda me: operations.approvals.reject(
+                approval_id, person=me, via=Via.SLACK, comment=reason
+            ),
         )
 
     @bolt.view("opslayer_retry")
@@ -171,7 +179,7 @@ def build_bolt_app(
             ack,
             body,
             "confirm",
-            lambda me: operations.retry(
+            lambda me: operations.commands.retry(
                 view["private_metadata"],
                 person=me,
                 via=Via.SLACK,

@@ -15,9 +15,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.slack.bolt_app import build_bolt_app
 from opslayer.adapters.slack.notifier import SlackNotifier
-from opslayer.bot.config import Settings
 from opslayer.bot.replays import ReplayGuard
 
 log = logging.getLogger("opslayer.slack")

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opslayer.adapters.chat.use_cases import UseCases
-from opslayer.bot.directory import link_chat_user
-from opslayer.bot.domain.models import Person
+from opslayer.bot.people.directory import link_chat_user
+from opslayer.bot.people.model import Person
 
 log = logging.getLogger("opslayer.slack")
 

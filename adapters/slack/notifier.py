@@ -10,6 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from opslayer.adapters.chat.pacing import ChannelPacer
 from opslayer.adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
+from opslayer.bot.ports import MessageRef
+from opslayer.bot.views.model import AlertView, MessageView, Target, is_digest
 
 log = logging.getLogger("opslayer.slack")
 _UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
@@ -41,13 +43,19 @@ class SlackNotifier:
                 self._users[email] = None
         return self._users[email]
 
-    async def _with_user(self, view: dict[str, Any]) -> dict[str, Any]:
-        mention = dict(view.get("mention") or {})
-        if not mention.get("slack_user_id"):
-            mention["slack_user_id"] = await self._user_for(mention.get("email"))
-        return {**view, "mention": mention}
+    async def _with_user(self, view: AlertView) -> AlertView:
+        mention = view["mention"]
+        if mention["slack_user_id"]:
+            return view
+        found = await self._user_for(mention["email"])
+        return {**view, "mention": {**mention, "slack_user_id": found}}
 
-    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+    async def _blocks(self, view: MessageView) -> list[dict[str, Any]]:
+        if is_digest(view):
+            return digest_blocks(view)
+        return alert_blocks(await self._with_user(view))
+
+    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
         channel = (
             target.get("slack")
             or target.get("slack_user")
@@ -55,11 +63,10 @@ class SlackNotifier:
         )
         if not channel:
             return None
-        view = await self._with_user(view)
         try:
             async with self._pacer.turn(channel):
                 answer = await self._client.chat_postMessage(
-                    channel=channel, text=fallback_text(view), blocks=_blocks(view)
+                    channel=channel, text=fallback_text(view), blocks=await self._blocks(view)
                 )
         except SlackApiError as error:
             if error.response.get("error") not in _UNREACHABLE:
@@ -73,12 +80,14 @@ class SlackNotifier:
             return None
         return {"channel": answer["channel"], "ts": answer["ts"]}
 
-    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
         # Sending text without blocks would remove the blocks: always send both.
-        view = await self._with_user(view)
         try:
             await self._client.chat_update(
-                channel=ref["channel"], ts=ref["ts"], text=fallback_text(view), blocks=_blocks(view)
+                channel=ref["channel"],
+                ts=ref["ts"],
+                text=fallback_text(view),
+                blocks=await self._blocks(view),
             )
         except SlackApiError as error:
             if error.response.get("error") not in _GONE:
@@ -87,7 +96,3 @@ class SlackNotifier:
             log.info(
                 "Slack: message %s is gone (%s); not updated", ref["ts"], error.response["error"]
             )
-
-
-def _blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
-    return digest_blocks(view) if view.get("kind") == "digest" else alert_blocks(view)

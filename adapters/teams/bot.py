@@ -33,12 +33,13 @@ from opslayer.adapters.teams.cards import (
     safe,
 )
 from opslayer.adapters.teams.notifier import SURFACE
-from opslayer.bot.directory import link_chat_user, list_people
-from opslayer.bot.domain.models import Identity, Person
-from opslayer.bot.domain.status import Via
+from opslayer.bot.alerts.ledger import render
+from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
+from opslayer.bot.people.directory import link_chat_user, list_people
+from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.ports import Conversation, UnitOfWork
-from opslayer.bot.watch import render
+from opslayer.bot.views.model import AlertView, is_digest
 
 log = logging.getLogger("opslayer.teams")
 TEAMS_MARKUP = Markup(
@@ -255,13 +256,17 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         card = await self._on_card_action(turn_context, str(action["verb"]), data)
         return _card_answer(card)
 
-    async def _view(self, data: dict[str, Any]) -> dict[str, Any] | None:
+    async def _view(self, data: dict[str, Any]) -> AlertView | None:
+        """The alert a card's button names, as it is now (None: unknown, or a digest)."""
         alert_id = data.get("alert_id")
         if not isinstance(alert_id, str) or not alert_id:
             return None
         async with self._use.store.read() as uow:
             alert = await uow.alerts.get(alert_id)
-        return render(alert) if alert is not None else None
+        if alert is None:
+            return None
+        view = render(alert)
+        return None if is_digest(view) else view
 
     async def _on_card_action(
         self, turn: TurnContext, verb: str, data: dict[str, Any]
@@ -276,7 +281,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         except OpsError as stranger:
             return alert_card(view, notice=f"Nothing changed: {stranger.message}")
         if verb == "details":
-            trail = await self._use.service.audit_trail(view["run_id"])
+            trail = await self._use.reads.audit_trail(view["run_id"])
             timeline = [
                 f"{e.at:%m-%d %H:%M} {e.action} — {safe(e.actor.name)} via {e.actor.via}"
                 for e in trail
@@ -284,7 +289,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             return details_card(view, timeline)
         if view.get("state") == "resolved":
             reason = "this card is out of date: " + str(view.get("resolution") or "it was settled")
-            await self._use.operations.record_refusal(
+            await self._use.operations.acting.record_refusal(
                 who=person.id,
                 via=Via.TEAMS,
                 action=verb,
@@ -309,7 +314,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             return alert_card(view, notice=f"Nothing changed: {refused.message}")
         return alert_card(await self._view(data) or view, notice=done)
 
-    async def _form(self, verb: str, view: dict[str, Any]) -> dict[str, Any]:
+    async def _form(self, verb: str, view: AlertView) -> dict[str, Any]:
         if verb == "reject":
             return reject_form(view)
         if verb == "reassign":
@@ -319,42 +324,42 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
                 if not p.removed and (choice := choice_of(p)) is not None
             ]
             return reassign_form(view, people)
-        checkpoints = await self._use.service.checkpoints(view["run_id"])
+        checkpoints = await self._use.reads.checkpoints(view["run_id"])
         points = [(c.checkpoint_id, c.step) for c in checkpoints]
         unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
         return retry_form(view, points, unsafe)
 
-    async def _act(
-        self, verb: str, view: dict[str, Any], data: dict[str, Any], person: Person
-    ) -> str:
+    async def _act(self, verb: str, view: AlertView, data: dict[str, Any], person: Person) -> str:
         """Run the button's use case; the sentence says what happened."""
-        run_id = str(view.get("run_id", ""))
-        approval_id = str((view.get("approval") or {}).get("id", ""))
+        run_id = view["run_id"]
+        approval_id = view["approval"]["id"] if "approval" in view else ""
         ops, via = self._use.operations, Via.TEAMS
         reason = str(data.get("reason") or "").strip() or None
         if verb == "approve":
-            await ops.approve(approval_id, person=person, via=via)
+            await ops.approvals.approve(approval_id, person=person, via=via)
             return "You approved it; the agent has been told."
         if verb == "reject":
-            await ops.reject(approval_id, person=person, via=via, comment=reason)
+            await ops.approvals.reject(approval_id, person=person, via=via, comment=reason)
             return "You rejected it; the agent has been told why."
         if verb == "reassign":
             new_owner = identity_of(str(data.get("new_owner") or ""))
-            await ops.reassign(run_id, person=person, via=via, new_owner=new_owner, reason=reason)
+            await ops.handoffs.reassign(
+                run_id, person=person, via=via, new_owner=new_owner, reason=reason
+            )
             return "Offered; they are asked to accept, and you stay the owner until they do."
         if verb == "retry":
             start = str(data.get("checkpoint") or "") or None
             confirmed = data.get("confirm_replay") in ("yes", "true", True)
-            await ops.retry(
+            await ops.commands.retry(
                 run_id, person=person, via=via, from_checkpoint_id=start, confirm_replay=confirmed
             )
             return "Retry sent to the agent."
         simple: dict[str, Callable[[], Awaitable[Any]]] = {
-            "cancel": lambda: ops.cancel(run_id, person=person, via=via),
-            "pause": lambda: ops.pause(run_id, person=person, via=via),
-            "resume": lambda: ops.resume(run_id, person=person, via=via),
-            "acknowledge": lambda: ops.acknowledge(run_id, person=person, via=via),
-            "accept": lambda: ops.accept_ownership(run_id, person=person, via=via),
+            "cancel": lambda: ops.commands.cancel(run_id, person=person, via=via),
+            "pause": lambda: ops.commands.pause(run_id, person=person, via=via),
+            "resume": lambda: ops.commands.resume(run_id, person=person, via=via),
+            "acknowledge": lambda: ops.alerts.acknowledge(run_id, person=person, via=via),
+            "accept": lambda: ops.handoffs.accept(run_id, person=person, via=via),
         }
         if verb not in simple:
             return f"Nothing changed: opslayer has no button {verb!r}."

@@ -1,4 +1,4 @@
-"""Adaptive Cards 1.5 from the platform-neutral views (bot/views.py): all Teams wording lives here.
+"""Adaptive Cards 1.5 from the platform-neutral views (bot/views/): all Teams wording lives here.
 
 Plain JSON, no SDK: the cards outlive the Bot Framework SDK (the Agents SDK takes them as they
 are). Buttons are Universal Actions (`Action.Execute`); their `data` names the run, the approval
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from opslayer.bot.views import BUTTON_TEXT
+from opslayer.bot.views.alerts import BUTTON_TEXT
+from opslayer.bot.views.model import AlertView, DigestView, MessageView, is_digest
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.5"
@@ -45,11 +46,11 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": safe(text), "wrap": True, **style}
 
 
-def action_data(view: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def action_data(view: AlertView, **extra: Any) -> dict[str, Any]:
     """What every button of a view carries back: which run, approval and alert it is about."""
     data = {
-        "run_id": view.get("run_id", ""),
-        "approval_id": (view.get("approval") or {}).get("id", ""),
+        "run_id": view["run_id"],
+        "approval_id": view["approval"]["id"] if "approval" in view else "",
         "alert_id": view.get("alert_id", ""),
     }
     return {**data, **extra}
@@ -65,11 +66,11 @@ def execute(
     return action
 
 
-def _mention(view: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def _mention(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
     """The owner as an @mention when their Teams id is known, else their name."""
-    who = view.get("mention") or {}
-    name = str(who.get("name") or "")
-    if not who.get("teams_user_id"):
+    who = view["mention"]
+    name = who["name"]
+    if not who["teams_user_id"]:
         return name, []
     tag = f"<at>{name}</at>"
     entity = {
@@ -86,7 +87,7 @@ def _fact(value: Any) -> str:
     return str(value) if value not in (None, "") else "-"
 
 
-def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, Any]:
+def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
     """An alert or approval: headline and owner, the facts, its state, and buttons while open.
 
     `notice` is a line for the person who clicked (why nothing changed, what was sent)."""
@@ -96,17 +97,18 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
     ]
     if owner:
         body.append(_text(f"Owner: {owner}", isSubtle=True, spacing="None"))
-    if view.get("ping") in _PING:
-        body.insert(0, _text(_PING[view["ping"]], color="Warning", weight="Bolder"))
-    approval = view.get("approval")
-    if approval:
+    ping = view.get("ping")
+    if ping in _PING:
+        body.insert(0, _text(_PING[ping], color="Warning", weight="Bolder"))
+    if "approval" in view:
+        approval = view["approval"]
         body.append(_text(approval["title"], weight="Bolder"))
-        if approval.get("details"):
-            body.append(_text(str(approval["details"])[:3000]))
-    facts = [{"title": k, "value": safe(_fact(v))} for k, v in (view.get("facts") or {}).items()]
+        if approval["details"]:
+            body.append(_text(approval["details"][:3000]))
+    facts = [{"title": k, "value": safe(_fact(v))} for k, v in view["facts"].items()]
     if facts:
         body.append({"type": "FactSet", "facts": facts})
-    for note in (view.get(k) for k in ("resolution", "acknowledged", "confirmed")):
+    for note in (view.get("resolution"), view.get("acknowledged"), view.get("confirmed")):
         if note:
             body.append(_text(str(note), isSubtle=True))
     if notice:
@@ -116,7 +118,7 @@ def alert_card(view: dict[str, Any], *, notice: str | None = None) -> dict[str, 
         data = action_data(view)
         actions = [
             execute(verb, BUTTON_TEXT[verb], data, _STYLE.get(verb))
-            for verb in view.get("actions", [])
+            for verb in view["actions"]
             if verb in BUTTON_TEXT
         ]
     if len(actions) > MAX_ACTIONS:
@@ -141,12 +143,12 @@ _PING = {
 }
 
 
-def digest_card(view: dict[str, Any]) -> dict[str, Any]:
+def digest_card(view: DigestView) -> dict[str, Any]:
     """A digest: the counts, then runs by section and owner; what does not fit is counted."""
     body: list[dict[str, Any]] = [
         _text(f"{view['headline']} · {view['day']}", weight="Bolder", size="Medium"),
     ]
-    counts = [{"title": k, "value": str(v)} for k, v in (view.get("counts") or {}).items() if v]
+    counts = [{"title": k, "value": str(v)} for k, v in view["counts"].items() if v]
     if counts:
         body.append({"type": "FactSet", "facts": counts})
     groups = [
@@ -177,14 +179,14 @@ def notice_card(text: str) -> dict[str, Any]:
     return _card([_text(text, color="Attention", weight="Bolder")])
 
 
-def _back(view: dict[str, Any]) -> dict[str, Any]:
+def _back(view: AlertView) -> dict[str, Any]:
     return execute("refresh", "Back", action_data(view))
 
 
-def reject_form(view: dict[str, Any]) -> dict[str, Any]:
+def reject_form(view: AlertView) -> dict[str, Any]:
     """The reason goes to the agent with the rejection."""
     body = [
-        _text(f"Reject: {(view.get('approval') or {}).get('title', view.get('run_title', ''))}"),
+        _text(f"Reject: {view['approval']['title'] if 'approval' in view else view['run_title']}"),
         {
             "type": "Input.Text",
             "id": "reason",
@@ -202,13 +204,13 @@ def reject_form(view: dict[str, Any]) -> dict[str, Any]:
     return _card(body, actions)
 
 
-def reassign_form(view: dict[str, Any], people: list[tuple[str, str]]) -> dict[str, Any]:
+def reassign_form(view: AlertView, people: list[tuple[str, str]]) -> dict[str, Any]:
     """Pick the new owner among the people opslayer knows, and say why; they are asked to accept.
 
     `people` is (identity, name) pairs; an identity is `teams:ID`, `email:ADDRESS` or `slack:ID`.
     """
     body = [
-        _text(f"Reassign {view.get('run_title', view.get('run_id', ''))}", weight="Bolder"),
+        _text(f"Reassign {view['run_title']}", weight="Bolder"),
         {
             "type": "Input.ChoiceSet",
             "id": "new_owner",
@@ -227,11 +229,11 @@ def reassign_form(view: dict[str, Any], people: list[tuple[str, str]]) -> dict[s
 
 
 def retry_form(
-    view: dict[str, Any], checkpoints: list[tuple[str, str]], unsafe: list[str]
+    view: AlertView, checkpoints: list[tuple[str, str]], unsafe: list[str]
 ) -> dict[str, Any]:
     """Where to retry from, and a yes for replaying side effects that are not idempotent
     (`unsafe` names those the run has recorded)."""
-    body: list[dict[str, Any]] = [_text(f"Retry {view.get('run_title', '')}", weight="Bolder")]
+    body: list[dict[str, Any]] = [_text(f"Retry {view['run_title']}", weight="Bolder")]
     if checkpoints:
         body.append(
             {
@@ -267,19 +269,17 @@ def retry_form(
     )
 
 
-def details_card(view: dict[str, Any], timeline: list[str]) -> dict[str, Any]:
+def details_card(view: AlertView, timeline: list[str]) -> dict[str, Any]:
     """The run's timeline: status changes, checkpoints, approvals, commands, who did what."""
-    body: list[dict[str, Any]] = [
-        _text(f"{view.get('run_title', '')} ({view.get('run_id', '')})", weight="Bolder")
-    ]
+    body: list[dict[str, Any]] = [_text(f"{view['run_title']} ({view['run_id']})", weight="Bolder")]
     text = "\n".join(f"- {line}" for line in timeline[-60:]) or "Nothing recorded yet."
     body.append(_text(text[:20_000], fontType="Monospace", size="Small"))
     return _card(body, [_back(view)])
 
 
-def card_for(view: dict[str, Any], *, notice: str | None = None) -> dict[str, Any]:
+def card_for(view: MessageView, *, notice: str | None = None) -> dict[str, Any]:
     """The card a view is shown as."""
-    return digest_card(view) if view.get("kind") == "digest" else alert_card(view, notice=notice)
+    return digest_card(view) if is_digest(view) else alert_card(view, notice=notice)
 
 
 def attachment(card: dict[str, Any]) -> dict[str, Any]:

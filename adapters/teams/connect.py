@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from opslayer.adapters.chat.use_cases import UseCases
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.teams.auth import PooledAuthentication, install_off_loop_key_fetching
 from opslayer.adapters.teams.bot import OpslayerTeamsBot
 from opslayer.adapters.teams.notifier import TeamsNotifier
-from opslayer.bot.config import Settings
 from opslayer.bot.ports import Store
 from opslayer.bot.replays import ReplayGuard
 
@@ -34,8 +34,8 @@ def _refusal(status: int, message: str) -> JSONResponse:
 class TeamsConnection:
     """The adapter, its authentication, the notifier, and (once the use cases exist) the bot."""
 
-    def __init__(self, settings: Settings, store: Store, *, replays: ReplayGuard) -> None:
-        self._replays = replays
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self._replays: ReplayGuard | None = None
         if settings.microsoft_app_id is None:
             log.warning(
                 "Teams: OPSLAYER_TEAMS_DEV is on and MicrosoftAppId is not set: /api/messages "
@@ -66,15 +66,17 @@ class TeamsConnection:
         self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
         self.bot: OpslayerTeamsBot | None = None
 
-    def attach(self, use: UseCases) -> None:
+    def attach(self, use: UseCases, *, replays: ReplayGuard) -> None:
+        """Give the connection what a turn acts through (built after the connection)."""
         self.bot = OpslayerTeamsBot(use)
+        self._replays = replays
 
     async def close(self) -> None:
         await self._session.close()
 
     async def handle(self, request: Request) -> Response:
         """One activity from the Bot Connector: authenticate it, then run the bot's turn."""
-        assert self.bot is not None, "attach() the bot before serving"
+        assert self.bot is not None and self._replays is not None, "attach() before serving"
         try:
             body = json.loads(await request.body())
             if not isinstance(body, dict) or not body.get("type"):

@@ -19,7 +19,8 @@ from botbuilder.schema import (
 
 from opslayer.adapters.chat.pacing import ChannelPacer
 from opslayer.adapters.teams.cards import CARD_TYPE, card_for
-from opslayer.bot.ports import Conversation, Store, UnitOfWork
+from opslayer.bot.ports import Conversation, MessageRef, Store, UnitOfWork
+from opslayer.bot.views.model import MessageView, Target
 
 log = logging.getLogger("opslayer.teams")
 T = TypeVar("T")
@@ -76,16 +77,17 @@ class TeamsNotifier:
         self._pacer = ChannelPacer(spacing_s)
         self._retries = retries
 
-    async def _place(self, target: dict[str, Any]) -> Conversation | None:
+    async def _place(self, target: Target) -> Conversation | None:
+        channel, user = target.get("teams"), target.get("teams_user")
         async with self._store.read() as uow:
-            if target.get("teams"):
-                return await uow.conversations.get(SURFACE, target["teams"])
-            if not target.get("teams_user"):
+            if channel:
+                return await uow.conversations.get(SURFACE, channel)
+            if not user:
                 return None
-            personal = await uow.conversations.personal(SURFACE, target["teams_user"])
+            personal = await uow.conversations.personal(SURFACE, user)
             anchor = await uow.conversations.latest(SURFACE) if personal is None else None
         if personal is None and anchor is not None:
-            personal = await self._open_personal_chat(anchor, target["teams_user"])
+            personal = await self._open_personal_chat(anchor, user)
         return personal
 
     async def _open_personal_chat(self, anchor: Conversation, user: str) -> Conversation | None:
@@ -139,7 +141,7 @@ class TeamsNotifier:
         await self._store.run(store)
         return conversation
 
-    async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
         place = await self._place(target)
         if place is None:
             if target.get("teams"):
@@ -182,7 +184,7 @@ class TeamsNotifier:
 
         await self._store.run(forget)
 
-    async def update(self, ref: dict[str, Any], view: dict[str, Any]) -> None:
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
         async with self._store.read() as uow:
             place = await uow.conversations.get(SURFACE, ref["conversation"])
         if place is None:

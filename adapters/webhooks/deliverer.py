@@ -15,9 +15,9 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
-from opslayer.bot.domain.models import Delivery
-from opslayer.bot.egress import DEFAULT_EGRESS, Egress
-from opslayer.bot.outbox import Outbox
+from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
+from opslayer.bot.commands.model import Delivery
+from opslayer.bot.commands.outbox import Outbox
 from opslayer_client.signing import signed_headers
 
 log = logging.getLogger("opslayer.webhooks")

@@ -11,7 +11,7 @@ import socket
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from opslayer.bot.egress import Egress
+from opslayer.bot.commands.egress import Egress
 
 
 class GuardedResolver(AbstractResolver):

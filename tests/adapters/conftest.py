@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_group, add_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.directory import add_group, add_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver, agent_receiver
 from tests.bot_framework import (
     APP_ID,
@@ -23,6 +21,7 @@ from tests.bot_framework import (
 )
 from tests.fake_connector import FakeConnector, fake_connector
 from tests.fake_slack import FakeSlack, fake_slack
+from tests.harness import BotClient, running
 from tests.slack_support import SECRET
 from tests.support import MovableClock
 from tests.teams_support import (
@@ -79,9 +78,8 @@ async def teams(
         run_cache_ttl_s=0,
         **extra_settings,
     )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        store = app.state.store
+    async with running(settings, clock) as client:
+        store = client.store
         await add_group(store, name="payments", teams_channel=CHANNEL)
         await add_person(
             store,
@@ -92,16 +90,12 @@ async def teams(
             store, identity=Identity(email="bob@example.com", name="Bob", teams_user_id=BOB)
         )
         minted = await mint_token(store, "billing-bot")
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            bot = Teams(client, connector, key)
-            installed = bot.activity(
-                "conversationUpdate", membersAdded=[{"id": BOT_ID, "name": "opslayer"}]
-            )
-            assert (await bot.send(installed)).status_code == 200
-            yield bot, minted
+        bot = Teams(client, connector, key)
+        installed = bot.activity(
+            "conversationUpdate", membersAdded=[{"id": BOT_ID, "name": "opslayer"}]
+        )
+        assert (await bot.send(installed)).status_code == 200
+        yield bot, minted
 
 
 @pytest.fixture
@@ -113,7 +107,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 async def bot(
     db_url: str, slack: FakeSlack, clock: MovableClock, extra_settings: dict[str, Any]
-) -> AsyncIterator[tuple[httpx.AsyncClient, MintedToken]]:
+) -> AsyncIterator[tuple[BotClient, MintedToken]]:
     """The bot with Slack on over HTTP, its Web API pointed at the fake; Alice is in #payments."""
     settings = Settings(
         database_url=db_url,
@@ -123,18 +117,12 @@ async def bot(
         run_cache_ttl_s=0,
         **extra_settings,
     )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        store = app.state.store
+    async with running(settings, clock) as client:
+        store = client.store
         await add_group(store, name="payments", slack_channel="C-PAY")
         await add_person(
             store,
             identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
             group="payments",
         )
-        minted = await mint_token(store, "billing-bot")
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client, minted
+        yield client, await mint_token(store, "billing-bot")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.bot.people.tokens import MintedToken, mint_token
+from tests.harness import BotClient
 from tests.support import MovableClock
 
 RUN = {
@@ -33,7 +35,7 @@ async def register(
 
 
 async def test_register_creates_run_with_owner_and_defaults(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     assert run["status"] == "queued" and run["attempt"] == 1 and run["version"] == 1
@@ -51,7 +53,7 @@ async def test_register_creates_run_with_owner_and_defaults(
 
 
 async def test_register_same_external_id_is_idempotent(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     first = await register(app_client, auth)
     again = await app_client.post("/v1/runs", json=RUN, headers=auth)
@@ -61,7 +63,7 @@ async def test_register_same_external_id_is_idempotent(
 
 
 async def test_register_same_owner_twice_reuses_the_person(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     a = await register(app_client, auth)
     b = await register(app_client, auth, external_id="other", owner={"email": "alice@example.com"})
@@ -69,7 +71,7 @@ async def test_register_same_owner_twice_reuses_the_person(
 
 
 async def test_heartbeat_updates_liveness_and_clears_stuck(
-    app_client: httpx.AsyncClient, auth: dict[str, str], clock: MovableClock
+    app_client: BotClient, auth: dict[str, str], clock: MovableClock
 ) -> None:
     run = await register(app_client, auth)
     clock.advance(seconds=30)
@@ -82,13 +84,13 @@ async def test_heartbeat_updates_liveness_and_clears_stuck(
     assert body["next_check_at"] == "2026-11-26T09:01:30Z"
     # Visible to readers before the batched write, and after it.
     assert (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()["progress"] == 0.25
-    await app_client.app.state.service.flush_heartbeats()  # type: ignore[attr-defined]
+    await app_client.core.cache.flush()
     stored = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
     assert stored["last_heartbeat_at"] == "2026-11-26T09:00:30Z" and stored["step"] == "fetch"
 
 
 async def test_heartbeat_at_is_when_it_happened(
-    app_client: httpx.AsyncClient, auth: dict[str, str], clock: MovableClock
+    app_client: BotClient, auth: dict[str, str], clock: MovableClock
 ) -> None:
     run = await register(app_client, auth)
     clock.advance(minutes=10)
@@ -104,7 +106,7 @@ async def test_heartbeat_at_is_when_it_happened(
 
 
 async def test_status_change_is_audited_and_bumps_version(
-    app_client: httpx.AsyncClient, auth: dict[str, str], clock: MovableClock
+    app_client: BotClient, auth: dict[str, str], clock: MovableClock
 ) -> None:
     run = await register(app_client, auth)
     clock.advance(seconds=5)
@@ -143,7 +145,7 @@ async def test_status_change_is_audited_and_bumps_version(
 
 
 async def test_illegal_transition_is_409_with_current_status_and_changes_nothing(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     refused = await app_client.post(
@@ -156,9 +158,7 @@ async def test_illegal_transition_is_409_with_current_status_and_changes_nothing
     assert len((await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()) == 1
 
 
-async def test_heartbeat_for_ended_run_is_409(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
-) -> None:
+async def test_heartbeat_for_ended_run_is_409(app_client: BotClient, auth: dict[str, str]) -> None:
     run = await register(app_client, auth)
     await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "canceled"}, headers=auth)
     refused = await app_client.post(f"/v1/runs/{run['id']}/heartbeat", json={}, headers=auth)
@@ -166,7 +166,7 @@ async def test_heartbeat_for_ended_run_is_409(
 
 
 async def test_waiting_auth_then_running_clears_the_expired_credentials(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     blocked = (
@@ -186,7 +186,7 @@ async def test_waiting_auth_then_running_clears_the_expired_credentials(
 
 
 async def test_checkpoints_record_side_effects_idempotently(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     body = {
@@ -217,7 +217,7 @@ async def test_checkpoints_record_side_effects_idempotently(
 
 
 async def test_approval_request_waits_and_is_idempotent(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
@@ -248,9 +248,7 @@ async def test_approval_request_waits_and_is_idempotent(
     ] == "canceled"
 
 
-async def test_approval_on_paused_run_is_409(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
-) -> None:
+async def test_approval_on_paused_run_is_409(app_client: BotClient, auth: dict[str, str]) -> None:
     run = await register(app_client, auth)
     await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "paused"}, headers=auth)
     refused = await app_client.post(
@@ -261,7 +259,7 @@ async def test_approval_on_paused_run_is_409(
 
 
 async def test_approval_expiring_in_the_past_is_422(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     refused = await app_client.post(
@@ -273,7 +271,7 @@ async def test_approval_expiring_in_the_past_is_422(
 
 
 async def test_tokens_are_required_and_runs_are_private(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     missing = await app_client.get(f"/v1/runs/{run['id']}")
@@ -283,7 +281,7 @@ async def test_tokens_are_required_and_runs_are_private(
         f"/v1/runs/{run['id']}", headers={"Authorization": "Bearer opl_forged"}
     )
     assert forged.status_code == 401
-    other: MintedToken = await mint_token(app_client.app.state.store, "other-bot")  # type: ignore[attr-defined]
+    other: MintedToken = await mint_token(app_client.store, "other-bot")
     other_auth = {"Authorization": f"Bearer {other.token}"}
     for method, path, body in [
         ("GET", f"/v1/runs/{run['id']}", None),
@@ -299,17 +297,15 @@ async def test_tokens_are_required_and_runs_are_private(
     ).status_code == 403
 
 
-async def test_revoked_token_is_refused(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
-) -> None:
-    from opslayer.bot.tokens import revoke_tokens
+async def test_revoked_token_is_refused(app_client: BotClient, auth: dict[str, str]) -> None:
+    from opslayer.bot.people.tokens import revoke_tokens
 
-    await revoke_tokens(app_client.app.state.store, "billing-bot")  # type: ignore[attr-defined]
-    app_client.app.state.authenticator.forget()  # type: ignore[attr-defined]
+    await revoke_tokens(app_client.store, "billing-bot")
+    app_client.core.authenticator.forget()
     assert (await app_client.get("/v1/runs", headers=auth)).status_code == 401
 
 
-async def test_unknown_ids_are_404(app_client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+async def test_unknown_ids_are_404(app_client: BotClient, auth: dict[str, str]) -> None:
     for method, path, body in [
         ("GET", "/v1/runs/run_nope", None),
         ("POST", "/v1/runs/run_nope/heartbeat", {}),
@@ -325,7 +321,7 @@ async def test_unknown_ids_are_404(app_client: httpx.AsyncClient, auth: dict[str
 
 
 async def test_bad_bodies_are_422_and_change_nothing(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     run = await register(app_client, auth)
     bad = [
@@ -367,12 +363,12 @@ async def test_bad_bodies_are_422_and_change_nothing(
     assert len((await app_client.get("/v1/runs", headers=auth)).json()["items"]) == 1
 
 
-async def test_oversized_body_is_413(app_client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+async def test_oversized_body_is_413(app_client: BotClient, auth: dict[str, str]) -> None:
     huge = {**RUN, "title": "x" * 300_000}
     response = await app_client.post("/v1/runs", json=huge, headers=auth)
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(40):
             yield b"x" * 10_000
 
@@ -383,7 +379,7 @@ async def test_oversized_body_is_413(app_client: httpx.AsyncClient, auth: dict[s
     assert (await app_client.get("/v1/runs", headers=auth)).json()["items"] == []
 
 
-async def test_list_filters_and_pages(app_client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+async def test_list_filters_and_pages(app_client: BotClient, auth: dict[str, str]) -> None:
     ids = [(await register(app_client, auth, external_id=f"job-{i}"))["id"] for i in range(5)]
     await app_client.post(
         f"/v1/runs/{ids[0]}/status", json={"status": "waiting_auth"}, headers=auth
@@ -418,9 +414,7 @@ async def test_list_filters_and_pages(app_client: httpx.AsyncClient, auth: dict[
     assert (await app_client.get("/v1/runs?status=bogus", headers=auth)).status_code == 422
 
 
-async def test_openapi_health_and_metrics(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
-) -> None:
+async def test_openapi_health_and_metrics(app_client: BotClient, auth: dict[str, str]) -> None:
     spec = (await app_client.get("/openapi.json")).json()
     for path in [
         "/v1/runs",
@@ -449,7 +443,7 @@ async def test_openapi_health_and_metrics(
 
 
 async def test_webhooks_into_metadata_or_link_local_networks_are_refused(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     for url in (
         "http://169.254.169.254/latest/meta-data/",

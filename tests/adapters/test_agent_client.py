@@ -6,21 +6,21 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
 import pytest
 
-from opslayer.bot.domain.commands import command_message
-from opslayer.bot.domain.models import Actor
-from opslayer.bot.domain.status import CommandKind, Via
-from opslayer.bot.tokens import MintedToken, new_webhook_secret
+from opslayer.bot.audit import Actor, Via
+from opslayer.bot.commands.message import command_message
+from opslayer.bot.commands.model import CommandKind
+from opslayer.bot.people.tokens import MintedToken, new_webhook_secret
 from opslayer_client import OpslayerClient, OpslayerError, parse_command
 from opslayer_client.contract import CommandMessage
 from opslayer_client.signing import InvalidSignature, signed_headers
 from tests.bot.factories import T0, make_run
+from tests.harness import BotClient
 
 
 async def test_client_runs_the_agent_side_of_an_approval(
-    app_client: httpx.AsyncClient, agent: MintedToken
+    app_client: BotClient, agent: MintedToken
 ) -> None:
     async with OpslayerClient("http://opslayer.test", agent.token, http=app_client) as opslayer:
         run = await opslayer.register_run(

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.tokens import mint_token
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.tokens import mint_token
 from tests.support import MovableClock
 
 json_values = st.recursive(
@@ -48,16 +48,18 @@ def _field_values(schema: dict[str, Any], components: dict[str, Any]) -> st.Sear
     return st.one_of(options)
 
 
+def _later(schema: dict[str, Any], components: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values of a (possibly recursive) schema, drawn only when needed."""
+    return st.deferred(lambda: _field_values(schema, components))
+
+
 def _objects(
     schema: dict[str, Any], components: dict[str, Any]
 ) -> st.SearchStrategy[dict[str, Any]]:
     properties = schema.get("properties", {})
     return st.fixed_dictionaries(
         {},
-        optional={
-            name: st.deferred(lambda s=sub: _field_values(s, components))
-            for name, sub in properties.items()
-        },
+        optional={name: _later(sub, components) for name, sub in properties.items()},
     )
 
 
@@ -101,7 +103,7 @@ def test_fuzzed_requests_never_get_a_5xx(path: str, method: str, tmp_path: Path)
 
     async def start() -> tuple[httpx.AsyncClient, dict[str, str], str]:
         await stack.enter_async_context(app.router.lifespan_context(app))
-        minted = await mint_token(app.state.store, "fuzz-bot")
+        minted = await mint_token(app.state.core.store, "fuzz-bot")
         auth = {"Authorization": f"Bearer {minted.token}"}
         transport = httpx.ASGITransport(app=app)
         client = await stack.enter_async_context(

@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.tokens import MintedToken, TokenAuthenticator, mint_token, revoke_tokens
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.tokens import MintedToken, TokenAuthenticator, mint_token, revoke_tokens
+from tests.harness import BotClient
 from tests.support import MovableClock
 
 RUN = {"external_id": "e", "title": "t", "owner": {"email": "a@example.com"}}
@@ -30,7 +32,7 @@ RUN = {"external_id": "e", "title": "t", "owner": {"email": "a@example.com"}}
     ],
 )
 async def test_moments_out_of_range_are_422_not_500(
-    app_client: httpx.AsyncClient, auth: dict[str, str], path: str, body: dict[str, Any]
+    app_client: BotClient, auth: dict[str, str], path: str, body: dict[str, Any]
 ) -> None:
     run = (await app_client.post("/v1/runs", json=RUN, headers=auth)).json()
     answer = await app_client.post(f"/v1/runs/{run['id']}/{path}", json=body, headers=auth)
@@ -44,16 +46,16 @@ async def test_moments_out_of_range_are_422_not_500(
 
 
 async def test_a_500_is_json_and_closes_the_connection(
-    app_client: httpx.AsyncClient, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    app_client: BotClient, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = (await app_client.post("/v1/runs", json=RUN, headers=auth)).json()
-    service = app_client.app.state.service  # type: ignore[attr-defined]
+    reads = app_client.core.reads
 
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(service, "get_run", broken)
-    transport = httpx.ASGITransport(app=app_client.app, raise_app_exceptions=False)  # type: ignore[attr-defined]
+    monkeypatch.setattr(reads, "get_run", broken)
+    transport = httpx.ASGITransport(app=app_client.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         answer = await client.get(f"/v1/runs/{run['id']}", headers=auth)
     assert answer.status_code == 500 and answer.headers["connection"] == "close"
@@ -61,26 +63,26 @@ async def test_a_500_is_json_and_closes_the_connection(
 
 
 @pytest.fixture
-async def api(db_url: str, clock: MovableClock) -> AsyncIterator[tuple[Any, MintedToken]]:
+async def api(db_url: str, clock: MovableClock) -> AsyncIterator[tuple[FastAPI, MintedToken]]:
     """The app with a strict failure budget (2 unknown tokens a second per address)."""
     app = create_app(
         Settings(database_url=db_url, heartbeat_flush_s=3600, auth_failures_per_s=2),
         clock=clock,
     )
     async with app.router.lifespan_context(app):
-        yield app, await mint_token(app.state.store, "billing-bot")
+        yield app, await mint_token(app.state.core.store, "billing-bot")
 
 
-def _client(app: Any, address: str) -> httpx.AsyncClient:
+def _client(app: FastAPI, address: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(address, 4000))
     return httpx.AsyncClient(transport=transport, base_url="http://t")
 
 
 async def test_unknown_tokens_cost_one_lookup_and_a_flood_is_slowed_down(
-    api: tuple[Any, MintedToken],
+    api: tuple[FastAPI, MintedToken],
 ) -> None:
     app, agent = api
-    authenticator: TokenAuthenticator = app.state.authenticator
+    authenticator: TokenAuthenticator = app.state.core.authenticator
     async with _client(app, "10.0.0.1") as attacker, _client(app, "10.0.0.2") as honest:
         before = authenticator.lookups
         statuses = [
@@ -101,16 +103,18 @@ async def test_unknown_tokens_cost_one_lookup_and_a_flood_is_slowed_down(
 
 
 async def test_a_revoked_token_stops_working_within_the_cache_ttl(
-    api: tuple[Any, MintedToken], monkeypatch: pytest.MonkeyPatch
+    api: tuple[FastAPI, MintedToken], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, agent = api
     assert app.state.settings.token_cache_ttl_s <= 2  # the README promises a second or two
     now = [1000.0]
-    monkeypatch.setattr("opslayer.bot.tokens.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("opslayer.bot.people.tokens.time.monotonic", lambda: now[0])
     auth = {"Authorization": f"Bearer {agent.token}"}
     async with _client(app, "10.0.0.3") as client:
         assert (await client.get("/v1/runs", headers=auth)).status_code == 200
-        await revoke_tokens(app.state.store, "billing-bot")  # from another process, say the CLI
+        await revoke_tokens(
+            app.state.core.store, "billing-bot"
+        )  # from another process, say the CLI
         assert (await client.get("/v1/runs", headers=auth)).status_code == 200  # still cached
         now[0] += app.state.settings.token_cache_ttl_s + 0.01
         assert (await client.get("/v1/runs", headers=auth)).status_code == 401

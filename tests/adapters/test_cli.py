@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from opslayer.adapters.cli import build_parser, main
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -86,12 +91,12 @@ async def test_cli_runs_list_and_show_read_what_agents_wrote(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from opslayer.adapters.app import create_app
-    from opslayer.bot.config import Settings
-    from opslayer.bot.tokens import mint_token
+    from opslayer.adapters.settings import Settings
+    from opslayer.bot.people.tokens import mint_token
 
     app = create_app(Settings(database_url=db))
     async with app.router.lifespan_context(app):
-        minted = await mint_token(app.state.store, "billing-bot")
+        minted = await mint_token(app.state.core.store, "billing-bot")
         auth = {"Authorization": f"Bearer {minted.token}"}
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
@@ -138,22 +143,20 @@ async def test_cli_runs_list_and_show_read_what_agents_wrote(
         assert expected in shown, expected
 
 
-async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
     """The CLI runs its own event loop, so it cannot run on the test's."""
-    import asyncio
-
     return await asyncio.to_thread(fn, *args)
 
 
 async def _seed_run(db: str, *, fail: bool = False) -> dict[str, str]:
     """An agent registers a run that is waiting for approval, with one unsafe checkpoint."""
     from opslayer.adapters.app import create_app
-    from opslayer.bot.config import Settings
-    from opslayer.bot.tokens import mint_token
+    from opslayer.adapters.settings import Settings
+    from opslayer.bot.people.tokens import mint_token
 
     app = create_app(Settings(database_url=db))
     async with app.router.lifespan_context(app):
-        minted = await mint_token(app.state.store, "billing-bot")
+        minted = await mint_token(app.state.core.store, "billing-bot")
         auth = {"Authorization": f"Bearer {minted.token}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

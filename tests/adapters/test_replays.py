@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 
-from opslayer.bot.tokens import MintedToken
+from opslayer.bot.people.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
+from tests.harness import BotClient
 from tests.slack_support import asks_approval, click, signed
 from tests.support import eventually
 from tests.teams_support import Teams, run_waiting_for_approval
@@ -20,7 +21,7 @@ async def _commands(client: httpx.AsyncClient, agent: MintedToken, run_id: str) 
 
 
 async def test_a_replayed_slack_click_is_refused_and_issues_nothing(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     body = {"external_id": "j", "title": "T", "owner": {"email": "alice@example.com"}}

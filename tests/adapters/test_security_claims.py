@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from opslayer.adapters.cli import main
-from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_connector import FakeConnector
 from tests.fake_slack import FakeSlack
+from tests.harness import BotClient
 from tests.slack_support import asks_approval, buttons, click, signed
 from tests.teams_support import Teams, audit_rows, run_waiting_for_approval
 
@@ -48,14 +49,14 @@ async def _claims_admin(client: httpx.AsyncClient, store: Any, **chat_id: str) -
 
 
 async def test_a_claimed_slack_id_cannot_approve_another_agents_run(
-    bot: tuple[httpx.AsyncClient, MintedToken],
+    bot: tuple[BotClient, MintedToken],
     slack: FakeSlack,
     receiver: AgentReceiver,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client, agent = bot
-    store = client.app.state.store  # type: ignore[attr-defined]
+    store = client.store
     await _claims_admin(client, store, slack_user_id="UEVIL")
     body = {
         "external_id": "pay-1",
@@ -85,7 +86,7 @@ async def test_a_claimed_slack_id_cannot_approve_another_agents_run(
     assert await asyncio.to_thread(main, argv) == 1
     run = (await client.get(f"/v1/runs/{victim['id']}", headers=auth)).json()
     assert run["status"] == "waiting_approval" and run["pending_commands"] == []
-    assert await client.app.state.outbox.listing() == []  # type: ignore[attr-defined]
+    assert await client.core.outbox.listing() == []
     assert receiver.received == []
 
 
@@ -93,7 +94,7 @@ async def test_a_claimed_teams_id_cannot_approve_another_agents_run(
     teams: tuple[Teams, MintedToken], connector: FakeConnector, receiver: AgentReceiver
 ) -> None:
     bot, agent = teams
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     await _claims_admin(bot.client, store, teams_user_id="aad-evil")
     run, card = await run_waiting_for_approval(bot, agent, receiver)
 
@@ -105,5 +106,5 @@ async def test_a_claimed_teams_id_cannot_approve_another_agents_run(
     auth = {"Authorization": f"Bearer {agent.token}"}
     detail = (await bot.client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
     assert detail["approvals"][0]["status"] == "pending" and detail["pending_commands"] == []
-    assert await bot.client.app.state.outbox.listing() == []  # type: ignore[attr-defined]
+    assert await bot.client.core.outbox.listing() == []
     assert receiver.received == []

@@ -14,20 +14,21 @@ from slack_sdk.models.blocks import Block
 from standardwebhooks.webhooks import Webhook
 
 from opslayer.adapters.app import create_app
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.slack.blocks import retry_modal
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_person, find_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import Via
-from opslayer.bot.tokens import MintedToken, mint_token
+from opslayer.bot.audit import Via
+from opslayer.bot.people.directory import add_person, find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
+from tests.harness import BotClient
 from tests.slack_support import asks_approval, buttons, click, signed, slash
 from tests.support import MovableClock
 
 
 async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_message(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
 ) -> None:
     client, agent = bot
     body = {
@@ -62,7 +63,7 @@ async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_me
 
 
 async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_ephemerally(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     auth = {"Authorization": f"Bearer {agent.token}"}
@@ -97,7 +98,7 @@ async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_epheme
 
 
 async def test_forged_or_stale_signatures_are_refused(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, _ = bot
     form = urlencode(slash(slack, "help"))
@@ -111,7 +112,7 @@ async def test_forged_or_stale_signatures_are_refused(
 
 
 async def test_agent_command_answers_ephemerally(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     auth = {"Authorization": f"Bearer {agent.token}"}
@@ -139,7 +140,7 @@ async def test_agent_command_answers_ephemerally(
 
 
 async def test_manifest_and_handlers_agree(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     """Every slash command the manifest declares is answered; one it does not declare is not."""
     from pathlib import Path
@@ -160,7 +161,7 @@ async def test_manifest_and_handlers_agree(
 
 
 async def test_owner_known_by_email_is_found_and_messaged_directly(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     slack.users["bob@example.com"] = "UBOB"
@@ -199,7 +200,7 @@ def submit(user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -
 
 
 async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
 ) -> None:
     from slack_sdk.models.views import View
 
@@ -255,7 +256,7 @@ async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
         run["id"], [{"checkpoint_id": "c1", "step": "pay"}, {"checkpoint_id": "c2", "step": "paid"}]
     )
     View(**retry_view).validate_json()
-    chosen = {
+    chosen: dict[str, dict[str, Any]] = {
         "checkpoint": {"type": "static_select", "selected_option": {"value": "c1"}},
         "confirm": {"type": "checkboxes", "selected_options": []},
     }
@@ -279,15 +280,14 @@ async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
 
 
 async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
-    from opslayer.bot.directory import add_person
+    from opslayer.bot.people.directory import add_person
 
     client, agent = bot
     await add_person(
-        client._transport.app.state.store,
-        identity=Identity(email="bob@example.com", name="Bob", slack_user_id="UBOB"),
-    )  # type: ignore[attr-defined]
+        client.store, identity=Identity(email="bob@example.com", name="Bob", slack_user_id="UBOB")
+    )
     body = {"external_id": "m2", "title": "Sync", "owner": {"email": "alice@example.com"}}
     await asks_approval(client, agent, body, {"request_id": "r", "title": "Go?"})
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
@@ -322,10 +322,11 @@ async def test_reassign_modal_offers_the_run_and_details_shows_the_timeline(
 
 
 async def test_status_here_is_shared_and_digests_fit_block_kit(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     from opslayer.adapters.slack.blocks import MAX_BLOCKS, digest_blocks
-    from opslayer.bot.views import DigestLine, digest_view
+    from opslayer.bot.views.digest import digest_view
+    from opslayer.bot.views.model import DigestLineView
 
     client, agent = bot
     auth = {"Authorization": f"Bearer {agent.token}"}
@@ -344,10 +345,16 @@ async def test_status_here_is_shared_and_digests_fit_block_kit(
         and "Shared" in slack.responses[0]["text"]
     )
 
-    owners = {
-        f"Owner {i}": [DigestLine(f"run_{i}", f"run {i}", "running", ["stuck"], "3 h")]
-        for i in range(80)
-    }
+    def line(i: int) -> DigestLineView:
+        return {
+            "run_id": f"run_{i}",
+            "title": f"run {i}",
+            "status": "running",
+            "health": ["stuck"],
+            "since": "3 h",
+        }
+
+    owners = {f"Owner {i}": [line(i)] for i in range(80)}
     blocks = digest_blocks(digest_view("payments", "2026-11-26", {"stuck": owners}))
     assert len(blocks) == MAX_BLOCKS and "/agent status all" in json.dumps(blocks[-1])
     for block in blocks:
@@ -355,7 +362,7 @@ async def test_status_here_is_shared_and_digests_fit_block_kit(
 
 
 async def test_subscribe_binds_a_slack_channel_to_the_asker(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, _ = bot
     form = urlencode(slash(slack, "subscribe", channel="C-ALICE"))
@@ -364,7 +371,7 @@ async def test_subscribe_binds_a_slack_channel_to_the_asker(
     ).status_code == 200
     await slack.wait_for(lambda: slack.responses)
     assert "Alice's alerts now come to this channel" in slack.responses[0]["text"]
-    store = client.app.state.store  # type: ignore[attr-defined]
+    store = client.store
     alice = await find_person(store, Identity(slack_user_id="UALICE"))
     assert alice.slack_channel == "C-ALICE"
 
@@ -382,7 +389,7 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
-        store = app.state.store
+        store = app.state.core.store
         await add_person(
             store,
             identity=Identity(email="alice@example.com", name="Alice", slack_user_id="UALICE"),
@@ -418,42 +425,42 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
 
 
 async def test_a_deleted_message_is_not_updated_forever(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     body = {"external_id": "d1", "title": "Gone", "owner": {"email": "alice@example.com"}}
     await asks_approval(client, agent, body)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
-    app = client.app  # type: ignore[attr-defined]
+    app = client
     approval_id = buttons(slack.api("chat.postMessage")[0])["opslayer_approve"]["value"]
-    alice = await find_person(app.state.store, Identity(slack_user_id="UALICE"))
+    alice = await find_person(app.store, Identity(slack_user_id="UALICE"))
     slack.fail["chat.update"] = "message_not_found"  # someone deleted the message
-    await app.state.operations.approve(approval_id.partition("|")[2], person=alice, via=Via.CLI)
+    await app.operations.approvals.approve(approval_id.partition("|")[2], person=alice, via=Via.CLI)
     await slack.wait_for(lambda: slack.api("chat.update"))
-    await app.state.watch.sync()
-    async with app.state.store.read() as uow:
+    await app.core.sync.sync()
+    async with app.store.read() as uow:
         assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
     assert len(slack.api("chat.update")) == 1
 
 
 async def test_a_channel_without_the_bot_is_not_posted_to_forever(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     client, agent = bot
     slack.fail["chat.postMessage"] = "not_in_channel"
     body = {"external_id": "n1", "title": "Nowhere", "owner": {"email": "alice@example.com"}}
     await asks_approval(client, agent, body)
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
-    app = client.app  # type: ignore[attr-defined]
-    await app.state.watch.sync()
-    async with app.state.store.read() as uow:
+    app = client
+    await app.core.sync.sync()
+    async with app.store.read() as uow:
         assert await uow.alerts.to_sync(limit=10) == []
     assert len(slack.api("chat.postMessage")) == 1
     assert any("/invite @opslayer" in r.message for r in caplog.records)
 
 
 async def test_strangers_get_only_the_help_and_are_audited(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, _ = bot
     for n, text in enumerate(["status all", "help"], start=1):
@@ -463,18 +470,13 @@ async def test_strangers_get_only_the_help_and_are_audited(
     texts = sorted(r["text"] for r in slack.responses)
     assert any("not a known person" in t for t in texts)
     assert any("/agent status RUN" in t for t in texts)
-    store = client.app.state.store  # type: ignore[attr-defined]
-    from sqlalchemy import select
-
-    from opslayer.store.tables import audit_events
-
-    async with store.read() as uow:
-        rows = list(await uow.db.execute(select(audit_events)))
-    assert [(r.action, r.actor_name) for r in rows] == [("action.refused", "USTRANGER")]
+    async with client.store.read() as uow:
+        events = await uow.audit.listing()
+    assert [(e.action, e.actor.name) for e in events] == [("action.refused", "USTRANGER")]
 
 
 async def test_agent_text_cannot_ping_the_channel_or_disguise_links(
-    bot: tuple[httpx.AsyncClient, MintedToken], slack: FakeSlack
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack
 ) -> None:
     client, agent = bot
     title = "<!channel> urgent <https://evil.example|invoice>"

@@ -13,10 +13,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from opslayer.adapters.teams.auth import signing_keys
-from opslayer.bot.directory import find_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import Via
-from opslayer.bot.tokens import MintedToken
+from opslayer.bot.audit import Via
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import MintedToken
 from tests.adaptive_cards import assert_valid_cards
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
@@ -44,7 +44,7 @@ async def test_installing_the_bot_greets_and_remembers_the_channel(
     bot, _ = teams
     [welcome] = await bot.replies(1)
     assert "agent subscribe" in welcome
-    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+    async with bot.client.store.read() as uow:
         place = await uow.conversations.get("teams", CHANNEL)
     assert place is not None and place.kind == "channel"
     assert place.reference["serviceUrl"] == f"{bot.connector.url}/"
@@ -148,9 +148,9 @@ async def test_a_decision_made_elsewhere_updates_the_teams_card(
     bot, agent = teams
     run, card = await run_waiting_for_approval(bot, agent, receiver)
     approval_id = card["actions"][0]["data"]["approval_id"]
-    app = bot.client.app  # type: ignore[attr-defined]
-    person = await find_person(app.state.store, Identity(teams_user_id=ALICE))
-    await app.state.operations.reject(approval_id, person=person, via=Via.CLI, comment="no")
+    app = bot.client
+    person = await find_person(app.store, Identity(teams_user_id=ALICE))
+    await app.operations.approvals.reject(approval_id, person=person, via=Via.CLI, comment="no")
     await bot.connector.wait_for(lambda: bot.connector.of("update"))
     updated = bot.connector.of("update")[-1].body["attachments"][0]["content"]
     assert "rejected" in json.dumps(updated).lower() and not updated.get("actions")
@@ -170,15 +170,15 @@ async def test_clicks_without_the_right_say_why_and_change_nothing(
         assert [a["verb"] for a in answer["value"]["actions"]][:2] == ["approve", "reject"]
         shown.append(answer["value"])
     refusals = [e for e in await audit_rows(bot) if e.action == "action.refused"]
-    assert {e.actor_name for e in refusals} >= {"Bob", STRANGER}
-    assert all(e.via == "teams" for e in refusals)
+    assert {e.actor.name for e in refusals} >= {"Bob", STRANGER}
+    assert all(e.actor.via == "teams" for e in refusals)
 
     first = (await bot.send(bot.click(card, "approve"))).json()["value"]
     again = (await bot.send(bot.click(card, "approve"))).json()["value"]  # an outdated card
     assert "Nothing changed" in json.dumps(again) and not again.get("actions")
     assert "out of date" in json.dumps(again)
     outdated = [e for e in await audit_rows(bot) if e.action == "action.refused"][-1]
-    assert outdated.actor_name == "Alice" and outdated.detail["refusal"] == "outdated card"
+    assert outdated.actor.name == "Alice" and outdated.detail["refusal"] == "outdated card"
     await receiver.wait_for(1)
     assert len(receiver.received) == 1  # the agent heard one decision, not two
     assert_valid_cards([*shown, first, again])
@@ -225,10 +225,10 @@ async def test_retry_offers_checkpoints_and_the_replay_warning(
         )
     await bot.client.post(f"/v1/runs/{run['id']}/heartbeat", json={}, headers=auth)
     clock.advance(hours=3)  # then silence: the run is stuck
-    app = bot.client.app  # type: ignore[attr-defined]
-    await app.state.service.flush_heartbeats()
-    await app.state.watch.scan()
-    await app.state.watch.sync()
+    app = bot.client
+    await app.core.cache.flush()
+    await app.core.scanner.scan()
+    await app.core.sync.sync()
     await bot.connector.wait_for(lambda: bot.connector.cards())
     card = bot.connector.cards()[-1]
     form = (await bot.send(bot.click(card, "retry"))).json()["value"]
@@ -255,7 +255,7 @@ async def test_reassign_offers_known_people_and_details_show_the_timeline(
     assert {c["title"] for c in picker["choices"]} == {"Alice", "Bob"}
     done = await bot.send(bot.click(form, "reassign", new_owner=f"teams:{BOB}", reason="leave"))
     assert "Offered" in json.dumps(done.json()["value"])
-    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+    async with bot.client.store.read() as uow:
         offered = await uow.runs.get(run["id"])
     assert offered is not None and offered.pending_owner_id is not None
     # Bob is offered the run on Teams (a personal chat the bot opens) and accepts from the card.
@@ -266,7 +266,7 @@ async def test_reassign_offers_known_people_and_details_show_the_timeline(
     [offer] = [card for card in bot.connector.cards() if "handed over" in json.dumps(card)]
     taken = (await bot.send(bot.click(offer, "accept", user=BOB))).json()["value"]
     assert "The run is yours now" in json.dumps(taken)
-    async with bot.client.app.state.store.read() as uow:  # type: ignore[attr-defined]
+    async with bot.client.store.read() as uow:
         accepted = await uow.runs.get(run["id"])
     assert accepted is not None and accepted.owner.name == "Bob"
     details = (await bot.send(bot.click(card, "details"))).json()["value"]

@@ -17,18 +17,21 @@ from opslayer.adapters.teams.cards import (
     reject_form,
     retry_form,
 )
-from opslayer.bot.domain.alerts import AlertKind
-from opslayer.bot.domain.models import Approval, Person
-from opslayer.bot.domain.status import ApprovalStatus, RunStatus
-from opslayer.bot.views import DigestLine, alert_view, digest_view
+from opslayer.bot.alerts.kinds import AlertKind
+from opslayer.bot.approvals.model import Approval, ApprovalStatus
+from opslayer.bot.people.model import Person
+from opslayer.bot.runs.model import RunStatus
+from opslayer.bot.views.alerts import alert_view
+from opslayer.bot.views.digest import digest_view
+from opslayer.bot.views.model import AlertView, DigestLineView
 from tests.adaptive_cards import assert_valid_cards
 from tests.bot.factories import T0, make_run
 
 TEAMS_OWNER = Person(id="per_2", name="Bo", teams_user_id="aad-bo")
 
 
-def _views() -> list[dict[str, object]]:
-    views = []
+def _views() -> list[AlertView]:
+    views: list[AlertView] = []
     approval = Approval(
         id="apr_1",
         run_id="run_1",
@@ -66,7 +69,7 @@ def test_every_alert_card_is_valid_and_never_shows_more_than_five_buttons() -> N
         if view["state"] == "resolved":
             assert not card.get("actions")  # settled: no buttons
         shown = json.dumps(card)
-        assert view["headline"] in shown  # type: ignore[operator]
+        assert view["headline"] in shown
         if "<at>Bo</at>" in shown:  # the owner is on Teams: mentioned, and the card refreshes
             mentioned += 1
             assert card["refresh"]["userIds"] == ["aad-bo"]
@@ -76,7 +79,7 @@ def test_every_alert_card_is_valid_and_never_shows_more_than_five_buttons() -> N
 
 
 def test_forms_details_and_notices_are_valid() -> None:
-    view = {**_views()[0], "run_title": "Reconcile invoices", "run_id": "run_1"}
+    view: AlertView = {**_views()[0], "run_title": "Reconcile invoices", "run_id": "run_1"}
     cards = [
         reject_form(view),
         reassign_form(view, [("teams:aad-bo", "Bo"), ("email:al@example.com", "Al")]),
@@ -89,8 +92,14 @@ def test_forms_details_and_notices_are_valid() -> None:
 
 
 def test_a_digest_too_big_for_one_message_says_how_many_more() -> None:
-    lines = [
-        DigestLine(f"run_{i}", f"A run with a long title number {i}" * 3, "running", [], "3 h")
+    lines: list[DigestLineView] = [
+        {
+            "run_id": f"run_{i}",
+            "title": f"A run with a long title number {i}" * 3,
+            "status": "running",
+            "health": [],
+            "since": "3 h",
+        }
         for i in range(40)
     ]
     sections = {"stuck": {f"Owner {o}": lines for o in range(60)}}

@@ -7,14 +7,13 @@ import argparse
 import json
 from typing import Any
 
-import httpx
 import pytest
 
-from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_group, add_person, find_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.tokens import MintedToken
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.directory import add_group, add_person, find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import MintedToken
+from opslayer.store.uow import SqlStore
 from tests.adaptive_cards import assert_valid_cards
 from tests.agent_receiver import AgentReceiver
 from tests.bot_framework import (
@@ -22,6 +21,7 @@ from tests.bot_framework import (
     new_key,
 )
 from tests.fake_connector import FakeConnector
+from tests.harness import running
 from tests.support import MovableClock
 from tests.teams_support import (
     ALICE,
@@ -65,7 +65,7 @@ async def test_agent_commands_in_a_channel_and_in_a_personal_chat(
     refused = (await bot.replies(said + len(asked) + 1))[-1]
     assert "not a known person" in refused
     assert any(
-        e.actor_name == STRANGER for e in await audit_rows(bot) if e.action == "action.refused"
+        e.actor.name == STRANGER for e in await audit_rows(bot) if e.action == "action.refused"
     )
 
 
@@ -79,7 +79,7 @@ async def test_subscribe_binds_the_channel_and_alerts_follow(
     assert "Bob's alerts now come to this channel" in (await bot.replies(said + 1))[-1]
     await bot.send(bot.say("agent subscribe team payments", user=BOB, conversation=elsewhere))
     assert "may not bind group payments" in (await bot.replies(said + 2))[-1]  # not a member
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     async with store.read() as uow:
         group = await uow.people.group("payments")
     assert group is not None and group.teams_channel == CHANNEL  # unchanged
@@ -97,7 +97,7 @@ async def test_direct_alerts_go_to_the_personal_chat_the_bot_was_given(
     teams: tuple[Teams, MintedToken], receiver: AgentReceiver
 ) -> None:
     bot, agent = teams
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     await add_person(store, identity=Identity(name="Carol", teams_user_id="aad-carol"))
     personal = "a:1carol-personal"
     hello = bot.activity(
@@ -114,7 +114,7 @@ async def test_the_bot_opens_a_personal_chat_with_an_owner_it_never_heard_from(
     teams: tuple[Teams, MintedToken], receiver: AgentReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot, agent = teams
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     await add_person(store, identity=Identity(name="Erin", teams_user_id="aad-erin"))
     await bot.replies(1)
     _, card = await run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-erin")
@@ -136,8 +136,8 @@ async def test_the_bot_opens_a_personal_chat_with_an_owner_it_never_heard_from(
     await bot.client.post(
         f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
     )
-    app = bot.client.app  # type: ignore[attr-defined]
-    await app.state.watch.sync()
+    app = bot.client
+    await app.core.sync.sync()
     assert bot.connector.script == [] and len(bot.connector.of("post")) == 2  # greeting, Erin's
     assert any("installed" in r.message for r in caplog.records if r.name == "opslayer.teams")
     assert_valid_cards([card])
@@ -155,16 +155,10 @@ async def test_a_throttled_post_is_retried_after_retry_after(
 
 
 async def test_dev_mode_takes_unauthenticated_traffic_and_teams_is_off_without_it(
-    db_url: str, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+    db_url: str, connector: FakeConnector, clock: MovableClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     for dev, expected in ((True, 200), (False, 404)):
-        app = create_app(Settings(database_url=db_url, teams_dev=dev))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-            ) as client,
-        ):
+        async with running(Settings(database_url=db_url, teams_dev=dev), clock) as client:
             bot = Teams(client, connector, new_key())
             answer = await client.post("/api/messages", json=bot.say("agent help"))
             assert answer.status_code == expected
@@ -175,7 +169,7 @@ async def test_reminders_escalations_and_digests_reach_teams(
     teams: tuple[Teams, MintedToken], receiver: AgentReceiver, clock: MovableClock
 ) -> None:
     bot, agent = teams
-    app = bot.client.app  # type: ignore[attr-defined]
+    app = bot.client
     escalations = "19:payments-escalations@thread.tacv2"
     await bot.send(
         bot.activity(
@@ -185,14 +179,14 @@ async def test_reminders_escalations_and_digests_reach_teams(
         )
     )
     await add_group(
-        app.state.store,
+        app.store,
         name="risk",
         teams_channel=CHANNEL,
         teams_escalation_channel=escalations,
         all_clear=True,
     )
     await add_person(
-        app.state.store, identity=Identity(name="Dora", teams_user_id="aad-dora"), group="risk"
+        app.store, identity=Identity(name="Dora", teams_user_id="aad-dora"), group="risk"
     )
     await run_waiting_for_approval(bot, agent, receiver, teams_user_id="aad-dora")
 
@@ -204,19 +198,19 @@ async def test_reminders_escalations_and_digests_reach_teams(
         ]
 
     clock.advance(hours=1, minutes=1)
-    await app.state.watch.follow_ups()
-    await app.state.watch.sync()
+    await app.core.scanner.follow_ups()
+    await app.core.sync.sync()
     reminder = posted_cards(CHANNEL)[-1]
     assert "Reminder" in json.dumps(reminder) and "Refund 1,200 EUR?" in json.dumps(reminder)
 
     clock.advance(hours=3)
-    await app.state.watch.follow_ups()
-    await app.state.watch.sync()
+    await app.core.scanner.follow_ups()
+    await app.core.sync.sync()
     [escalated] = posted_cards(escalations)
     assert "Escalated" in json.dumps(escalated)
 
-    assert await app.state.watch.digest(groups={"risk"}) == 1
-    await app.state.watch.sync()
+    assert await app.core.digests.queue(groups={"risk"}) == 1
+    await app.core.sync.sync()
     digest = posted_cards(CHANNEL)[-1]
     text = json.dumps(digest)
     assert "waiting for approval" in text and "Dora" in text and "Refund batch" in text
@@ -231,7 +225,7 @@ async def test_a_channel_that_removed_the_bot_is_forgotten(
     teams: tuple[Teams, MintedToken], receiver: AgentReceiver
 ) -> None:
     bot, agent = teams
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     await bot.replies(1)
     # Teams answers 403 when the bot is no longer in the channel: the post is given up, not
     # retried every round, and the channel is forgotten.
@@ -294,7 +288,7 @@ async def _run_waiting_for_approval_quietly(
     await bot.client.post(
         f"/v1/runs/{run['id']}/approvals", json={"request_id": "r", "title": "OK?"}, headers=auth
     )
-    await bot.client.app.state.watch.sync()  # type: ignore[attr-defined]
+    await bot.client.core.sync.sync()
     assert bot.connector.script == []
 
 
@@ -306,10 +300,10 @@ async def test_a_deleted_card_is_not_updated_forever(
     bot.connector.script = [(404, {})]  # someone deleted the post
     answer = await bot.send(bot.click(card, "approve"))
     assert "approved" in json.dumps(answer.json()["value"]).lower()
-    app = bot.client.app  # type: ignore[attr-defined]
-    await app.state.watch.sync()
+    app = bot.client
+    await app.core.sync.sync()
     assert bot.connector.script == [] and bot.connector.of("update") == []
-    async with app.state.store.read() as uow:
+    async with app.store.read() as uow:
         assert await uow.alerts.to_sync(limit=10) == []  # given up, not retried every round
 
 
@@ -319,7 +313,7 @@ async def test_someone_known_by_email_is_recognised_on_their_first_message(
     """An agent named the owner by email; Teams knows them by Entra object id. The Bot
     Connector's member record has both, so the first message links them (audited)."""
     bot, agent = teams
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
     auth = {"Authorization": f"Bearer {agent.token}"}
     body = {"external_id": "g1", "title": "Gus's run", "owner": {"email": "gus@example.com"}}
     await bot.client.post("/v1/runs", json=body, headers=auth)
@@ -396,7 +390,8 @@ async def test_conversations_keep_their_names_for_the_cli(
         )
     )
     await bot.send(bot.say("agent help", conversation=alerts))
-    store = bot.client.app.state.store  # type: ignore[attr-defined]
+    store = bot.client.store
+    assert isinstance(store, SqlStore)
     assert await _teams_conversations(argparse.Namespace(), store) == 0
     listed = capsys.readouterr().out
     assert alerts in listed and "Payments › Alerts" in listed and CHANNEL in listed

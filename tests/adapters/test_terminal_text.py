@@ -14,9 +14,12 @@ import pytest
 from opslayer.adapters.app import create_app
 from opslayer.adapters.chat.log import LogNotifier
 from opslayer.adapters.cli import main
+from opslayer.adapters.settings import Settings
 from opslayer.adapters.terminal import EscapingFormatter, printable
-from opslayer.bot.config import Settings
-from opslayer.bot.tokens import mint_token
+from opslayer.bot.alerts.kinds import AlertKind
+from opslayer.bot.people.tokens import mint_token
+from opslayer.bot.views.alerts import alert_view
+from tests.bot.factories import T0, make_run
 
 FORGED = "ok\x1b[2J\x1b[H\nrun_forged  billing-bot  succeeded  ok\r\u202eevil"
 
@@ -44,7 +47,7 @@ async def test_runs_list_and_show_print_agent_text_escaped(
     monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
     app = create_app(Settings(database_url=url))
     async with app.router.lifespan_context(app):
-        minted = await mint_token(app.state.store, "billing-bot")
+        minted = await mint_token(app.state.core.store, "billing-bot")
         auth = {"Authorization": f"Bearer {minted.token}"}
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
@@ -67,7 +70,8 @@ async def test_runs_list_and_show_print_agent_text_escaped(
 
 
 async def test_log_lines_carry_agent_text_escaped(caplog: pytest.LogCaptureFixture) -> None:
-    view = {"kind": "stuck", "headline": f"No sign of life from {FORGED}"}
+    run = make_run(title=FORGED)
+    view = alert_view(AlertKind.STUCK, run, now=T0)
     with caplog.at_level(logging.INFO, logger="opslayer.alerts"):
         await LogNotifier().post({"slack": "C1"}, view)
     [record] = caplog.records

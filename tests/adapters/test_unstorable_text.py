@@ -9,11 +9,10 @@ import json
 import logging
 from typing import Any
 
-import httpx
 import pytest
 
-from opslayer.bot.service import RunService
 from opslayer_client.contract import Heartbeat
+from tests.harness import BotClient
 
 BAD = ("x\u0000", "x\ud800")
 
@@ -33,7 +32,7 @@ def _with(path: tuple[Any, ...], value: Any, body: dict[str, Any]) -> dict[str, 
     return changed
 
 
-RUN = {
+RUN: dict[str, Any] = {
     "external_id": "e",
     "title": "t",
     "owner": {"email": "a@example.com", "name": "A"},
@@ -44,13 +43,13 @@ RUN = {
         "memory": [{"key": "m", "scope": "user", "updated_at": "2026-11-01T00:00:00Z"}],
     },
 }
-CHECKPOINT = {
+CHECKPOINT: dict[str, Any] = {
     "checkpoint_id": "c",
     "step": "s",
     "summary": "sum",
     "side_effects": [{"key": "k", "description": "d", "idempotent": False}],
 }
-APPROVAL = {
+APPROVAL: dict[str, Any] = {
     "request_id": "r",
     "title": "t",
     "details": "d",
@@ -93,7 +92,7 @@ CASES = [
 
 @pytest.mark.parametrize("bad", BAD, ids=["nul", "surrogate"])
 async def test_unstorable_text_is_refused_in_every_string_field_and_changes_nothing(
-    app_client: httpx.AsyncClient, auth: dict[str, str], bad: str
+    app_client: BotClient, auth: dict[str, str], bad: str
 ) -> None:
     run = (
         await app_client.post("/v1/runs", json={**RUN, "external_id": "ok"}, headers=auth)
@@ -115,7 +114,7 @@ async def test_unstorable_text_is_refused_in_every_string_field_and_changes_noth
 
 
 async def test_unstorable_ids_in_paths_and_filters_are_422_not_500(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     for url in ("/v1/runs/x%00", "/v1/approvals/%00", "/v1/runs?owner=%00", "/v1/runs?cursor=a%00"):
         answer = await app_client.get(url, headers=auth)
@@ -125,9 +124,9 @@ async def test_unstorable_ids_in_paths_and_filters_are_422_not_500(
 
 
 async def test_a_heartbeat_the_database_refuses_costs_no_other_agent_its_beat(
-    app_client: httpx.AsyncClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+    app_client: BotClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    service: RunService = app_client.app.state.service  # type: ignore[attr-defined]
+    runs_api = app_client.core.runs
     runs = [
         (
             await app_client.post("/v1/runs", json={**RUN, "external_id": f"r{i}"}, headers=auth)
@@ -135,14 +134,14 @@ async def test_a_heartbeat_the_database_refuses_costs_no_other_agent_its_beat(
         for i in range(3)
     ]
     for run in runs[:2]:
-        await service.heartbeat("billing-bot", run["id"], Heartbeat(message="fine"))
+        await runs_api.heartbeat("billing-bot", run["id"], Heartbeat(message="fine"))
     # What validation would refuse, slipped past it: a lone surrogate no database can encode.
     rogue = Heartbeat.model_construct(message="x\ud800", at=None, step=None, progress=None)
-    await service.heartbeat("billing-bot", runs[2]["id"], rogue)
+    await runs_api.heartbeat("billing-bot", runs[2]["id"], rogue)
     with caplog.at_level(logging.ERROR, logger="opslayer.runs"):
-        assert await service.flush_heartbeats() == 3
+        assert await app_client.core.cache.flush() == 3
     assert runs[2]["id"] in caplog.text
     for run in runs[:2]:
         stored = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
         assert stored["message"] == "fine" and stored["last_heartbeat_at"] is not None
-    assert service.pending_heartbeats == 0
+    assert app_client.core.cache.pending_heartbeats == 0

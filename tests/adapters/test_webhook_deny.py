@@ -10,21 +10,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opslayer.adapters.app import create_app
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import Via
+from opslayer.adapters.settings import Settings
+from opslayer.bot.audit import Via
 from opslayer.bot.operations import Operations
-from opslayer.bot.tokens import mint_token
+from opslayer.bot.people.directory import add_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import mint_token
 from tests.agent_receiver import AgentReceiver
+from tests.harness import BotClient, running
 from tests.support import MovableClock, eventually
 
 
 @pytest.fixture(params=[["default"], ["default", "private"]], ids=["default", "private"])
 async def bot(
     request: pytest.FixtureRequest, tmp_path: Path, clock: MovableClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], list[str]]]:
+) -> AsyncIterator[tuple[BotClient, dict[str, str], list[str]]]:
     deny: list[str] = request.param
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'deny.db'}",
@@ -32,19 +32,14 @@ async def bot(
         run_cache_ttl_s=0,
         webhook_retry_s=[0],
     )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        await add_person(app.state.store, identity=Identity(email="a@example.com", name="A"))
-        minted = await mint_token(app.state.store, "deny-bot")
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client, {"Authorization": f"Bearer {minted.token}"}, deny
+    async with running(settings, clock) as client:
+        await add_person(client.store, identity=Identity(email="a@example.com", name="A"))
+        minted = await mint_token(client.store, "deny-bot")
+        yield client, {"Authorization": f"Bearer {minted.token}"}, deny
 
 
 async def test_spellings_of_this_host_are_refused_at_registration(
-    bot: tuple[httpx.AsyncClient, dict[str, str], list[str]], receiver: AgentReceiver
+    bot: tuple[BotClient, dict[str, str], list[str]], receiver: AgentReceiver
 ) -> None:
     client, auth, deny = bot
     port = httpx.URL(receiver.url).port
@@ -64,18 +59,18 @@ async def test_spellings_of_this_host_are_refused_at_registration(
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_delivery_when_private_is_denied(
-    bot: tuple[httpx.AsyncClient, dict[str, str], list[str]], receiver: AgentReceiver
+    bot: tuple[BotClient, dict[str, str], list[str]], receiver: AgentReceiver
 ) -> None:
     client, auth, deny = bot
     url = receiver.url.replace("127.0.0.1", "localhost")  # a name: checked when it resolves
     body = {"external_id": "n", "title": "t", "owner": {"email": "a@example.com"}}
     run = (await client.post("/v1/runs", json={**body, "webhook_url": url}, headers=auth)).json()
-    ops: Operations = client.app.state.operations  # type: ignore[attr-defined]
-    store = client.app.state.store  # type: ignore[attr-defined]
+    ops: Operations = client.operations
+    store = client.store
     async with store.read() as uow:
         alice = await uow.people.find(Identity(email="a@example.com"))
     assert alice is not None
-    await ops.pause(run["id"], person=alice, via=Via.CLI)
+    await ops.commands.pause(run["id"], person=alice, via=Via.CLI)
 
     async def settled() -> bool:
         commands = (await client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from opslayer.bot.domain.models import Person, Run
-from opslayer.bot.domain.status import RunStatus
+from opslayer.bot.people.model import Person
+from opslayer.bot.runs.model import Run, RunStatus
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

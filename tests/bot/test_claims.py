@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from opslayer.bot.domain.claims import resolve_claim
-from opslayer.bot.domain.models import Identity, Person
+from opslayer.bot.people.claims import resolve_claim
+from opslayer.bot.people.model import Identity, Person
 
 DAVE = Person(id="per_dave", name="Dave", email="dave@corp.example", slack_user_id="UDAVE")
 EVE = Person(id="per_eve", name="Eve", slack_user_id="UEVE")

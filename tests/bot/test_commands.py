@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from opslayer.bot.domain.commands import ALLOWED, check_command, plan_retry, retry_delay
-from opslayer.bot.domain.models import Approval, Checkpoint, Person, SideEffect
-from opslayer.bot.domain.status import ApprovalStatus, CommandKind, Health
-from opslayer.bot.domain.status import RunStatus as S
+from opslayer.bot.approvals.model import Approval, ApprovalStatus
+from opslayer.bot.commands.model import CommandKind
+from opslayer.bot.commands.rules import ALLOWED, check_command, plan_retry, retry_delay
 from opslayer.bot.errors import InvalidTransition, ValidationFailed
-from opslayer.bot.rights import Admins, may_act
+from opslayer.bot.people.model import Person
+from opslayer.bot.people.rights import Admins, may_act
+from opslayer.bot.runs.model import Checkpoint, Health, SideEffect
+from opslayer.bot.runs.model import RunStatus as S
 from tests.bot.factories import T0, make_run
 
 K = CommandKind

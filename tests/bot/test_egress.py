@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import HttpUrl, TypeAdapter
 
 from opslayer.adapters.webhooks.resolver import GuardedResolver
-from opslayer.bot.egress import DEFAULT_EGRESS, Egress
+from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
 
 PRIVATE = Egress.parse(["default", "private"])
 
@@ -100,8 +100,10 @@ async def test_a_name_resolving_to_any_address_is_refused_at_delivery(
     address = host.strip("[]")
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
 
-    class Dns:
-        async def resolve(self, name: str, port: int = 0, family_: Any = 0) -> list[Any]:
+    class Dns(AbstractResolver):
+        async def resolve(
+            self, name: str, port: int = 0, family_: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
             return [
                 {
                     "hostname": name,
@@ -117,7 +119,7 @@ async def test_a_name_resolving_to_any_address_is_refused_at_delivery(
             return None
 
     for egress, refuses in ((DEFAULT_EGRESS, default_refuses), (PRIVATE, private_refuses)):
-        resolver = GuardedResolver(egress, inner=Dns())  # type: ignore[arg-type]
+        resolver = GuardedResolver(egress, inner=Dns())
         if refuses:
             with pytest.raises(OSError, match="OPSLAYER_WEBHOOK_DENY"):
                 await resolver.resolve("agent.example", 443)

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from opslayer.bot.domain.liveness import record_heartbeat
-from opslayer.bot.domain.models import Person, Policy
-from opslayer.bot.domain.policy import FindingKind as F
-from opslayer.bot.domain.policy import assess, detect, next_check_at
-from opslayer.bot.domain.status import Health
-from opslayer.bot.domain.status import RunStatus as S
+from opslayer.bot.alerts.kinds import AlertKind as F
+from opslayer.bot.people.model import Person
+from opslayer.bot.runs.health import assess, detect, next_check_at, record_heartbeat
+from opslayer.bot.runs.model import Health, Policy
+from opslayer.bot.runs.model import RunStatus as S
 from tests.bot.factories import T0, make_run
 
 POLICY = Policy(

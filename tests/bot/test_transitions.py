@@ -6,18 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from opslayer.bot.domain.status import RunStatus as S
-from opslayer.bot.domain.transitions import (
+from opslayer.bot.errors import InvalidTransition
+from opslayer.bot.runs.model import RunStatus as S
+from opslayer.bot.runs.transitions import (
     TRANSITIONS,
     CloseOpenApprovals,
     StatusChanged,
     event_for_report,
     transition,
 )
-from opslayer.bot.domain.transitions import (
-    RunEvent as E,
-)
-from opslayer.bot.errors import InvalidTransition
+from opslayer.bot.runs.transitions import RunEvent as E
 from tests.bot.factories import T0, make_run
 
 LATER = T0 + timedelta(minutes=5)

@@ -15,13 +15,15 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from opslayer.bot.directory import find_person
-from opslayer.bot.domain.models import Identity, Person
-from opslayer.bot.domain.status import CommandStatus, Via
+from opslayer.bot.audit import Via
+from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.errors import ConfirmationRequired, Conflict, InvalidTransition, NotAuthorized
 from opslayer.bot.operations import Operations
-from opslayer.bot.tokens import MintedToken
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.people.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver, agent_receiver
+from tests.harness import BotClient, running
 from tests.support import MovableClock, eventually
 
 
@@ -32,13 +34,12 @@ async def receiver() -> AsyncIterator[AgentReceiver]:
         yield r
 
 
-def ops(client: httpx.AsyncClient) -> Operations:
-    operations: Operations = client.app.state.operations  # type: ignore[attr-defined]
-    return operations
+def ops(client: BotClient) -> Operations:
+    return client.operations
 
 
-async def person(client: httpx.AsyncClient, email: str) -> Person:
-    return await find_person(client.app.state.store, Identity(email=email))  # type: ignore[attr-defined]
+async def person(client: BotClient, email: str) -> Person:
+    return await find_person(client.store, Identity(email=email))
 
 
 async def started_run(
@@ -64,7 +65,7 @@ def verified(agent: MintedToken, delivery: Any) -> dict[str, Any]:
 
 
 async def test_approval_decision_reaches_the_agent_signed_with_its_state(
-    app_client: httpx.AsyncClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     approval = (
@@ -75,7 +76,7 @@ async def test_approval_decision_reaches_the_agent_signed_with_its_state(
         )
     ).json()
     alice = await person(app_client, "alice@example.com")
-    decision = await ops(app_client).approve(
+    decision = await ops(app_client).approvals.approve(
         approval["id"], person=alice, via=Via.CLI, comment="fine"
     )
 
@@ -113,7 +114,7 @@ async def _until_status(
 
 
 async def test_second_click_is_told_who_decided_first(
-    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     approval = (
@@ -137,8 +138,8 @@ async def test_second_click_is_told_who_decided_first(
         await person(app_client, "bob@example.com"),
     )
     results = await asyncio.gather(
-        ops(app_client).approve(approval["id"], person=alice, via=Via.SLACK),
-        ops(app_client).reject(approval["id"], person=bob, via=Via.TEAMS),
+        ops(app_client).approvals.approve(approval["id"], person=alice, via=Via.SLACK),
+        ops(app_client).approvals.reject(approval["id"], person=bob, via=Via.TEAMS),
         return_exceptions=True,
     )
     winners = [r for r in results if not isinstance(r, Exception)]
@@ -157,7 +158,7 @@ async def test_second_click_is_told_who_decided_first(
 
 
 async def test_stranger_is_refused_and_the_refusal_audited(
-    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     await app_client.post(
@@ -171,29 +172,31 @@ async def test_stranger_is_refused_and_the_refusal_audited(
     )
     mallory = await person(app_client, "mallory@example.com")
     with pytest.raises(NotAuthorized, match="Mallory may not cancel"):
-        await ops(app_client).cancel(run["id"], person=mallory, via=Via.SLACK, reason="because")
+        await ops(app_client).commands.cancel(
+            run["id"], person=mallory, via=Via.SLACK, reason="because"
+        )
     audit = (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
     assert audit[-1]["action"] == "action.refused" and audit[-1]["actor"]["name"] == "Mallory"
     assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
 
 
 async def test_commands_the_status_does_not_allow_change_nothing(
-    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     alice = await person(app_client, "alice@example.com")
     with pytest.raises(InvalidTransition, match="running"):
-        await ops(app_client).resume(run["id"], person=alice, via=Via.CLI)
+        await ops(app_client).commands.resume(run["id"], person=alice, via=Via.CLI)
     await app_client.post(
         f"/v1/runs/{run['id']}/status", json={"status": "succeeded"}, headers=auth
     )
     with pytest.raises(InvalidTransition, match="succeeded"):
-        await ops(app_client).retry(run["id"], person=alice, via=Via.CLI)
+        await ops(app_client).commands.retry(run["id"], person=alice, via=Via.CLI)
     assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
 
 
 async def test_double_click_sends_one_command(
-    app_client: httpx.AsyncClient,
+    app_client: BotClient,
     auth: dict[str, str],
     receiver: AgentReceiver,
     clock: MovableClock,
@@ -201,8 +204,8 @@ async def test_double_click_sends_one_command(
     run = await started_run(app_client, auth, receiver)
     alice = await person(app_client, "alice@example.com")
     first, second = await asyncio.gather(
-        ops(app_client).pause(run["id"], person=alice, via=Via.SLACK),
-        ops(app_client).pause(run["id"], person=alice, via=Via.SLACK),
+        ops(app_client).commands.pause(run["id"], person=alice, via=Via.SLACK),
+        ops(app_client).commands.pause(run["id"], person=alice, via=Via.SLACK),
     )
     assert (
         first.command.id == second.command.id and [first.created, second.created].count(True) == 1
@@ -212,12 +215,12 @@ async def test_double_click_sends_one_command(
     clock.advance(seconds=1)
     await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "paused"}, headers=auth)
     await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth)
-    third = await ops(app_client).pause(run["id"], person=alice, via=Via.SLACK)
+    third = await ops(app_client).commands.pause(run["id"], person=alice, via=Via.SLACK)
     assert third.created and third.command.id != first.command.id
 
 
 async def test_retry_warns_before_replaying_unsafe_side_effects(
-    app_client: httpx.AsyncClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], agent: MintedToken, receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     for cid, effects in [
@@ -237,15 +240,15 @@ async def test_retry_warns_before_replaying_unsafe_side_effects(
     )
     alice = await person(app_client, "alice@example.com")
     with pytest.raises(ConfirmationRequired, match="charge:9 \\(charged 40 EUR\\)"):
-        await ops(app_client).retry(
+        await ops(app_client).commands.retry(
             run["id"], person=alice, via=Via.CLI, from_checkpoint_id="fetch"
         )
     assert (await app_client.get(f"/v1/runs/{run['id']}/commands", headers=auth)).json() == []
     # From after the charge nothing unsafe repeats; from before it, only with a yes.
-    safe = await ops(app_client).retry(
+    safe = await ops(app_client).commands.retry(
         run["id"], person=alice, via=Via.CLI, from_checkpoint_id="charge"
     )
-    risky = await ops(app_client).retry(
+    risky = await ops(app_client).commands.retry(
         run["id"], person=alice, via=Via.CLI, from_checkpoint_id="fetch", confirm_replay=True
     )
     deliveries = await receiver.wait_for(2)
@@ -256,7 +259,7 @@ async def test_retry_warns_before_replaying_unsafe_side_effects(
 
 
 async def test_resuming_a_stale_run_needs_confirmation(
-    app_client: httpx.AsyncClient,
+    app_client: BotClient,
     auth: dict[str, str],
     receiver: AgentReceiver,
     clock: MovableClock,
@@ -266,15 +269,15 @@ async def test_resuming_a_stale_run_needs_confirmation(
     alice = await person(app_client, "alice@example.com")
     clock.advance(hours=2)
     with pytest.raises(ConfirmationRequired, match="has been paused since"):
-        await ops(app_client).resume(run["id"], person=alice, via=Via.CLI)
-    decision = await ops(app_client).resume(
+        await ops(app_client).commands.resume(run["id"], person=alice, via=Via.CLI)
+    decision = await ops(app_client).commands.resume(
         run["id"], person=alice, via=Via.CLI, confirm_stale=True
     )
     assert decision.command.kind.value == "resume"
 
 
 async def test_failed_deliveries_retry_on_schedule_honouring_retry_after(
-    app_client: httpx.AsyncClient,
+    app_client: BotClient,
     auth: dict[str, str],
     agent: MintedToken,
     receiver: AgentReceiver,
@@ -283,10 +286,10 @@ async def test_failed_deliveries_retry_on_schedule_honouring_retry_after(
     run = await started_run(app_client, auth, receiver)
     receiver.script = [(503, {"Retry-After": "120"}), (302, {"Location": "http://elsewhere/"})]
     alice = await person(app_client, "alice@example.com")
-    decision = await ops(app_client).cancel(
+    decision = await ops(app_client).commands.cancel(
         run["id"], person=alice, via=Via.CLI, reason="wrong data"
     )
-    deliverer = app_client.app.state.deliverer  # type: ignore[attr-defined]
+    deliverer = app_client.deliverer
     await receiver.wait_for(1)
     await _until_attempts(app_client, auth, run["id"], 1)
     clock.advance(seconds=100)  # the schedule says 5 s, the agent asked for 120: not yet
@@ -314,12 +317,12 @@ async def _until_attempts(
 
 
 async def test_gone_stops_delivery_and_flags_the_run_undelivered(
-    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], receiver: AgentReceiver
 ) -> None:
     run = await started_run(app_client, auth, receiver)
     receiver.script = [(410, {})]
     alice = await person(app_client, "alice@example.com")
-    decision = await ops(app_client).pause(run["id"], person=alice, via=Via.CLI)
+    decision = await ops(app_client).commands.pause(run["id"], person=alice, via=Via.CLI)
     await receiver.wait_for(1)
     await _until_status(app_client, auth, run["id"], decision.command.id, "undelivered")
     stored = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
@@ -327,24 +330,24 @@ async def test_gone_stops_delivery_and_flags_the_run_undelivered(
     audit = (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
     assert audit[-1]["action"] == "command.undelivered" and "410" in audit[-1]["reason"]
     # Fixed on the agent's side: redelivery clears the flag once it arrives.
-    await ops(app_client).redeliver(decision.command.id, person=alice, via=Via.CLI)
+    await ops(app_client).commands.redeliver(decision.command.id, person=alice, via=Via.CLI)
     await receiver.wait_for(2)
     await _until_status(app_client, auth, run["id"], decision.command.id, "delivered")
     assert (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()["health"] == []
 
 
 async def test_exhausted_schedule_marks_undelivered(
-    app_client: httpx.AsyncClient,
+    app_client: BotClient,
     auth: dict[str, str],
     receiver: AgentReceiver,
     clock: MovableClock,
 ) -> None:
     run = await started_run(app_client, auth, receiver)
-    schedule = app_client.app.state.settings.webhook_retry_s  # type: ignore[attr-defined]
+    schedule = app_client.settings.webhook_retry_s
     receiver.script = [(500, {})] * len(schedule)
     alice = await person(app_client, "alice@example.com")
-    decision = await ops(app_client).cancel(run["id"], person=alice, via=Via.CLI)
-    deliverer = app_client.app.state.deliverer  # type: ignore[attr-defined]
+    decision = await ops(app_client).commands.cancel(run["id"], person=alice, via=Via.CLI)
+    deliverer = app_client.deliverer
     await receiver.wait_for(1)
     await _until_attempts(app_client, auth, run["id"], 1)
     for attempt in range(2, len(schedule) + 1):
@@ -357,12 +360,12 @@ async def test_exhausted_schedule_marks_undelivered(
 
 
 async def test_polling_agent_gets_and_acks_its_commands(
-    app_client: httpx.AsyncClient, auth: dict[str, str]
+    app_client: BotClient, auth: dict[str, str]
 ) -> None:
     body = {"external_id": "poller", "title": "No webhook", "owner": {"email": "alice@example.com"}}
     run = (await app_client.post("/v1/runs", json=body, headers=auth)).json()
     alice = await person(app_client, "alice@example.com")
-    decision = await ops(app_client).pause(run["id"], person=alice, via=Via.CLI)
+    decision = await ops(app_client).commands.pause(run["id"], person=alice, via=Via.CLI)
     pending = (
         await app_client.get(f"/v1/runs/{run['id']}/commands?status=pending", headers=auth)
     ).json()
@@ -390,7 +393,7 @@ async def test_polling_agent_gets_and_acks_its_commands(
 
 
 async def test_an_agent_that_never_answers_does_not_hold_up_the_others(
-    app_client: httpx.AsyncClient, auth: dict[str, str], receiver: AgentReceiver
+    app_client: BotClient, auth: dict[str, str], receiver: AgentReceiver
 ) -> None:
     async with agent_receiver() as slow:
         slow.hang = asyncio.Event()  # takes the request, never answers (until the timeout)
@@ -403,9 +406,9 @@ async def test_an_agent_that_never_answers_does_not_hold_up_the_others(
         }
         other = (await app_client.post("/v1/runs", json=body, headers=auth)).json()
         alice = await person(app_client, "alice@example.com")
-        await ops(app_client).cancel(stuck["id"], person=alice, via=Via.CLI)
+        await ops(app_client).commands.cancel(stuck["id"], person=alice, via=Via.CLI)
         await slow.wait_for(1)
-        decision = await ops(app_client).cancel(other["id"], person=alice, via=Via.CLI)
+        decision = await ops(app_client).commands.cancel(other["id"], person=alice, via=Via.CLI)
         [delivery] = await receiver.wait_for(1)
         assert delivery.headers["webhook-id"] == decision.command.id
         slow.hang.set()
@@ -416,42 +419,39 @@ async def test_a_webhook_name_that_resolves_into_a_denied_network_is_never_calle
 ) -> None:
     """OPSLAYER_WEBHOOK_DENY=private: `localhost` passes registration (a name), but its address
     is checked when the connection is made, and the delivery fails saying why."""
-    from opslayer.adapters.app import create_app
-    from opslayer.bot.config import Settings
-    from opslayer.bot.tokens import mint_token
+    from opslayer.adapters.settings import Settings
+    from opslayer.bot.people.tokens import mint_token
 
     settings = Settings(database_url=db_url, webhook_deny=["default", "private"])
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        agent = await mint_token(app.state.store, "billing-bot")
+    async with running(settings, clock) as client:
+        agent = await mint_token(client.store, "billing-bot")
         auth = {"Authorization": f"Bearer {agent.token}"}
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://opslayer.test"
-        ) as client:
-            client.app = app  # type: ignore[attr-defined]
-            literal = await client.post(
-                "/v1/runs",
-                json={
-                    "external_id": "x",
-                    "title": "t",
-                    "owner": {"email": "a@example.com"},
-                    "webhook_url": receiver.url,
-                },  # 127.0.0.1: refused at once
-                headers=auth,
-            )
-            assert literal.status_code == 422
-            named = receiver.url.replace("127.0.0.1", "localhost")
-            run = await started_run(client, auth, receiver, webhook_url=named)
-            decision = await ops(client).pause(
-                run["id"], person=await person(client, "alice@example.com"), via=Via.CLI
-            )
+        literal = await client.post(
+            "/v1/runs",
+            json={
+                "external_id": "x",
+                "title": "t",
+                "owner": {"email": "a@example.com"},
+                "webhook_url": receiver.url,
+            },  # 127.0.0.1: refused at once
+            headers=auth,
+        )
+        assert literal.status_code == 422
+        named = receiver.url.replace("127.0.0.1", "localhost")
+        run = await started_run(client, auth, receiver, webhook_url=named)
+        decision = await ops(client).commands.pause(
+            run["id"], person=await person(client, "alice@example.com"), via=Via.CLI
+        )
 
-            async def tried() -> list[dict[str, Any]]:
-                url = f"/v1/runs/{run['id']}/commands"
-                commands: list[dict[str, Any]] = (await client.get(url, headers=auth)).json()
-                return [c for c in commands if c["id"] == decision.command.id and c["attempts"]]
+        async def tried() -> list[dict[str, Any]]:
+            url = f"/v1/runs/{run['id']}/commands"
+            commands: list[dict[str, Any]] = (await client.get(url, headers=auth)).json()
+            return [c for c in commands if c["id"] == decision.command.id and c["attempts"]]
 
-            await eventually(lambda: tried())
-            [command] = await tried()
-            assert "OPSLAYER_WEBHOOK_DENY" in command["last_error"]
+        async def tried_once() -> bool:
+            return bool(await tried())
+
+        await eventually(tried_once)
+        [command] = await tried()
+        assert "OPSLAYER_WEBHOOK_DENY" in command["last_error"]
     assert receiver.received == []

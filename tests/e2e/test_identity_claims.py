@@ -18,12 +18,12 @@ import pytest
 
 from opslayer.adapters.app import create_app
 from opslayer.adapters.chat.use_cases import UseCases
-from opslayer.bot.config import Settings
-from opslayer.bot.directory import add_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import Via
+from opslayer.adapters.settings import Settings
+from opslayer.bot.audit import Via
 from opslayer.bot.errors import NotAuthorized, OpsError
-from opslayer.bot.tokens import mint_token
+from opslayer.bot.people.directory import add_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import mint_token
 from tests.support import MovableClock
 
 DAVE = "dave@corp.example"
@@ -69,7 +69,7 @@ async def test_claimed_identities_act_only_when_verified(
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
-        store = app.state.store
+        store = app.state.core.store
         use: UseCases = app.state.use_cases
         if known:
             chat = {"slack_user_id": "UCLAIM", "teams_user_id": "aad-claim"} if linked else {}
@@ -102,7 +102,7 @@ async def test_claimed_identities_act_only_when_verified(
                     use,
                     identity,
                     via,
-                    lambda p, v=via: use.operations.pause(run["id"], person=p, via=v),
+                    lambda p, v=via: use.operations.commands.pause(run["id"], person=p, via=v),
                 )
                 assert acted == (field in own), f"{field} acting on the run it was claimed for"
                 # Another agent's run, owned by someone else: only a linked admin may touch it.
@@ -111,7 +111,9 @@ async def test_claimed_identities_act_only_when_verified(
                     use,
                     identity,
                     via,
-                    lambda p, v=via, a=approval_id: use.operations.approve(a, person=p, via=v),
+                    lambda p, v=via, a=approval_id: use.operations.approvals.approve(
+                        a, person=p, via=v
+                    ),
                 )
                 assert acted == (admin and linked), f"{field} approving another agent's run"
 

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from opslayer.bot.directory import find_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import Via
+from opslayer.bot.audit import Via
 from opslayer.bot.operations import Operations
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.rights import Admins
 from opslayer.bot.ports import SystemClock
-from opslayer.bot.rights import Admins
 from opslayer.store.engine import create_engine
 from opslayer.store.uow import SqlStore
 from tests.agent_receiver import agent_receiver
@@ -152,9 +152,11 @@ async def test_sigkill_mid_delivery_loses_nothing_and_never_changes_an_id(
         engine = create_engine(server.env["OPSLAYER_DATABASE_URL"])
         store = SqlStore(engine, SystemClock())
         alice = await find_person(store, Identity(email="alice@example.com"))
-        operations = Operations(store, SystemClock(), admins=Admins())
+        operations = Operations.build(store, SystemClock(), admins=Admins())
         issued = {
-            (await operations.cancel(r, person=alice, via=Via.CLI, reason="stop")).command.id
+            (
+                await operations.commands.cancel(r, person=alice, via=Via.CLI, reason="stop")
+            ).command.id
             for r in run_ids
         }
         await engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -45,10 +45,10 @@ def posted(servers: tuple[Server, Server], kind: str) -> int:
     return sum(s.log.read_text().count(f"[{kind} → ") for s in servers)
 
 
-def until(check: object, within_s: float) -> None:
+def until(check: Callable[[], bool], within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     raise AssertionError(f"not within {within_s} s")

@@ -8,14 +8,14 @@ import dataclasses
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from opslayer.bot.domain.models import Identity
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import hash_token, mint_token
 from opslayer.bot.ports import BeatUpdate, RunFilter
-from opslayer.bot.service import RunService
-from opslayer.bot.tokens import hash_token, mint_token
 from opslayer.store import migrate
 from opslayer.store.tables import metadata
 from opslayer.store.uow import SqlStore
 from opslayer_client.contract import RunCreate
+from tests.replica import replica
 from tests.support import MovableClock
 
 
@@ -51,7 +51,7 @@ async def test_concurrent_registrations_of_one_external_id_make_one_run(
     store: SqlStore, clock: MovableClock
 ) -> None:
     await mint_token(store, "bot-a")
-    service = RunService(store, clock)
+    service = replica(store, clock).runs
     results = await asyncio.gather(
         *(service.register_run("bot-a", _registration()) for _ in range(5))
     )
@@ -70,7 +70,7 @@ async def test_update_with_a_stale_version_writes_nothing(
     store: SqlStore, clock: MovableClock
 ) -> None:
     await mint_token(store, "bot-a")
-    run, _ = await RunService(store, clock).register_run("bot-a", _registration())
+    run, _ = await replica(store, clock).runs.register_run("bot-a", _registration())
     async with store.transaction() as uow:
         assert await uow.runs.update(
             dataclasses.replace(run, title="first", version=2), expected_version=1
@@ -88,7 +88,7 @@ async def test_heartbeat_batch_skips_runs_that_moved_on(
     store: SqlStore, clock: MovableClock
 ) -> None:
     await mint_token(store, "bot-a")
-    run, _ = await RunService(store, clock).register_run("bot-a", _registration())
+    run, _ = await replica(store, clock).runs.register_run("bot-a", _registration())
     beat = dataclasses.replace(run, step="late", last_heartbeat_at=clock.now())
     async with store.transaction() as uow:
         missed = await uow.runs.apply_beats([BeatUpdate(run=beat, version=run.version + 1)])
@@ -103,12 +103,13 @@ async def test_run_pages_are_newest_first_and_complete(
     store: SqlStore, clock: MovableClock
 ) -> None:
     await mint_token(store, "bot-a")
-    service = RunService(store, clock)
+    core = replica(store, clock)
+    service = core.runs
     ids = [(await service.register_run("bot-a", _registration(f"job-{i}")))[0].id for i in range(7)]
     seen: list[str] = []
     cursor = None
     while True:
-        page, cursor = await service.list_runs(RunFilter(agent="bot-a", limit=3, cursor=cursor))
+        page, cursor = await core.reads.list_runs(RunFilter(agent="bot-a", limit=3, cursor=cursor))
         seen += [r.id for r in page]
         if cursor is None:
             break
@@ -120,11 +121,12 @@ async def test_checkpoints_sent_together_are_each_recorded_once(
 ) -> None:
     """Checkpoints of one group-commit batch are inserted together; a checkpoint_id sent twice in
     one batch, or one the database already has, still comes back as the one recorded."""
-    from opslayer.bot.domain.status import RunStatus
+    from opslayer.bot.runs.model import RunStatus
     from opslayer_client.contract import CheckpointIn, StatusReport
 
     await mint_token(store, "bot-a")
-    service = RunService(store, clock)
+    core = replica(store, clock)
+    service = core.runs
     runs = [
         (await service.register_run("bot-a", _registration(external_id=f"j{n}")))[0]
         for n in range(3)
@@ -146,7 +148,7 @@ async def test_checkpoints_sent_together_are_each_recorded_once(
     results = await asyncio.gather(*(service.add_checkpoint("bot-a", r, c) for r, c in sent))
     assert [created for _, created in results] == [False, True, False, True, True]
     assert results[1][0].id == results[2][0].id  # the repeat answers with the one recorded
-    assert [c.checkpoint_id for c in await service.checkpoints(runs[1].id)] == ["a", "b"]
-    assert [c.checkpoint_id for c in await service.checkpoints(runs[0].id)] == ["old"]
-    trail = [e.action for e in await service.audit_trail(runs[1].id)]
+    assert [c.checkpoint_id for c in await core.reads.checkpoints(runs[1].id)] == ["a", "b"]
+    assert [c.checkpoint_id for c in await core.reads.checkpoints(runs[0].id)] == ["old"]
+    trail = [e.action for e in await core.reads.audit_trail(runs[1].id)]
     assert trail.count("checkpoint.recorded") == 2

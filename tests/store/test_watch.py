@@ -9,17 +9,18 @@ from typing import Any
 import pytest
 
 from opslayer.adapters.chat.recording import RecordingNotifier
-from opslayer.bot.directory import add_group, add_person, find_person
-from opslayer.bot.domain.models import Identity
-from opslayer.bot.domain.status import RunStatus, Via
+from opslayer.bot.alerts.sync import ChatSync
+from opslayer.bot.audit import Via
 from opslayer.bot.errors import NotAuthorized
-from opslayer.bot.operations import Operations
-from opslayer.bot.rights import Admins
-from opslayer.bot.service import RunService
-from opslayer.bot.tokens import mint_token
-from opslayer.bot.watch import Watch
+from opslayer.bot.people.directory import add_group, add_person, find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import mint_token
+from opslayer.bot.ports import MessageRef
+from opslayer.bot.runs.model import RunStatus
+from opslayer.bot.views.model import MessageView, Target
 from opslayer.store.uow import SqlStore
 from opslayer_client.contract import ApprovalIn, Heartbeat, RunCreate, StatusReport
+from tests.replica import replica
 from tests.support import MovableClock
 
 POLICY = {
@@ -36,9 +37,8 @@ class World:
     def __init__(self, store: SqlStore, clock: MovableClock) -> None:
         self.clock = clock
         self.chat = RecordingNotifier()
-        self.service = RunService(store, clock, run_cache_ttl_s=0)
-        self.ops = Operations(store, clock, admins=Admins())
-        self.watch = Watch(store, clock, notifiers=[self.chat], holder="replica-a")
+        self.core = replica(store, clock, notifiers=[self.chat], holder="replica-a")
+        self.ops = self.core.operations
         self.store = store
 
     async def run(self, external_id: str = "job-1", **extra: Any) -> str:
@@ -49,15 +49,15 @@ class World:
             "policy": POLICY,
             **extra,
         }
-        run, _ = await self.service.register_run("bot", RunCreate.model_validate(body))
-        await self.service.report_status("bot", run.id, StatusReport(status=RunStatus.RUNNING))
+        run, _ = await self.core.runs.register_run("bot", RunCreate.model_validate(body))
+        await self.core.runs.report_status("bot", run.id, StatusReport(status=RunStatus.RUNNING))
         return run.id
 
     async def tick(self) -> None:
         """What the scheduler does on each scan: scan, follow up, bring chat in step."""
-        await self.watch.scan()
-        await self.watch.follow_ups()
-        await self.watch.sync()
+        await self.core.scanner.scan()
+        await self.core.scanner.follow_ups()
+        await self.core.sync.sync()
 
 
 @pytest.fixture
@@ -79,17 +79,17 @@ async def test_stuck_run_alerts_once_per_episode_and_resolves_when_alive(world: 
     world.clock.advance(seconds=61)
     await world.tick()
     await world.tick()  # scanning again finds nothing new
-    [(target, view)] = world.chat.posts
+    [(target, view)] = world.chat.alerts
     assert (
         view["kind"] == "stuck"
         and target["slack"] == "C-PAY"
         and target["mention"]["slack_user_id"] == "UALICE"
     )
     assert "retry" in view["actions"] and "acknowledge" in view["actions"]
-    assert (await world.service.get_run(run_id)).run.health == ("stuck",)
+    assert (await world.core.reads.get_run(run_id)).run.health == ("stuck",)
     world.clock.advance(seconds=5)
-    await world.service.heartbeat("bot", run_id, Heartbeat(step="back"))
-    await world.service.flush_heartbeats()
+    await world.core.runs.heartbeat("bot", run_id, Heartbeat(step="back"))
+    await world.core.cache.flush()
     await world.tick()
     assert world.chat.current(0)["state"] == "resolved"
     assert world.chat.current(0)["resolution"] == "the agent is alive again"
@@ -102,43 +102,43 @@ async def test_approval_is_posted_at_once_and_the_message_follows_the_decision(
     world: World,
 ) -> None:
     run_id = await world.run()
-    approval, _ = await world.service.request_approval(
+    approval, _ = await world.core.approval_requests.request_approval(
         "bot", run_id, ApprovalIn(request_id="r1", title="Refund 40 EUR?")
     )
-    await world.watch.sync()  # the sync loop's work: no scan needed
-    [(target, view)] = world.chat.posts
+    await world.core.sync.sync()  # the sync loop's work: no scan needed
+    [(target, view)] = world.chat.alerts
     assert view["kind"] == "approval" and view["approval"]["title"] == "Refund 40 EUR?"
     assert view["actions"] == ["approve", "reject", "reassign", "details"]
     alice = await find_person(world.store, Identity(email="alice@example.com"))
     world.clock.advance(minutes=1)
-    await world.ops.approve(approval.id, person=alice, via=Via.SLACK)
-    await world.watch.sync()
+    await world.ops.approvals.approve(approval.id, person=alice, via=Via.SLACK)
+    await world.core.sync.sync()
     assert (
         world.chat.current(0)["resolution"]
         == "Approved by Alice at 09:01 UTC, waiting for the agent"
     )
-    await world.service.report_status("bot", run_id, StatusReport(status=RunStatus.RUNNING))
-    await world.watch.sync()
+    await world.core.runs.report_status("bot", run_id, StatusReport(status=RunStatus.RUNNING))
+    await world.core.sync.sync()
     assert world.chat.current(0)["confirmed"].startswith("the agent reported running")
 
 
 async def test_unanswered_approval_is_reminded_then_escalated(world: World) -> None:
     run_id = await world.run()
-    await world.service.request_approval(
+    await world.core.approval_requests.request_approval(
         "bot", run_id, ApprovalIn(request_id="r1", title="Ship it?")
     )
-    await world.watch.sync()
+    await world.core.sync.sync()
     world.clock.advance(seconds=601)
     await world.tick()
-    pings = [view.get("ping") for _, view in world.chat.posts]
+    pings = [view.get("ping") for _, view in world.chat.alerts]
     assert "reminder" in pings
-    [reminder] = [view for _, view in world.chat.posts if view.get("ping") == "reminder"]
-    first = world.chat.posts[0][1]
+    [reminder] = [view for _, view in world.chat.alerts if view.get("ping") == "reminder"]
+    first = world.chat.alerts[0][1]
     # Its buttons act like the first message's: same approval, same alert.
     assert reminder["approval"] == first["approval"] and reminder["alert_id"] == first["alert_id"]
     world.clock.advance(seconds=600)
     await world.tick()
-    escalations = [target for target, view in world.chat.posts if view.get("ping") == "escalation"]
+    escalations = [target for target, view in world.chat.alerts if view.get("ping") == "escalation"]
     assert escalations and escalations[0]["slack"] == "C-ESC"
 
 
@@ -147,12 +147,12 @@ async def test_acknowledged_alert_waits_then_reopens(world: World) -> None:
     world.clock.advance(seconds=61)
     await world.tick()
     alice = await find_person(world.store, Identity(email="alice@example.com"))
-    await world.ops.acknowledge(run_id, person=alice, via=Via.SLACK)
-    await world.watch.sync()
+    await world.ops.alerts.acknowledge(run_id, person=alice, via=Via.SLACK)
+    await world.core.sync.sync()
     assert world.chat.current(0)["acknowledged"].startswith("Acknowledged by Alice")
     world.clock.advance(seconds=1300)  # past escalate_after_s, but acknowledged: no escalation
     await world.tick()
-    assert not [v for _, v in world.chat.posts if v.get("ping") == "escalation"]
+    assert not [v for _, v in world.chat.alerts if v.get("ping") == "escalation"]
     world.clock.advance(hours=4)  # the acknowledgement times out: open again
     await world.tick()
     assert world.chat.current(0)["state"] == "open"
@@ -163,28 +163,29 @@ async def test_two_replicas_scanning_at_once_raise_one_alert(
 ) -> None:
     await world.run()
     clock.advance(seconds=61)
-    other = Watch(store, clock, notifiers=[world.chat], holder="replica-b")
-    first, second = await asyncio.gather(world.watch.scan(), other.scan())
+    other = replica(store, clock, notifiers=[world.chat], holder="replica-b")
+    first, second = await asyncio.gather(world.core.scanner.scan(), other.scanner.scan())
     assert sorted([first.raised, second.raised]) == [0, 1]
     assert first.skipped or second.skipped  # only one held the scan lease
-    await asyncio.gather(world.watch.sync(), other.sync(), world.watch.sync())
+    await asyncio.gather(world.core.sync.sync(), other.sync.sync(), world.core.sync.sync())
     assert len(world.chat.posts) == 1  # only the holder of the notify lease posts
 
 
 async def test_digest_once_per_channel_and_day(world: World, store: SqlStore) -> None:
     stuck = await world.run("stuck")
     waiting = await world.run("waiting")
-    await world.service.request_approval("bot", waiting, ApprovalIn(request_id="r", title="OK?"))
+    await world.core.approval_requests.request_approval(
+        "bot", waiting, ApprovalIn(request_id="r", title="OK?")
+    )
     world.clock.advance(seconds=61)
-    await world.watch.scan()
-    assert await world.watch.digest() == 1
-    assert await world.watch.digest() == 0  # the same day again: nothing
+    await world.core.scanner.scan()
+    assert await world.core.digests.queue() == 1
+    assert await world.core.digests.queue() == 0  # the same day again: nothing
     await add_group(store, name="quiet", slack_channel="C-QUIET")
     await add_group(store, name="chatty", slack_channel="C-CHATTY", all_clear=True)
-    assert await world.watch.digest() == 1  # only the group that wants "all clear"
-    await world.watch.sync()
-    digests = [(t, v) for t, v in world.chat.posts if v["kind"] == "digest"]
-    by_channel = {t["slack"]: v for t, v in digests}
+    assert await world.core.digests.queue() == 1  # only the group that wants "all clear"
+    await world.core.sync.sync()
+    by_channel = {t["slack"]: v for t, v in world.chat.digests}
     assert set(by_channel) == {"C-PAY", "C-CHATTY"}
     pay = by_channel["C-PAY"]
     assert [line["run_id"] for line in pay["sections"]["stuck"]["Alice"]] == [stuck]
@@ -197,15 +198,15 @@ async def test_digest_once_per_channel_and_day(world: World, store: SqlStore) ->
 async def test_expired_approvals_close_and_say_so(world: World) -> None:
     run_id = await world.run()
     expires = world.clock.now().replace(minute=30)
-    approval, _ = await world.service.request_approval(
+    approval, _ = await world.core.approval_requests.request_approval(
         "bot", run_id, ApprovalIn(request_id="r", title="Now or never", expires_at=expires)
     )
-    await world.watch.sync()
+    await world.core.sync.sync()
     world.clock.advance(minutes=31)
-    assert await world.watch.expire_approvals() == 1
-    await world.watch.sync()
+    assert await world.ops.approvals.expire_due() == 1
+    await world.core.sync.sync()
     assert world.chat.current(0)["resolution"] == "expired without a decision"
-    assert (await world.service.approval(approval.id)).status == "expired"
+    assert (await world.core.reads.approval(approval.id)).status == "expired"
 
 
 async def test_handoff_waits_for_acceptance_and_both_are_told(
@@ -217,53 +218,55 @@ async def test_handoff_waits_for_acceptance_and_both_are_told(
     )
     alice = await find_person(store, Identity(email="alice@example.com"))
     bob = await find_person(store, Identity(email="bob@example.com"))
-    await world.ops.reassign(
+    await world.ops.handoffs.reassign(
         run_id,
         person=alice,
         via=Via.SLACK,
         new_owner=Identity(email="bob@example.com"),
         reason="vacation",
     )
-    await world.watch.sync()
-    (offer_target, offer), (note_target, note) = world.chat.posts
+    await world.core.sync.sync()
+    (offer_target, offer), (note_target, note) = world.chat.alerts
     assert offer["kind"] == "handoff" and offer["actions"] == ["accept", "details"]
     assert offer_target["slack_user"] == "UBOB" and offer["offered_by"] == "Alice"
     assert note_target["slack"] == "C-PAY" and "stays yours" in note["headline"]
     assert note["actions"] == ["details"]  # the owner is told, not offered an Accept button
-    assert (await world.service.get_run(run_id)).run.owner.name == "Alice"  # still responsible
+    assert (await world.core.reads.get_run(run_id)).run.owner.name == "Alice"  # still responsible
     with pytest.raises(NotAuthorized):
-        await world.ops.accept_ownership(run_id, person=alice, via=Via.SLACK)
-    decision = await world.ops.accept_ownership(run_id, person=bob, via=Via.SLACK)
+        await world.ops.handoffs.accept(run_id, person=alice, via=Via.SLACK)
+    decision = await world.ops.handoffs.accept(run_id, person=bob, via=Via.SLACK)
     assert decision.command.payload["command"]["new_owner"]["name"] == "Bob"
-    await world.watch.sync()
+    await world.core.sync.sync()
     assert world.chat.current(0)["resolution"].startswith("Accepted by Bob")
-    assert (await world.service.get_run(run_id)).run.owner.name == "Bob"
+    assert (await world.core.reads.get_run(run_id)).run.owner.name == "Bob"
 
 
 async def test_unaccepted_handoff_lapses_back_to_the_owner(world: World, store: SqlStore) -> None:
     run_id = await world.run()
     await add_person(store, identity=Identity(email="bob@example.com", name="Bob"))
     alice = await find_person(store, Identity(email="alice@example.com"))
-    await world.ops.reassign(
+    await world.ops.handoffs.reassign(
         run_id, person=alice, via=Via.CLI, new_owner=Identity(email="bob@example.com")
     )
-    await world.watch.sync()
+    await world.core.sync.sync()
     world.clock.advance(seconds=POLICY["escalate_after_s"] + 1)
-    assert await world.watch.lapse_handoffs() == 1
-    await world.watch.sync()
+    assert await world.ops.handoffs.lapse() == 1
+    await world.core.sync.sync()
     assert world.chat.current(0)["resolution"] == "not accepted in time: it stays with Alice"
-    run = (await world.service.get_run(run_id)).run
+    run = (await world.core.reads.get_run(run_id)).run
     assert run.owner.name == "Alice" and run.pending_owner_id is None
 
 
 async def test_run_ending_closes_its_approval_message(world: World) -> None:
     run_id = await world.run()
-    await world.service.request_approval("bot", run_id, ApprovalIn(request_id="r", title="OK?"))
-    await world.watch.sync()
-    await world.service.report_status(
+    await world.core.approval_requests.request_approval(
+        "bot", run_id, ApprovalIn(request_id="r", title="OK?")
+    )
+    await world.core.sync.sync()
+    await world.core.runs.report_status(
         "bot", run_id, StatusReport(status=RunStatus.CANCELED, reason="gave up")
     )
-    await world.watch.sync()
+    await world.core.sync.sync()
     assert world.chat.current(0)["resolution"] == "the run canceled"
 
 
@@ -275,17 +278,17 @@ async def test_a_surface_that_is_down_does_not_hold_up_the_others(world: World) 
         calls = 0
         down = True
 
-        async def post(self, target: dict[str, Any], view: dict[str, Any]) -> dict[str, Any] | None:
+        async def post(self, target: Target, view: MessageView) -> MessageRef | None:
             self.calls += 1
             if self.down:
                 raise ConnectionError("the surface is down")
             return await super().post(target, view)
 
     flaky = Flaky(name="flaky")
-    watch = Watch(world.store, world.clock, notifiers=[world.chat, flaky], holder="replica-a")
+    watch = ChatSync(world.store, world.clock, notifiers=[world.chat, flaky], holder="replica-a")
     for n in range(3):
         run_id = await world.run(f"job-{n}")
-        await world.service.request_approval(
+        await world.core.approval_requests.request_approval(
             "bot", run_id, ApprovalIn(request_id="r", title=f"Ship {n}?")
         )
     assert await watch.sync() == 0  # none fully in step: flaky missed them all

@@ -1,1 +1,0 @@
-"""The pure domain: statuses, records, the transition table and the detection policy."""

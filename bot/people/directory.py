@@ -1,0 +1,122 @@
+"""People and groups: who owns runs and where their alerts go."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from opslayer.bot.audit import SYSTEM, AuditEvent
+from opslayer.bot.errors import Conflict, NotAuthorized, ValidationFailed
+from opslayer.bot.ids import new_id
+from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.ports import Clock, Store, UnitOfWork
+
+
+async def add_person(
+    store: Store,
+    *,
+    identity: Identity,
+    timezone: str = "UTC",
+    group: str | None = None,
+    slack_channel: str | None = None,
+    teams_channel: str | None = None,
+) -> Person:
+    """Add a person; refused when any of their identities already belongs to someone."""
+    if not (identity.email or identity.slack_user_id or identity.teams_user_id):
+        raise ValidationFailed("a person needs an email, a Slack user id or a Teams user id")
+    async with store.transaction() as uow:
+        if await uow.people.find(identity) is not None:
+            raise Conflict(
+                f"{identity.display_name()} is already known; see 'opslayer people list'"
+            )
+        if group is not None and await uow.people.group(group) is None:
+            raise ValidationFailed(
+                f"no group {group!r}; create it with 'opslayer groups add {group}'"
+            )
+        person = Person(
+            id=new_id("per"),
+            name=identity.display_name(),
+            email=identity.email,
+            slack_user_id=identity.slack_user_id,
+            teams_user_id=identity.teams_user_id,
+            timezone=timezone,
+            group=group,
+            slack_channel=slack_channel,
+            teams_channel=teams_channel,
+        )
+        return await uow.people.add(person)
+
+
+async def list_people(store: Store) -> Sequence[Person]:
+    """Everyone, by name."""
+    async with store.read() as uow:
+        return await uow.people.everyone()
+
+
+async def add_group(
+    store: Store,
+    *,
+    name: str,
+    slack_channel: str | None = None,
+    teams_channel: str | None = None,
+    slack_escalation_channel: str | None = None,
+    teams_escalation_channel: str | None = None,
+    digest_cron: str | None = None,
+    all_clear: bool = False,
+) -> Group:
+    """Add a group with its alert and escalation channels."""
+    async with store.transaction() as uow:
+        if await uow.people.group(name) is not None:
+            raise Conflict(f"group {name!r} already exists")
+        group = Group(
+            id=new_id("grp"),
+            name=name,
+            slack_channel=slack_channel,
+            teams_channel=teams_channel,
+            slack_escalation_channel=slack_escalation_channel,
+            teams_escalation_channel=teams_escalation_channel,
+            digest_cron=digest_cron,
+            all_clear=all_clear,
+        )
+        return await uow.people.add_group(group)
+
+
+async def list_groups(store: Store) -> Sequence[Group]:
+    """Every group, by name."""
+    async with store.read() as uow:
+        return await uow.people.groups()
+
+
+async def link_chat_user(
+    store: Store, clock: Clock, *, surface: str, email: str, user_id: str
+) -> Person | None:
+    """The person known by `email`, now also by their Slack or Teams identity (`surface`): the
+    platform vouched for the pair (Slack's confirmed email, Teams' user principal name). None
+    when nobody has that email, or they already have another identity on that surface."""
+
+    async def link(uow: UnitOfWork) -> Person | None:
+        person = await uow.people.find(Identity(email=email))
+        if person is None or person.removed or person.email != email.lower():
+            return None
+        if not await uow.people.link_chat_user(person.id, surface, user_id):
+            return None
+        detail = {"person": person.id, f"{surface}_user_id": user_id, "email": email}
+        await uow.audit.add(AuditEvent("person.linked", clock.now(), SYSTEM, None, detail))
+        if surface == "slack":
+            return dataclasses.replace(person, slack_user_id=user_id)
+        return dataclasses.replace(person, teams_user_id=user_id)
+
+    return await store.run(link)
+
+
+async def find_person(store: Store, identity: Identity) -> Person:
+    """The person behind an identity (an email, a Slack or Teams id); refused when unknown."""
+    async with store.read() as uow:
+        person = await uow.people.find(identity)
+    if person is None or person.removed:
+        raise NotAuthorized(
+            actor=identity.display_name(),
+            action="act",
+            target="runs: they are not a known person ('opslayer people add' links them)",
+        )
+    return person

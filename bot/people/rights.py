@@ -1,0 +1,56 @@
+"""Who may do what: owners, an approval's approvers, and admins (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from opslayer.bot.approvals.model import Approval
+from opslayer.bot.people.model import Person
+from opslayer.bot.runs.model import Run
+
+
+@dataclass(frozen=True, slots=True)
+class Admins:
+    """People with every right, from `OPSLAYER_ADMINS` (`slack:U1,teams:<aad id>,email:a@b`)."""
+
+    slack: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    email: frozenset[str] = frozenset()
+
+    @staticmethod
+    def parse(entries: Iterable[str]) -> Admins:
+        """Read `kind:value` entries; an unknown kind is an error, not silently ignored."""
+        found: dict[str, set[str]] = {"slack": set(), "teams": set(), "email": set()}
+        for entry in entries:
+            kind, _, value = entry.partition(":")
+            if kind not in found or not value:
+                raise ValueError(f"admin {entry!r}: expected slack:ID, teams:ID or email:ADDRESS")
+            found[kind].add(value.lower() if kind == "email" else value)
+        return Admins(
+            frozenset(found["slack"]), frozenset(found["teams"]), frozenset(found["email"])
+        )
+
+    def includes(self, person: Person) -> bool:
+        """True when any of the person's identities is an admin's."""
+        return (
+            (person.slack_user_id is not None and person.slack_user_id in self.slack)
+            or (person.teams_user_id is not None and person.teams_user_id in self.teams)
+            or (person.email is not None and person.email.lower() in self.email)
+        )
+
+
+def is_approver(person: Person, approval: Approval) -> bool:
+    """True when the approval names the person (by id, email, Slack id or Teams id)."""
+    names = {a.lower() for a in approval.approvers}
+    identities = (person.id, person.email, person.slack_user_id, person.teams_user_id)
+    return any(i is not None and i.lower() in names for i in identities)
+
+
+def may_act(person: Person, run: Run, admins: Admins, approval: Approval | None = None) -> bool:
+    """The owner, an admin, or (for an approval) one of its approvers."""
+    if person.removed:
+        return False
+    if run.owner.id == person.id or admins.includes(person):
+        return True
+    return approval is not None and is_approver(person, approval)
