@@ -113,7 +113,7 @@ def create_app(
                 from opslayer.adapters.slack.connect import slack_notifier
 
                 slack_client = make_client(settings, http)
-                notifiers.append(slack_notifier(slack_client))
+                notifiers.append(slack_notifier(slack_client, settings))
             teams = None
             if settings.teams_enabled:
                 # botbuilder loads only when Teams is on

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     delivery_lease_s: float = Field(60.0, gt=0)
     delivery_poll_s: float = Field(1.0, gt=0)
     delivery_timeout_s: float = Field(10.0, gt=0)
+    # Seconds between two posts to one chat channel (Slack allows about one a second).
+    chat_spacing_s: float = Field(1.0, ge=0)
     admin_slack_channel: str | None = None  # where runs nobody owns are reported
     admin_teams_channel: str | None = None
     log_level: str = "info"

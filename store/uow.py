@@ -38,6 +38,8 @@ from opslayer.store.seen import SqlSeenRequestRepository
 
 T = TypeVar("T")
 _MAX_BATCH = 128
+# A queued write job and the future its caller awaits.
+_Pending = tuple[Callable[[UnitOfWork], Awaitable[Any]], "asyncio.Future[Any]"]
 
 
 class SqlUnitOfWork:
@@ -91,8 +93,9 @@ class SqlStore:
         self.engine = engine
         self.read_engine = read_engine or engine
         self._clock = clock
-        self._queue: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
+        self._closed = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlUnitOfWork]:
@@ -123,6 +126,8 @@ class SqlStore:
         The job may run more than once (its first run rolled back), so it must derive
         everything from what it reads through the unit of work.
         """
+        if self._closed:
+            raise StorageUnavailable("the store is closed (opslayer is shutting down)")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((job, future))
         if self._writer is None or self._writer.done():
@@ -134,29 +139,40 @@ class SqlStore:
             return await job(uow)
 
     async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
-            try:
-                outcomes = await self._run_batch(batch)
-            except (_Poisoned, DBAPIError):
-                # A job failed after writing, or the database refused the batch (a unique key,
-                # a deadlock with another replica): replay each job in a transaction of its own.
-                outcomes = [await self._outcome(job) for job, _ in batch]
-            except _UNAVAILABLE as exc:  # the database is away: every caller hears of it
-                outcomes = [(False, _unavailable(exc))] * len(batch)
-            except Exception as exc:  # anything else: every caller hears of it
-                outcomes = [(False, exc)] * len(batch)
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+        batch: list[_Pending] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+                await self._write(batch)
+        finally:
+            # Stopped (cancelled) or died: nobody may be left waiting for an answer.
+            stopped = StorageUnavailable("the store's writer stopped before confirming the write")
+            for _, future in [*batch, *self._queue]:
+                if not future.done():
+                    future.set_exception(stopped)
+            self._queue = []
 
-    async def _run_batch(
-        self, batch: list[tuple[Callable[[UnitOfWork], Awaitable[Any]], asyncio.Future[Any]]]
-    ) -> list[tuple[bool, Any]]:
+    async def _write(self, batch: list[_Pending]) -> None:
+        """Run one batch and answer each of its callers."""
+        try:
+            outcomes = await self._run_batch(batch)
+        except (_Poisoned, DBAPIError):
+            # A job failed after writing, or the database refused the batch (a unique key,
+            # a deadlock with another replica): replay each job in a transaction of its own.
+            outcomes = [await self._outcome(job) for job, _ in batch]
+        except _UNAVAILABLE as exc:  # the database is away: every caller hears of it
+            outcomes = [(False, _unavailable(exc))] * len(batch)
+        except Exception as exc:  # anything else: every caller hears of it
+            outcomes = [(False, exc)] * len(batch)
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    async def _run_batch(self, batch: list[_Pending]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         # Every job's audit rows and new checkpoints, each written in one statement at the end.
         audit_rows: list[dict[str, Any]] = []
@@ -188,6 +204,8 @@ class SqlStore:
             return False, exc
 
     async def close(self) -> None:
+        """Finish the writes already queued, refuse new ones, and close the engines."""
+        self._closed = True
         if self._writer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer

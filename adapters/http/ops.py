@@ -50,6 +50,14 @@ class Metrics:
         self.scan_seconds = Gauge(
             "opslayer_scan_seconds", "Duration of the last scan", registry=self.registry
         )
+        self.scans = Gauge(
+            "opslayer_scans", "Scans this process ran since it started", registry=self.registry
+        )
+        self.sync_rounds = Gauge(
+            "opslayer_sync_rounds",
+            "Rounds of bringing Slack and Teams in step, since this process started",
+            registry=self.registry,
+        )
         self.alerts_behind = Gauge(
             "opslayer_alerts_unsynced",
             "Alerts Slack or Teams has not caught up with yet (grows while one is down)",
@@ -109,6 +117,8 @@ async def metrics(request: Request) -> Response:
     for command_status in CommandStatus:
         registry.commands.labels(command_status.value).set(commands.get(command_status, 0))
     registry.scan_seconds.set(core.scanner.last_scan_s)
+    registry.scans.set(core.scanner.scans)
+    registry.sync_rounds.set(core.sync.rounds)
     registry.heartbeats_pending.set(core.cache.pending_heartbeats)
     registry.alerts_behind.set(await core.sync.behind())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -88,8 +88,8 @@ async def connect_slack(
     )
 
 
-def slack_notifier(client: AsyncWebClient) -> SlackNotifier:
-    return SlackNotifier(client)
+def slack_notifier(client: AsyncWebClient, settings: Settings) -> SlackNotifier:
+    return SlackNotifier(client, spacing_s=settings.chat_spacing_s)
 
 
 def add_slack_route(app: FastAPI) -> None:

@@ -63,7 +63,12 @@ class TeamsConnection:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         self.authentication = PooledAuthentication(configuration, session=self._session)
         self.adapter = CloudAdapter(self.authentication)
-        self.notifier = TeamsNotifier(self.adapter, app_id=configuration.APP_ID, store=store)
+        self.notifier = TeamsNotifier(
+            self.adapter,
+            app_id=configuration.APP_ID,
+            store=store,
+            spacing_s=settings.chat_spacing_s,
+        )
         self.bot: OpslayerTeamsBot | None = None
 
     def attach(self, use: UseCases, *, replays: ReplayGuard) -> None:

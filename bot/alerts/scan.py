@@ -59,6 +59,7 @@ class Scanner:
         self._holder = holder or new_id("proc")
         self._lease = timedelta(seconds=lease_s)
         self.last_scan_s = 0.0  # how long the last scan took (a metric)
+        self.scans = 0  # scans this process ran (skipped ones too: the lease was elsewhere)
 
     async def scan(self) -> ScanReport:
         """Look at every run that is due (the index, not a sweep), raise what is new, resolve
@@ -118,6 +119,7 @@ class Scanner:
         began = time.perf_counter()
         report = await self._store.run(job)
         self.last_scan_s = time.perf_counter() - began
+        self.scans += 1
         return report
 
     async def follow_ups(self) -> int:

@@ -36,6 +36,7 @@ class ChatSync:
         self._holder = holder or new_id("proc")
         self._lease = timedelta(seconds=lease_s)
         self._syncing = asyncio.Lock()  # one sync at a time in this process, too
+        self.rounds = 0  # sync rounds this process ran (without the lease too): a metric
 
     async def behind(self) -> int:
         """Alerts the chat surfaces have not caught up with (it grows while one is down)."""
@@ -55,7 +56,9 @@ class ChatSync:
             return await uow.alerts.to_sync(limit=limit)
 
         async with self._syncing:
-            return await self._sync(await self._store.run(leased))
+            done = await self._sync(await self._store.run(leased))
+            self.rounds += 1
+            return done
 
     async def _sync(self, pending: list[Alert]) -> int:
         done = 0

@@ -76,6 +76,7 @@ async def teams(
         microsoft_app_id=APP_ID,
         microsoft_app_password="app-secret",
         run_cache_ttl_s=0,
+        chat_spacing_s=0,  # the pacer has tests of its own; these never wait on wall time
         **extra_settings,
     )
     async with running(settings, clock) as client:
@@ -115,6 +116,7 @@ async def bot(
         slack_signing_secret=SECRET,
         slack_api_url=f"{slack.url}/api/",
         run_cache_ttl_s=0,
+        chat_spacing_s=0,
         **extra_settings,
     )
     async with running(settings, clock) as client:

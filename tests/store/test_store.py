@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from opslayer.bot.errors import StorageUnavailable
 from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import hash_token, mint_token
-from opslayer.bot.ports import BeatUpdate, RunFilter
+from opslayer.bot.ports import BeatUpdate, RunFilter, UnitOfWork
 from opslayer.store import migrate
 from opslayer.store.tables import metadata
 from opslayer.store.uow import SqlStore
@@ -152,3 +154,35 @@ async def test_checkpoints_sent_together_are_each_recorded_once(
     assert [c.checkpoint_id for c in await core.reads.checkpoints(runs[0].id)] == ["old"]
     trail = [e.action for e in await core.reads.audit_trail(runs[1].id)]
     assert trail.count("checkpoint.recorded") == 2
+
+
+async def test_a_stopped_writer_answers_every_caller_and_a_closed_store_refuses(
+    store: SqlStore,
+) -> None:
+    """Nobody is left hanging: callers queued behind a writer that is cancelled mid-batch hear
+    StorageUnavailable, and a closed store refuses new writes at once."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(uow: UnitOfWork) -> int:
+        started.set()
+        await release.wait()
+        return 1
+
+    async def quick(uow: UnitOfWork) -> int:
+        return 2
+
+    first = asyncio.create_task(store.run(slow))
+    await started.wait()
+    queued = [asyncio.create_task(store.run(quick)) for _ in range(3)]
+    await asyncio.sleep(0)  # they are queued behind the running batch
+    writer = store._writer
+    assert writer is not None
+    writer.cancel()
+    for task in (first, *queued):
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(task, timeout=5)
+    assert await store.run(quick) == 2  # a new writer starts for new work
+    await store.close()
+    with pytest.raises(StorageUnavailable, match="closed"):
+        await store.run(quick)
