@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from slack_sdk.models.blocks import Block
 from slack_sdk.signature import SignatureVerifier
 
 from opslayer.bot.people.tokens import MintedToken
@@ -93,3 +94,16 @@ async def asks_approval(
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     blocks = message["blocks"]
     return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+MAX_BLOCKS = 50  # Slack refuses a message with more
+
+
+def assert_valid_blocks(blocks: list[dict[str, Any]]) -> None:
+    """Every block is a Block Kit block slack_sdk knows, within Slack's limits (each field's
+    length, elements per block: what `validate_json` checks), and there are at most 50."""
+    assert len(blocks) <= MAX_BLOCKS
+    for raw in blocks:
+        block = Block.parse(raw)
+        assert block is not None, f"not a Block Kit block: {raw}"
+        block.validate_json()  # raises SlackObjectFormationError past a limit

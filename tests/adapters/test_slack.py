@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
-from slack_sdk.models.blocks import Block
 from standardwebhooks.webhooks import Webhook
 
 from opslayer.adapters.app import create_app
@@ -23,7 +22,7 @@ from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
 from tests.harness import BotClient
-from tests.slack_support import asks_approval, buttons, click, signed, slash
+from tests.slack_support import asks_approval, assert_valid_blocks, buttons, click, signed, slash
 from tests.support import MovableClock
 
 
@@ -42,9 +41,7 @@ async def test_approval_from_a_slack_button_reaches_the_agent_and_updates_the_me
     await slack.wait_for(lambda: slack.api("chat.postMessage"))
     [message] = slack.api("chat.postMessage")
     assert message["channel"] == "C-PAY" and "<@UALICE>" in json.dumps(message["blocks"])
-    for block in message["blocks"]:
-        assert Block.parse(block) is not None  # every block is valid Block Kit
-    assert len(message["blocks"]) <= 50
+    assert_valid_blocks(message["blocks"])
     approve = buttons(message)["opslayer_approve"]
 
     started = time.perf_counter()
@@ -357,8 +354,7 @@ async def test_status_here_is_shared_and_digests_fit_block_kit(
     owners = {f"Owner {i}": [line(i)] for i in range(80)}
     blocks = digest_blocks(digest_view("payments", "2026-11-26", {"stuck": owners}))
     assert len(blocks) == MAX_BLOCKS and "/agent status all" in json.dumps(blocks[-1])
-    for block in blocks:
-        assert Block.parse(block) is not None
+    assert_valid_blocks(blocks)
 
 
 async def test_subscribe_binds_a_slack_channel_to_the_asker(
