@@ -372,7 +372,7 @@ async def test_conversations_keep_their_names_for_the_cli(
 ) -> None:
     """`opslayer teams conversations` lists where the bot is, with the names Teams gave on
     install (a later message, which carries no names, keeps them)."""
-    from opslayer.adapters.cli import _teams_conversations
+    from opslayer.adapters.cli_directory import _teams_conversations
 
     bot, _ = teams
     alerts = "19:alerts@thread.tacv2"
