@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = None
+    # The slash command's name: `/agent` collides in many workspaces.
+    slack_command: str = Field("/agent", pattern=r"^/[a-z0-9_-]{1,31}$")
 
     microsoft_app_id: str | None = Field(
         None, validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID")

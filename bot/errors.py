@@ -7,6 +7,7 @@
      │    └── CommandNotFound
      ├── Forbidden                the caller may not touch this resource (another agent's run)
      ├── NotAuthorized            a person lacks the right for an action (audited)
+     │    └── NotLinked           a chat user (or --as) is nobody opslayer knows yet
      ├── InvalidTransition        the run's status does not allow the event
      ├── Conflict                 the state moved on (already decided, version mismatch)
      ├── ConfirmationRequired     the action is allowed but risky: ask the person, then repeat
@@ -80,6 +81,31 @@ class NotAuthorized(OpsError):
         self.actor = actor
         self.action = action
         self.target = target
+
+
+class NotLinked(NotAuthorized):
+    """Someone opslayer does not know (yet) tried to act: the message says how to get linked."""
+
+    def __init__(
+        self,
+        *,
+        slack_user_id: str | None = None,
+        teams_user_id: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        if slack_user_id:
+            how = f"opslayer people add --slack {slack_user_id} --email <your email>"
+            who = "You're"
+        elif teams_user_id:
+            how = f"opslayer people add --teams {teams_user_id} --email <your email>"
+            who = "You're"
+        else:
+            how = f"opslayer people add --email {email or '<email>'}"
+            who = f"{email or 'This person'} is"
+        OpsError.__init__(self, f"{who} not linked to opslayer yet: ask an admin to run `{how}`")
+        self.actor = slack_user_id or teams_user_id or email or "unknown"
+        self.action = "act"
+        self.target = "runs"
 
 
 class InvalidTransition(OpsError):

@@ -107,3 +107,31 @@ def assert_valid_blocks(blocks: list[dict[str, Any]]) -> None:
         block = Block.parse(raw)
         assert block is not None, f"not a Block Kit block: {raw}"
         block.validate_json()  # raises SlackObjectFormationError past a limit
+
+
+def event(
+    kind: str, text: str, *, user: str = "UALICE", channel: str = "C-PAY", **extra: Any
+) -> str:
+    """An Events API request body, as Slack sends an event (JSON)."""
+    return json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event_id": f"Ev{abs(hash((kind, text, user))) % 10**8}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": kind,
+                "user": user,
+                "text": text,
+                "channel": channel,
+                "ts": "1700000100.000100",
+                **extra,
+            },
+        }
+    )
+
+
+def signed_json(body: str, *, secret: str = SECRET) -> dict[str, str]:
+    """Headers of a signed Events API request (a JSON body)."""
+    return {**signed(body, secret=secret), "content-type": "application/json"}

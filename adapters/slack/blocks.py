@@ -77,7 +77,7 @@ def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
     return blocks
 
 
-def digest_blocks(view: DigestView) -> list[dict[str, Any]]:
+def digest_blocks(view: DigestView, *, command: str = "/agent") -> list[dict[str, Any]]:
     """A digest in at most 50 blocks: the rest is counted, with the command that lists it."""
     blocks: list[dict[str, Any]] = [
         {
@@ -103,7 +103,8 @@ def digest_blocks(view: DigestView) -> list[dict[str, Any]]:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f"…and {more} more groups of runs: `/agent status all` lists them",
+                        "text": f"…and {more} more groups of runs: `{command} status all` "
+                        "lists them",
                     }
                 ],
             }

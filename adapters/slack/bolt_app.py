@@ -27,7 +27,13 @@ from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.model import Identity, Person
 
-SLACK_MARKUP = Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix="/agent ", safe=safe)
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def slack_markup(prefix: str) -> Markup:
+    """How Slack writes emphasis and code, and how commands are typed there (`/agent ` by
+    default, `@opslayer ` in a channel, nothing in a direct message)."""
+    return Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix=prefix, safe=safe)
 
 
 def build_bolt_app(
@@ -35,6 +41,7 @@ def build_bolt_app(
     client: AsyncWebClient,
     signing_secret: str | None,
     use: UseCases,
+    command: str = "/agent",
 ) -> AsyncApp:
     """Bolt with opslayer's listeners; verification of Slack's signature is Bolt's own."""
     bolt = AsyncApp(
@@ -188,7 +195,9 @@ def build_bolt_app(
             ),
         )
 
-    @bolt.command("/agent")
+    slash = slack_markup(f"{command} ")
+
+    @bolt.command(command)
     async def on_agent(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()
         words = command.get("text", "").split()
@@ -196,21 +205,45 @@ def build_bolt_app(
         shared = bool(words) and words[-1] == "here"
         if shared:
             words = words[:-1]
+        text = await _answer(words, command["user_id"], command.get("channel_id"), slash, True)
+        if text.startswith(":no_entry:"):
+            shared = False
+        await respond(text=text, response_type="in_channel" if shared else "ephemeral")
+
+    async def _answer(
+        words: list[str], user: str, channel: str | None, markup: Markup, shared_hint: bool
+    ) -> str:
         asker = Asker(
-            person=lambda: known(command["user_id"], "/agent " + " ".join(words[:1])),
+            person=lambda: known(user, (markup.prefix + " ".join(words[:1])).strip()),
             via=Via.SLACK,
-            channel=command.get("channel_id"),
+            channel=channel,
         )
         try:
-            text = await answer(
-                words,
-                asker,
-                use=use,
-                markup=SLACK_MARKUP,
-                shared_hint=True,
-            )
+            return await answer(words, asker, use=use, markup=markup, shared_hint=shared_hint)
         except OpsError as refused:
-            text, shared = f":no_entry: {refused.message}", False
-        await respond(text=text, response_type="in_channel" if shared else "ephemeral")
+            return f":no_entry: {refused.message}"
+
+    @bolt.event("app_mention")
+    async def on_mention(event: dict[str, Any], say: Any) -> None:
+        """`@opslayer status` in a channel: answered in the thread of the mention."""
+        words = _MENTION.sub(" ", event.get("text", "")).split()
+        if words and words[0].lower() == "agent":
+            words = words[1:]
+        text = await _answer(
+            words, event["user"], event.get("channel"), slack_markup("@opslayer "), False
+        )
+        await say(text=text, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    @bolt.event("message")
+    async def on_direct_message(event: dict[str, Any], say: Any) -> None:
+        """A direct message to the bot (`status`, `mine`, …); other messages are not ours."""
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        words = _MENTION.sub(" ", event.get("text", "")).split()
+        if words and words[0].lower() == "agent":
+            words = words[1:]
+        await say(
+            text=await _answer(words, event["user"], event.get("channel"), slack_markup(""), False)
+        )
 
     return bolt

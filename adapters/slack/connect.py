@@ -73,7 +73,9 @@ async def connect_slack(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    bolt = build_bolt_app(client=client, signing_secret=secret, use=use)
+    bolt = build_bolt_app(
+        client=client, signing_secret=secret, use=use, command=settings.slack_command
+    )
     socket = None
     if settings.slack_app_token is not None:
         socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
@@ -89,7 +91,7 @@ async def connect_slack(
 
 
 def slack_notifier(client: AsyncWebClient, settings: Settings) -> SlackNotifier:
-    return SlackNotifier(client, spacing_s=settings.chat_spacing_s)
+    return SlackNotifier(client, spacing_s=settings.chat_spacing_s, command=settings.slack_command)
 
 
 def add_slack_route(app: FastAPI) -> None:

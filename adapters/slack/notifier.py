@@ -27,8 +27,11 @@ class SlackNotifier:
 
     name = "slack"
 
-    def __init__(self, client: AsyncWebClient, *, spacing_s: float = 1.0) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, spacing_s: float = 1.0, command: str = "/agent"
+    ) -> None:
         self._client = client
+        self._command = command
         self._pacer = ChannelPacer(spacing_s)
         self._users: dict[str, str | None] = {}
 
@@ -52,7 +55,7 @@ class SlackNotifier:
 
     async def _blocks(self, view: MessageView) -> list[dict[str, Any]]:
         if is_digest(view):
-            return digest_blocks(view)
+            return digest_blocks(view, command=self._command)
         return alert_blocks(await self._with_user(view))
 
     async def post(self, target: Target, view: MessageView) -> MessageRef | None:

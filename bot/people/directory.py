@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from opslayer.bot.audit import SYSTEM, AuditEvent
-from opslayer.bot.errors import Conflict, NotAuthorized, ValidationFailed
+from opslayer.bot.errors import Conflict, NotLinked, ValidationFailed
 from opslayer.bot.ids import new_id
 from opslayer.bot.people.model import Group, Identity, Person
 from opslayer.bot.ports import Clock, Store, UnitOfWork
@@ -114,9 +114,9 @@ async def find_person(store: Store, identity: Identity) -> Person:
     async with store.read() as uow:
         person = await uow.people.find(identity)
     if person is None or person.removed:
-        raise NotAuthorized(
-            actor=identity.display_name(),
-            action="act",
-            target="runs: they are not a known person ('opslayer people add' links them)",
+        raise NotLinked(
+            slack_user_id=identity.slack_user_id,
+            teams_user_id=identity.teams_user_id,
+            email=identity.email,
         )
     return person

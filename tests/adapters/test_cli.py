@@ -196,7 +196,7 @@ async def test_cli_operator_actions_queue_commands_and_refusals_exit_nonzero(
         return await _in_thread(cli, *argv)
 
     code, _, err = await call("runs", "approve", run_id, "--as", "mallory@example.com")
-    assert code == 1 and "not a known person" in err
+    assert code == 1 and "not linked to opslayer yet" in err
     code, out, _ = await call(
         "runs", "approve", run_id, "--as", "alice@example.com", "--reason", "ok"
     )

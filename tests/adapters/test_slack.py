@@ -75,7 +75,7 @@ async def test_clicks_from_strangers_and_on_decided_approvals_are_refused_epheme
     await slack.wait_for(lambda: slack.responses)
     assert (
         slack.responses[0]["response_type"] == "ephemeral"
-        and "not a known person" in slack.responses[0]["text"]
+        and "not linked to opslayer yet" in slack.responses[0]["text"]
     )
     trail = (await client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
     assert trail[-1]["action"] == "action.refused" and trail[-1]["actor"]["id"] == "slack:UMALLORY"
@@ -464,7 +464,7 @@ async def test_strangers_get_only_the_help_and_are_audited(
         await client.post("/slack/events", content=form, headers=signed(form))
     await slack.wait_for(lambda: len(slack.responses) >= 2)
     texts = sorted(r["text"] for r in slack.responses)
-    assert any("not a known person" in t for t in texts)
+    assert any("not linked to opslayer yet" in t for t in texts)
     assert any("/agent status RUN" in t for t in texts)
     async with client.store.read() as uow:
         events = await uow.audit.listing()

@@ -63,7 +63,7 @@ async def test_agent_commands_in_a_channel_and_in_a_personal_chat(
     )
     await bot.send(stranger)
     refused = (await bot.replies(said + len(asked) + 1))[-1]
-    assert "not a known person" in refused
+    assert "not linked to opslayer yet" in refused
     assert any(
         e.actor.name == STRANGER for e in await audit_rows(bot) if e.action == "action.refused"
     )
@@ -347,7 +347,7 @@ async def test_someone_known_by_email_is_recognised_on_their_first_message(
     }
     for n, who in enumerate(("aad-hal", "aad-eve"), start=2):
         await bot.send(bot.say("agent mine", user=who))
-        assert "not a known person" in (await bot.replies(said + n))[-1]
+        assert "not linked to opslayer yet" in (await bot.replies(said + n))[-1]
     ivy = await find_person(store, Identity(email="ivy@example.com"))
     assert ivy.teams_user_id is None  # not taken over
 
@@ -362,7 +362,7 @@ async def test_strangers_may_read_nothing_but_the_help(
     for n, text in enumerate(["agent status all", "stuck", "waiting", f"status {run['id']}"], 1):
         await bot.send(bot.say(text, user=STRANGER))
         answer = (await bot.replies(said + n))[-1]
-        assert "not a known person" in answer and "Refund" not in answer, (text, answer)
+        assert "not linked to opslayer yet" in answer and "Refund" not in answer, (text, answer)
     await bot.send(bot.say("agent help", user=STRANGER))
     assert "agent status RUN" in (await bot.replies(said + 5))[-1]
 
