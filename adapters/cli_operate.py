@@ -98,8 +98,12 @@ async def _acknowledge(args: argparse.Namespace, store: SqlStore) -> int:
         args.run, person=await _me(args, store), via=Via.CLI
     )
     kinds = ", ".join(a.kind for a in taken)
-    until = f"{taken[0].acked_until:%H:%M} UTC"
-    print(f"acknowledged {kinds} on run {args.run}; escalation waits until {until}")
+    waiting = [a.acked_until for a in taken if a.acked_until is not None]
+    if waiting:
+        until = f"{min(waiting):%H:%M} UTC"
+        print(f"acknowledged {kinds} on run {args.run}; escalation waits until {until}")
+    else:
+        print(f"acknowledged {kinds} on run {args.run}: settled")
     return 0
 
 

@@ -29,9 +29,14 @@ class ChatNotifier(Protocol):
 
     name: str
 
-    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+    async def post(
+        self, target: Target, view: MessageView, *, thread: MessageRef | None = None
+    ) -> MessageRef | None:
         """Post a new message; return where it lives, or None when this surface has no place
-        for the target (say, no Teams channel is bound)."""
+        for the target (say, no Teams channel is bound). With `thread` (where the alert's first
+        message lives), a follow-up goes in that message's thread when it is to the same place.
+        A message the platform refuses for good (too long, malformed) is logged and given up:
+        an empty reference is returned, so it is not tried again."""
         ...
 
     async def update(self, ref: MessageRef, view: MessageView) -> None:

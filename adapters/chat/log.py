@@ -17,7 +17,9 @@ class LogNotifier:
 
     name = "log"
 
-    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+    async def post(
+        self, target: Target, view: MessageView, *, thread: MessageRef | None = None
+    ) -> MessageRef | None:
         places = {
             "slack": target.get("slack"),
             "teams": target.get("teams"),
@@ -43,5 +45,5 @@ def _state(view: MessageView) -> str:
     if is_digest(view):
         return ""
     notes = (view.get("resolution"), view.get("acknowledged"), view.get("confirmed"))
-    parts = [note for note in notes if note]
+    parts = [note if isinstance(note, str) else note["text"] for note in notes if note]
     return f"({'; '.join(parts)})" if parts else ""

@@ -16,8 +16,13 @@ class RecordingNotifier:
     posts: list[tuple[Target, MessageView]] = field(default_factory=list)
     updates: list[tuple[int, MessageView]] = field(default_factory=list)
 
-    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+    threads: list[MessageRef | None] = field(default_factory=list)  # each post's thread
+
+    async def post(
+        self, target: Target, view: MessageView, *, thread: MessageRef | None = None
+    ) -> MessageRef | None:
         self.posts.append((target, view))
+        self.threads.append(thread)
         return {"n": str(len(self.posts) - 1)}
 
     async def update(self, ref: MessageRef, view: MessageView) -> None:

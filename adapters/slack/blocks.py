@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from opslayer.bot.views.alerts import BUTTON_TEXT
-from opslayer.bot.views.model import AlertView, DigestView, MessageView
+from opslayer.bot.views.alerts import (
+    BUTTON_TEXT,
+    PING_TEXT,
+    clip,
+    fallback_time,
+    unsafe_sentence,
+)
+from opslayer.bot.views.model import (
+    AlertView,
+    ApprovalView,
+    DigestView,
+    Fact,
+    Mention,
+    MessageView,
+    Note,
+    is_digest,
+)
 
 MAX_BLOCKS = 50
 ACTION_PREFIX = "opslayer_"
 _STYLE = {"approve": "primary", "accept": "primary", "reject": "danger", "cancel": "danger"}
+
+
+# Slack's limits (Block Kit reference): what a field, a section or a message may hold.
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+MAX_FIELDS = 10
+CONTEXT_ELEMENTS = 10
+HEADER_TEXT = 150
 
 
 def safe(text: Any) -> str:
@@ -18,9 +42,43 @@ def safe(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def fit(text: str, limit: int) -> str:
+    """Escaped text within a Slack limit: cut at a word, never inside an `&…;` escape."""
+    if len(text) <= limit:
+        return text
+    cut = clip(text, limit)
+    amp = cut.rfind("&", max(0, len(cut) - 6))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp].rstrip() + "…"
+    return cut
+
+
+def when(at: str, fallback: str) -> str:
+    """A moment Slack shows in the reader's own time zone (`<!date^…>`)."""
+    unix = int(datetime.fromisoformat(at).timestamp())
+    return f"<!date^{unix}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _fact(fact: Fact) -> str:
+    parts = [safe(fact["text"])] if fact["text"] else []
+    if "at" in fact:
+        parts.append(when(fact["at"], fallback_time(datetime.fromisoformat(fact["at"]))))
+    return " · ".join(parts) or "-"
+
+
+def _note(note: Note | str) -> str:
+    if isinstance(note, str):  # written before notes carried their moment
+        return safe(note)
+    moment = when(note["at"], fallback_time(datetime.fromisoformat(note["at"])))
+    return f"{safe(note['text'])} · {moment}"
+
+
+def _who(mention: Mention) -> str:
+    return f"<@{mention['slack_user_id']}>" if mention["slack_user_id"] else safe(mention["name"])
+
+
 def _mention(view: AlertView) -> str:
-    who = view["mention"]
-    return f"<@{who['slack_user_id']}>" if who["slack_user_id"] else safe(who["name"])
+    return _who(view["mention"])
 
 
 def button(verb: str, view: AlertView) -> dict[str, Any]:
@@ -37,84 +95,132 @@ def button(verb: str, view: AlertView) -> dict[str, Any]:
     return element
 
 
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_TEXT)}}
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    elements = [{"type": "mrkdwn", "text": fit(t, SECTION_TEXT)} for t in texts if t]
+    return {"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}
+
+
+def _approval_blocks(approval: ApprovalView) -> list[dict[str, Any]]:
+    text = f"*{safe(approval['title'])}*"
+    if approval["details"]:
+        text += f"\n{safe(approval['details'])}"
+    blocks = [_section(text)]
+    if "arguments" in approval:
+        shown = approval["arguments"]
+        more = "\n_(the whole of it under Details)_" if shown.endswith("…") else ""
+        blocks.append(_section(f"```{safe(shown)}```{more}"))
+    who = []
+    if approval.get("approvers"):
+        who.append("Approvers: " + ", ".join(_who(m) for m in approval["approvers"]))
+    if "expires_at" in approval:
+        deadline = approval["expires_at"]
+        fallback = fallback_time(datetime.fromisoformat(deadline))
+        who.append("Decide by " + when(deadline, fallback))
+    if who:
+        blocks.append(_context(*who))
+    return blocks
+
+
 def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
-    """An alert or approval: headline and owner, the facts, its state, and buttons while open."""
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{safe(view['headline'])}*  {_mention(view)}"},
-        }
-    ]
+    """An alert or approval: headline and whom it is for, what to decide on, the facts, its
+    state, and buttons while open. Every field within Slack's limits."""
+    blocks: list[dict[str, Any]] = []
+    if view.get("ping") in PING_TEXT:
+        blocks.append(_context(f":bell: *{PING_TEXT[view['ping']]}*"))
+    blocks.append(_section(f"*{safe(view['headline'])}*  {_mention(view)}"))
     if "approval" in view:
-        approval = view["approval"]
-        text = f"*{safe(approval['title'])}*" + (
-            f"\n{safe(approval['details'])}" if approval["details"] else ""
-        )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
-    facts = [
-        {
-            "type": "mrkdwn",
-            "text": f"*{k}*\n{safe(', '.join(v) if isinstance(v, list) else v or '-')}",
-        }
-        for k, v in view["facts"].items()
-    ][:10]
-    if facts:
-        blocks.append({"type": "section", "fields": facts})
+        blocks.extend(_approval_blocks(view["approval"]))
+    if "error" in view:
+        blocks.append(_section(f"*Error*\n```{safe(view['error'])}```"))
+    if "offered_by" in view:
+        why = f": {safe(view['reason'])}" if view.get("reason") else ""
+        blocks.append(_context(f"Offered by {safe(view['offered_by'])}{why}"))
+    fields = [
+        {"type": "mrkdwn", "text": fit(f"*{safe(f['label'])}*\n{_fact(f)}", FIELD_TEXT)}
+        for f in view["facts"]
+    ][:MAX_FIELDS]
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    said = [f"Last message: {safe(view['said'])}"] if "said" in view else []
+    if view.get("unsafe"):
+        said.append(f":warning: {safe(unsafe_sentence(view['unsafe']))}")
+    if said:
+        blocks.append(_context(*said))
     notes = [
-        note
+        _note(note)
         for note in (view.get("resolution"), view.get("acknowledged"), view.get("confirmed"))
         if note
     ]
     if notes:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": safe(n)} for n in notes]}
-        )
+        blocks.append(_context(*notes))
     if view.get("state") != "resolved" and view["actions"]:
         buttons = [button(verb, view) for verb in view["actions"] if verb in BUTTON_TEXT]
         blocks.append(
             {"type": "actions", "block_id": f"run|{view['run_id']}", "elements": buttons[:25]}
         )
-    return blocks
+    return blocks[:MAX_BLOCKS]
+
+
+def digest_messages(view: DigestView, *, command: str = "/agent") -> list[list[dict[str, Any]]]:
+    """A digest as one or more messages of at most 50 blocks each (the first posted, the rest
+    in its thread): every group of runs is shown, none cut mid-word."""
+    header = {
+        "type": "header",
+        "text": {"type": "plain_text", "text": f"{view['headline']} · {view['day']}"[:HEADER_TEXT]},
+    }
+    counts = [f"*{k}*: {v}" for k, v in view["counts"].items() if v]
+    first: list[dict[str, Any]] = [header]
+    if counts:
+        first.append(_context(" · ".join(counts)))
+    sections = []
+    for section, owners in view["sections"].items():
+        for owner, runs in owners.items():
+            lines = [
+                f"• {safe(r['title'])} (`{r['run_id']}`, {r['status']}, {r['since']})" for r in runs
+            ]
+            title = f"*{section}* · {safe(owner)}"
+            # A group too long for one section goes on in the next: lines are never cut.
+            chunk: list[str] = []
+            for line in lines:
+                if len("\n".join([title, *chunk, line])) > SECTION_TEXT:
+                    sections.append(_section("\n".join([title, *chunk])))
+                    chunk = []
+                chunk.append(fit(line, SECTION_TEXT - len(title) - 1))
+            sections.append(_section("\n".join([title, *chunk])))
+    messages = [first]
+    for block in sections:
+        if len(messages[-1]) >= MAX_BLOCKS:
+            messages.append([])
+        messages[-1].append(block)
+    if len(messages) > 1:
+        messages[0].append(
+            _context(f"Continued in the thread · `{command} status all` lists every run")
+        )
+        if len(messages[0]) > MAX_BLOCKS:  # the note takes the place of the last group
+            messages[1].insert(0, messages[0].pop(-2))
+    return messages
 
 
 def digest_blocks(view: DigestView, *, command: str = "/agent") -> list[dict[str, Any]]:
-    """A digest in at most 50 blocks: the rest is counted, with the command that lists it."""
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": f"{view['headline']} · {view['day']}"},
-        }
-    ]
-    lines: list[str] = []
-    for section, owners in view["sections"].items():
-        for owner, runs in owners.items():
-            listed = "\n".join(
-                f"• {safe(r['title'])} (`{r['run_id']}`, {r['status']}, {r['since']})" for r in runs
-            )
-            lines.append(f"*{section}* · {safe(owner)}\n{listed}")
-    room = MAX_BLOCKS - 2
-    for line in lines[:room]:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}})
-    if len(lines) > room:
-        more = len(lines) - room
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"…and {more} more groups of runs: `{command} status all` "
-                        "lists them",
-                    }
-                ],
-            }
-        )
-    return blocks
+    """The digest's first message (see digest_messages for the rest)."""
+    return digest_messages(view, command=command)[0]
 
 
 def fallback_text(view: MessageView) -> str:
-    """The notification text (and what screen readers read)."""
-    return safe(view["headline"])
+    """The notification text (what a phone shows, and what screen readers read): the headline,
+    and an approval's question."""
+    if is_digest(view):
+        return safe(view["headline"])
+    text = view["headline"]
+    if view.get("ping") in PING_TEXT:
+        text = f"{PING_TEXT[view['ping']]}: {text}"
+    if "approval" in view:
+        text = f"{text}: {view['approval']['title']}"
+    return fit(safe(text), SECTION_TEXT)
 
 
 def _modal(
@@ -148,7 +254,12 @@ def _reason(optional: bool, label: str = "Reason") -> dict[str, Any]:
     }
 
 
-def reassign_modal(run_id: str) -> dict[str, Any]:
+def _about(subject: str) -> dict[str, Any]:
+    """What a modal acts on (the run, and the approval), named at its top."""
+    return _context(safe(subject))
+
+
+def reassign_modal(run_id: str, subject: str = "") -> dict[str, Any]:
     """Pick the new owner (a people picker) and say why; they are asked to accept."""
     picker = {
         "type": "input",
@@ -156,20 +267,27 @@ def reassign_modal(run_id: str) -> dict[str, Any]:
         "label": {"type": "plain_text", "text": "New owner"},
         "element": {"type": "users_select", "action_id": "value"},
     }
-    return _modal(
-        "opslayer_reassign", "Reassign run", [picker, _reason(optional=True)], run_id, "Offer"
-    )
+    blocks = [_about(subject)] if subject else []
+    blocks += [picker, _reason(optional=True)]
+    return _modal("opslayer_reassign", "Reassign run", blocks, run_id, "Offer")
 
 
-def reject_modal(run_id: str, approval_id: str) -> dict[str, Any]:
+def reject_modal(run_id: str, approval_id: str, subject: str = "") -> dict[str, Any]:
     """The agent receives the reason with the rejection."""
-    return _modal(
-        "opslayer_reject", "Reject", [_reason(optional=False)], f"{run_id}|{approval_id}", "Reject"
-    )
+    blocks = [_about(subject)] if subject else []
+    blocks.append(_reason(optional=False))
+    return _modal("opslayer_reject", "Reject", blocks, f"{run_id}|{approval_id}", "Reject")
 
 
-def retry_modal(run_id: str, checkpoints: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where to retry from, and a yes for replaying side effects that are not idempotent."""
+def retry_modal(
+    run_id: str,
+    checkpoints: list[dict[str, Any]],
+    *,
+    unsafe: list[str] | None = None,
+    subject: str = "",
+) -> dict[str, Any]:
+    """Where to retry from, and a yes for replaying side effects that are not idempotent
+    (`unsafe` names those the run has recorded, as on Teams)."""
     options = [
         {
             "text": {"type": "plain_text", "text": f"{c['checkpoint_id']} · {c['step']}"[:75]},
@@ -177,7 +295,9 @@ def retry_modal(run_id: str, checkpoints: list[dict[str, Any]]) -> dict[str, Any
         }
         for c in checkpoints[-100:]
     ]
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [_about(subject)] if subject else []
+    if unsafe:
+        blocks.append(_section(f":warning: {safe(unsafe_sentence(unsafe[-20:]))}"))
     if options:
         blocks.append(
             {
@@ -212,9 +332,14 @@ def retry_modal(run_id: str, checkpoints: list[dict[str, Any]]) -> dict[str, Any
     return _modal("opslayer_retry", "Retry run", blocks, run_id, "Retry")
 
 
-def details_modal(run_id: str, lines: list[str]) -> dict[str, Any]:
+def details_modal(run_id: str, lines: list[str], subject: str = "") -> dict[str, Any]:
     """The run's timeline: status changes, checkpoints, approvals, commands, who did what."""
-    text = "\n".join(lines) or "Nothing recorded yet."
-    chunks = [text[i : i + 2900] for i in range(0, len(text), 2900)][:MAX_BLOCKS]
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
-    return _modal("opslayer_details", "Run details", blocks, run_id, None)
+    blocks: list[dict[str, Any]] = [_about(subject)] if subject else []
+    chunk: list[str] = []
+    for line in lines or ["Nothing recorded yet."]:
+        if len("\n".join([*chunk, line])) > SECTION_TEXT - 100:  # whole lines per block
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(fit(line, SECTION_TEXT - 100))
+    blocks.append(_section("\n".join(chunk)))
+    return _modal("opslayer_details", "Run details", blocks[-MAX_BLOCKS:], run_id, None)

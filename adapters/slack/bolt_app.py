@@ -85,24 +85,30 @@ def build_bolt_app(
         return None  # the message itself is updated, for everyone
 
     async def open_modal(verb: str, run_id: str, approval_id: str, trigger_id: str) -> bool:
-        """The buttons that need more from the person open a modal (the trigger lasts 3 s)."""
+        """The buttons that need more from the person open a modal (the trigger lasts 3 s);
+        each names the run (and the approval) it acts on."""
+        if verb not in ("reassign", "reject", "retry", "details"):
+            return False
+        run = (await reads.get_run(run_id)).run
+        subject = f"{run.title} ({run.id})"
         if verb == "reassign":
-            view = reassign_modal(run_id)
+            view = reassign_modal(run_id, subject)
         elif verb == "reject":
-            view = reject_modal(run_id, approval_id)
+            question = (await reads.approval(approval_id)).title if approval_id else ""
+            view = reject_modal(run_id, approval_id, f"{subject} · {question}")
         elif verb == "retry":
             checkpoints = await reads.checkpoints(run_id)
             points = [{"checkpoint_id": c.checkpoint_id, "step": c.step} for c in checkpoints]
-            view = retry_modal(run_id, points)
-        elif verb == "details":
+            unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
+            view = retry_modal(run_id, points, unsafe=unsafe, subject=subject)
+        else:
             trail = await reads.audit_trail(run_id)
             timeline = [
-                f"`{e.at:%m-%d %H:%M}` {e.action} — {safe(e.actor.name)} via {e.actor.via}"
+                f"<!date^{int(e.at.timestamp())}^{{date_short}} {{time}}|{e.at:%m-%d %H:%M}>"
+                f" {e.action} — {safe(e.actor.name)} via {e.actor.via}"
                 for e in trail
             ]
-            view = details_modal(run_id, timeline)
-        else:
-            return False
+            view = details_modal(run_id, timeline, subject)
         await client.views_open(trigger_id=trigger_id, view=view)
         return True
 

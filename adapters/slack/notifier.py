@@ -9,13 +9,25 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opslayer.adapters.chat.pacing import ChannelPacer
-from opslayer.adapters.slack.blocks import alert_blocks, digest_blocks, fallback_text
+from opslayer.adapters.slack.blocks import alert_blocks, digest_messages, fallback_text
 from opslayer.bot.ports import MessageRef
 from opslayer.bot.views.model import AlertView, MessageView, Target, is_digest
 
 log = logging.getLogger("opslayer.slack")
 _UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 _GONE = _UNREACHABLE | {"message_not_found", "cant_update_message"}
+# Refused for good: sending the same again would be refused again. Logged and given up.
+_REFUSED = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_arguments",
+        "too_many_attachments",
+        "invalid_attachments",
+    }
+)
 
 
 class SlackNotifier:
@@ -53,12 +65,15 @@ class SlackNotifier:
         found = await self._user_for(mention["email"])
         return {**view, "mention": {**mention, "slack_user_id": found}}
 
-    async def _blocks(self, view: MessageView) -> list[dict[str, Any]]:
+    async def _blocks(self, view: MessageView) -> list[list[dict[str, Any]]]:
+        """The message (a digest may take several: the rest go in the first one's thread)."""
         if is_digest(view):
-            return digest_blocks(view, command=self._command)
-        return alert_blocks(await self._with_user(view))
+            return digest_messages(view, command=self._command)
+        return [alert_blocks(await self._with_user(view))]
 
-    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+    async def post(
+        self, target: Target, view: MessageView, *, thread: MessageRef | None = None
+    ) -> MessageRef | None:
         channel = (
             target.get("slack")
             or target.get("slack_user")
@@ -66,22 +81,42 @@ class SlackNotifier:
         )
         if not channel:
             return None
+        # A follow-up to the same place goes in the first message's thread.
+        thread_ts = (
+            thread["ts"]
+            if thread and channel in (thread.get("channel"), thread.get("to")) and "ts" in thread
+            else None
+        )
+        messages = await self._blocks(view)
+        text = fallback_text(view)
         try:
             async with self._pacer.turn(channel):
                 answer = await self._client.chat_postMessage(
-                    channel=channel, text=fallback_text(view), blocks=await self._blocks(view)
+                    channel=channel, text=text, blocks=messages[0], thread_ts=thread_ts
                 )
+                for more in messages[1:]:
+                    await self._client.chat_postMessage(
+                        channel=answer["channel"], text=text, blocks=more, thread_ts=answer["ts"]
+                    )
         except SlackApiError as error:
-            if error.response.get("error") not in _UNREACHABLE:
+            reason = error.response.get("error")
+            if reason in _REFUSED:
+                log.warning(
+                    "Slack refused a message to %s (%s): given up, so the posts behind it go on",
+                    channel,
+                    reason,
+                )
+                return {}
+            if reason not in _UNREACHABLE:
                 raise  # the alert stays behind and is tried again on the next round
             log.warning(
                 "Slack: cannot post in %s (%s): invite the bot there (/invite @opslayer) "
                 "for the next alerts",
                 channel,
-                error.response["error"],
+                reason,
             )
             return None
-        return {"channel": answer["channel"], "ts": answer["ts"]}
+        return {"channel": answer["channel"], "ts": answer["ts"], "to": channel}
 
     async def update(self, ref: MessageRef, view: MessageView) -> None:
         # Sending text without blocks would remove the blocks: always send both.
@@ -90,12 +125,14 @@ class SlackNotifier:
                 channel=ref["channel"],
                 ts=ref["ts"],
                 text=fallback_text(view),
-                blocks=await self._blocks(view),
+                blocks=(await self._blocks(view))[0],
             )
         except SlackApiError as error:
-            if error.response.get("error") not in _GONE:
+            reason = error.response.get("error")
+            if reason in _REFUSED:
+                log.warning("Slack refused an update of %s (%s): given up", ref["ts"], reason)
+                return
+            if reason not in _GONE:
                 raise
             # Deleted, archived, or the bot was removed: nothing to update, now or later.
-            log.info(
-                "Slack: message %s is gone (%s); not updated", ref["ts"], error.response["error"]
-            )
+            log.info("Slack: message %s is gone (%s); not updated", ref["ts"], reason)

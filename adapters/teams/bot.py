@@ -33,7 +33,7 @@ from opslayer.adapters.teams.cards import (
     safe,
 )
 from opslayer.adapters.teams.notifier import SURFACE
-from opslayer.bot.alerts.ledger import render
+from opslayer.bot.alerts.ledger import current_view
 from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.directory import link_chat_user, list_people
@@ -263,9 +263,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             return None
         async with self._use.store.read() as uow:
             alert = await uow.alerts.get(alert_id)
-        if alert is None:
-            return None
-        view = render(alert)
+            if alert is None:
+                return None
+            view = await current_view(uow, alert, self._use.clock.now())
         return None if is_digest(view) else view
 
     async def _on_card_action(

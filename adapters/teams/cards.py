@@ -8,10 +8,19 @@ and the alert, so the bot can answer any click with the card as it stands now.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from opslayer.bot.views.alerts import BUTTON_TEXT
-from opslayer.bot.views.model import AlertView, DigestView, MessageView, is_digest
+from opslayer.bot.views.alerts import BUTTON_TEXT, PING_TEXT, unsafe_sentence
+from opslayer.bot.views.model import (
+    AlertView,
+    DigestView,
+    Fact,
+    Mention,
+    MessageView,
+    Note,
+    is_digest,
+)
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.5"
@@ -66,51 +75,88 @@ def execute(
     return action
 
 
-def _mention(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
-    """The owner as an @mention when their Teams id is known, else their name."""
-    who = view["mention"]
-    name = who["name"]
-    if not who["teams_user_id"]:
-        return name, []
+def _entity(mention: Mention) -> tuple[str, dict[str, Any] | None]:
+    """A person as an @mention when their Teams id is known, else their name."""
+    name = mention["name"]
+    if not mention["teams_user_id"]:
+        return name, None
     tag = f"<at>{name}</at>"
-    entity = {
+    return tag, {
         "type": "mention",
         "text": tag,
-        "mentioned": {"id": who["teams_user_id"], "name": name},
+        "mentioned": {"id": mention["teams_user_id"], "name": name},
     }
-    return tag, [entity]
 
 
-def _fact(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value) if value not in (None, "") else "-"
+def when(at: str) -> str:
+    """A moment Teams shows in the reader's own time zone (Adaptive Cards' DATE and TIME)."""
+    moment = datetime.fromisoformat(at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({moment}, SHORT)}}}} {{{{TIME({moment})}}}}"
+
+
+def _fact(fact: Fact) -> str:
+    parts = [safe(fact["text"])] if fact["text"] else []
+    if "at" in fact:
+        parts.append(when(fact["at"]))
+    return " · ".join(parts) or "-"
+
+
+def _note(note: Note | str) -> str:
+    if isinstance(note, str):  # written before notes carried their moment
+        return note
+    return f"{note['text']} · {when(note['at'])}"
 
 
 def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
-    """An alert or approval: headline and owner, the facts, its state, and buttons while open.
+    """An alert or approval: headline and whom it is for, what to decide on, the facts, its
+    state, and buttons while open.
 
     `notice` is a line for the person who clicked (why nothing changed, what was sent)."""
-    owner, entities = _mention(view)
-    body: list[dict[str, Any]] = [
-        _text(view["headline"], weight="Bolder", size="Medium"),
-    ]
-    if owner:
-        body.append(_text(f"Owner: {owner}", isSubtle=True, spacing="None"))
+    owner, entity = _entity(view["mention"])
+    entities = [entity] if entity else []
+    body: list[dict[str, Any]] = []
     ping = view.get("ping")
-    if ping in _PING:
-        body.insert(0, _text(_PING[ping], color="Warning", weight="Bolder"))
+    if ping in PING_TEXT:
+        body.append(_text(PING_TEXT[ping], color="Warning", weight="Bolder"))
+    body.append(_text(view["headline"], weight="Bolder", size="Medium"))
+    if owner:
+        body.append(_text(f"For {owner}", isSubtle=True, spacing="None"))
     if "approval" in view:
         approval = view["approval"]
         body.append(_text(approval["title"], weight="Bolder"))
         if approval["details"]:
             body.append(_text(approval["details"][:3000]))
-    facts = [{"title": k, "value": safe(_fact(v))} for k, v in view["facts"].items()]
+        if "arguments" in approval:
+            more = (
+                "\n\n(the whole of it under Details)" if approval["arguments"].endswith("…") else ""
+            )
+            body.append(_text(approval["arguments"] + more, fontType="Monospace", size="Small"))
+        names = []
+        for mention in approval.get("approvers", []):
+            tag, extra = _entity(mention)
+            names.append(tag)
+            if extra and extra not in entities:
+                entities.append(extra)
+        if names:
+            body.append(_text("Approvers: " + ", ".join(names), isSubtle=True))
+        if "expires_at" in approval:
+            body.append(_text(f"Decide by {when(approval['expires_at'])}", isSubtle=True))
+    if "error" in view:
+        body.append(_text("Error", weight="Bolder"))
+        body.append(_text(view["error"], fontType="Monospace", color="Attention"))
+    if "offered_by" in view:
+        why = f": {view['reason']}" if view.get("reason") else ""
+        body.append(_text(f"Offered by {view['offered_by']}{why}", isSubtle=True))
+    facts = [{"title": f["label"], "value": _fact(f)} for f in view["facts"]]
     if facts:
         body.append({"type": "FactSet", "facts": facts})
+    if "said" in view:
+        body.append(_text(f"Last message: {view['said']}", isSubtle=True))
+    if view.get("unsafe"):
+        body.append(_text(unsafe_sentence(view["unsafe"]), color="Warning"))
     for note in (view.get("resolution"), view.get("acknowledged"), view.get("confirmed")):
         if note:
-            body.append(_text(str(note), isSubtle=True))
+            body.append(_text(_note(note), isSubtle=True))
     if notice:
         body.append(_text(notice, color="Attention", weight="Bolder"))
     actions: list[dict[str, Any]] = []
@@ -123,24 +169,20 @@ def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
         ]
     if len(actions) > MAX_ACTIONS:
         keep, rest = actions[: MAX_ACTIONS - 1], actions[MAX_ACTIONS - 1 :]
-        more = {"type": "AdaptiveCard", "body": [], "actions": rest}
-        actions = [*keep, {"type": "Action.ShowCard", "title": "More…", "card": more}]
+        more_card = {"type": "AdaptiveCard", "body": [], "actions": rest}
+        actions = [*keep, {"type": "Action.ShowCard", "title": "More…", "card": more_card}]
     card = _card(body, actions)
     if entities:
         card["msteams"]["entities"] = entities
-        # Universal Actions' refresh: when the owner looks at the card, Teams asks the bot for
-        # the card as it is now, so a card posted hours ago never offers a stale decision.
+    # Universal Actions' refresh: when someone who must act looks at the card, Teams asks the
+    # bot for the card as it is now, so a card posted hours ago never offers a stale decision.
+    refresh = view.get("refresh_for") or [e["mentioned"]["id"] for e in entities[:1]]
+    if refresh:
         card["refresh"] = {
             "action": execute("refresh", "Refresh", action_data(view)),
-            "userIds": [entities[0]["mentioned"]["id"]],
+            "userIds": refresh[:60],
         }
     return card
-
-
-_PING = {
-    "reminder": "Reminder: this still needs someone",
-    "escalation": "Escalated: nobody has answered yet",
-}
 
 
 def digest_card(view: DigestView) -> dict[str, Any]:
@@ -275,6 +317,19 @@ def details_card(view: AlertView, timeline: list[str]) -> dict[str, Any]:
     text = "\n".join(f"- {line}" for line in timeline[-60:]) or "Nothing recorded yet."
     body.append(_text(text[:20_000], fontType="Monospace", size="Small"))
     return _card(body, [_back(view)])
+
+
+def notification_text(view: MessageView) -> str:
+    """What a notification shows: the headline, marked as a follow-up, with an approval's
+    question."""
+    if is_digest(view):
+        return view["headline"]
+    text = view["headline"]
+    if view.get("ping") in PING_TEXT:
+        text = f"{PING_TEXT[view['ping']]}: {text}"
+    if "approval" in view:
+        text = f"{text}: {view['approval']['title']}"
+    return text[:500]
 
 
 def card_for(view: MessageView, *, notice: str | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from botbuilder.schema import (
 )
 
 from opslayer.adapters.chat.pacing import ChannelPacer
-from opslayer.adapters.teams.cards import CARD_TYPE, card_for
+from opslayer.adapters.teams.cards import CARD_TYPE, card_for, notification_text
 from opslayer.bot.ports import Conversation, MessageRef, Store, UnitOfWork
 from opslayer.bot.views.model import MessageView, Target
 
@@ -26,6 +26,7 @@ log = logging.getLogger("opslayer.teams")
 T = TypeVar("T")
 SURFACE = "teams"
 _GONE = frozenset({403, 404})  # not a member any more, or no such conversation
+_REFUSED = frozenset({400, 413})  # malformed or too large: the same again is refused again
 
 
 def card_activity(card: dict[str, Any], *, summary: str | None = None) -> Activity:
@@ -141,7 +142,9 @@ class TeamsNotifier:
         await self._store.run(store)
         return conversation
 
-    async def post(self, target: Target, view: MessageView) -> MessageRef | None:
+    async def post(
+        self, target: Target, view: MessageView, *, thread: MessageRef | None = None
+    ) -> MessageRef | None:
         place = await self._place(target)
         if place is None:
             if target.get("teams"):
@@ -150,7 +153,16 @@ class TeamsNotifier:
                     target["teams"],
                 )
             return None
-        activity = card_activity(card_for(view), summary=str(view.get("headline", "")))
+        activity = card_activity(card_for(view), summary=notification_text(view))
+        # A follow-up to the same channel is a reply in the card's thread (channels have
+        # threads; personal chats do not).
+        root = (
+            thread.get("activity_id")
+            if thread
+            and thread.get("conversation") == place.conversation_id
+            and place.kind == "channel"
+            else None
+        )
 
         async def send(turn: TurnContext) -> str:
             # Not turn.send_activity: in a proactive turn it would answer the (made-up)
@@ -158,6 +170,9 @@ class TeamsNotifier:
             reference = TurnContext.get_conversation_reference(turn.activity)
             reference.activity_id = None
             TurnContext.apply_conversation_reference(activity, reference)
+            if root:
+                activity.conversation.id = f"{place.conversation_id};messageid={root}"
+                activity.reply_to_id = root
             [sent] = await turn.adapter.send_activities(turn, [activity])
             return str(sent.id) if sent is not None and sent.id else ""
 
@@ -165,7 +180,15 @@ class TeamsNotifier:
             async with self._pacer.turn(place.conversation_id):
                 activity_id = await self._in(place, send)
         except Exception as error:
-            if _status(error) not in _GONE:
+            status = _status(error)
+            if status in _REFUSED:
+                log.warning(
+                    "Teams refused a card for %s (HTTP %s): given up, so the posts behind it go on",
+                    place.conversation_id,
+                    status,
+                )
+                return {}
+            if status not in _GONE:
                 raise  # the alert stays behind and is tried again on the next round
             await self._forget(place, error)
             return None
@@ -187,9 +210,9 @@ class TeamsNotifier:
     async def update(self, ref: MessageRef, view: MessageView) -> None:
         async with self._store.read() as uow:
             place = await uow.conversations.get(SURFACE, ref["conversation"])
-        if place is None:
+        if place is None or not ref.get("activity_id"):
             return
-        activity = card_activity(card_for(view), summary=str(view.get("headline", "")))
+        activity = card_activity(card_for(view), summary=notification_text(view))
         activity.id = ref["activity_id"]
 
         async def replace(turn: TurnContext) -> None:
@@ -198,6 +221,9 @@ class TeamsNotifier:
         try:
             await self._in(place, replace)
         except Exception as error:
+            if _status(error) in _REFUSED:
+                log.warning("Teams refused an update of card %s: given up", ref["activity_id"])
+                return
             if _status(error) not in _GONE:
                 raise
             # Deleted, or the bot was removed: there is nothing left to update, and trying

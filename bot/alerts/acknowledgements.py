@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 from opslayer.bot.alerts.kinds import AlertKind
-from opslayer.bot.alerts.model import Alert, AlertStatus, acknowledge
+from opslayer.bot.alerts.model import Alert, AlertStatus, acknowledge, resolve
 from opslayer.bot.audit import AuditEvent, Via, actor_of
 from opslayer.bot.errors import Conflict
 from opslayer.bot.people.acting import Acting
 from opslayer.bot.people.model import Person
 from opslayer.bot.ports import UnitOfWork
-from opslayer.bot.views.model import AlertPayload
+from opslayer.bot.views.alerts import stamp
+from opslayer.bot.views.model import AlertPayload, Note
 
 
 class Acknowledgements:
@@ -33,10 +34,13 @@ class Acknowledgements:
             taken = []
             for alert in await uow.alerts.open_for_run(run_id):
                 if alert.status is AlertStatus.OPEN and alert.kind is not AlertKind.APPROVAL:
-                    acked = acknowledge(alert, person_id=person.id, now=now)
-                    note = f"Acknowledged by {person.name} at {now:%H:%M} UTC"
-                    payload: AlertPayload = {**acked.payload, "acknowledged": note}
-                    acked = dataclasses.replace(acked, payload=payload)
+                    if alert.kind is AlertKind.FAILED:  # a failure someone took is settled
+                        acked = resolve(alert, now=now, resolution=f"Acknowledged by {person.name}")
+                    else:
+                        acked = acknowledge(alert, person_id=person.id, now=now)
+                        note: Note = {"text": f"Acknowledged by {person.name}", "at": stamp(now)}
+                        payload: AlertPayload = {**acked.payload, "acknowledged": note}
+                        acked = dataclasses.replace(acked, payload=payload)
                     await uow.alerts.update(acked)
                     taken.append(acked)
             if not taken:

@@ -22,6 +22,7 @@ def alert_key(
     since: datetime | None = None,
     approval_id: str | None = None,
     offer: int | None = None,
+    attempt: int | None = None,
     channel: str | None = None,
     day: str | None = None,
 ) -> str:
@@ -29,11 +30,14 @@ def alert_key(
     - a scanner finding: run + kind + episode (when the situation started);
     - an approval request: the approval;
     - a handoff offer: the run + the version it was offered at (a new offer is a new version);
+    - a failure: the run + the attempt that failed;
     - a digest: the channel + the day."""
     if kind is AlertKind.APPROVAL:
         return f"approval:{_given(approval_id)}"
     if kind is AlertKind.HANDOFF:
         return f"handoff:{_given(run_id)}:v{_given(offer)}"
+    if kind is AlertKind.FAILED:
+        return f"failed:{_given(run_id)}:{_given(attempt)}"
     if kind is AlertKind.DIGEST:
         return f"digest:{_given(channel)}:{_given(day)}"
     return f"{_given(run_id)}:{kind.value}:{_given(since).isoformat()}"

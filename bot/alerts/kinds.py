@@ -23,6 +23,7 @@ class AlertKind(StrEnum):
     AUTH_EXPIRING = "auth_expiring"  # credentials expire within the hour
     UNDELIVERED = "undelivered"  # a command to the agent exhausted its retries
     UNOWNED = "unowned"  # the owner is unknown or was removed
+    FAILED = "failed"  # the run failed: the owner is told at once, with the error
     APPROVAL = "approval"  # an approval request: the owner is told at once
     HANDOFF = "handoff"  # a reassigned run waits for its new owner to accept
     DIGEST = "digest"  # a channel's daily summary
@@ -66,6 +67,7 @@ KINDS: dict[AlertKind, KindSpec] = {
     AlertKind.UNOWNED: KindSpec(
         "{title} has no owner", Health.UNOWNED, True, "the run has an owner"
     ),
+    AlertKind.FAILED: KindSpec("{title} failed", cleared="retried"),
     AlertKind.APPROVAL: KindSpec("{title} asks for approval"),
     AlertKind.HANDOFF: KindSpec("{title} is being handed over to you"),
     AlertKind.DIGEST: KindSpec("Runs that need attention"),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.runs.model import Run
-from opslayer.bot.views.model import AlertPayload, Target
+from opslayer.bot.views.model import AlertPayload, Note, Target
 
 __all__ = [
     "ACK_TIMEOUT",
@@ -142,7 +142,8 @@ def acknowledge(alert: Alert, *, person_id: str, now: datetime) -> Alert:
 
 def resolve(alert: Alert, *, now: datetime, resolution: str) -> Alert:
     """The situation cleared: no more follow-ups; the message is updated to say how."""
-    payload: AlertPayload = {**alert.payload, "resolution": resolution}
+    note: Note = {"text": resolution, "at": now.astimezone(UTC).isoformat()}
+    payload: AlertPayload = {**alert.payload, "resolution": note}
     return dataclasses.replace(
         alert,
         status=AlertStatus.RESOLVED,

@@ -19,7 +19,7 @@ from opslayer.bot.ids import new_id
 from opslayer.bot.people.audience import target_of
 from opslayer.bot.ports import Clock, Store, UnitOfWork
 from opslayer.bot.runs.health import Detected, detect, health_of, next_check_at
-from opslayer.bot.runs.model import Run
+from opslayer.bot.runs.model import Run, RunStatus
 from opslayer.bot.views.alerts import alert_view
 from opslayer.bot.views.model import Escalation, escalation_target, is_digest
 
@@ -159,6 +159,10 @@ async def _still_true(uow: UnitOfWork, alert: Alert, run: Run, now: datetime) ->
         return alert.key in {_key(run, d) for d in detect(run, now)}
     if alert.kind is AlertKind.HANDOFF:
         return run.pending_owner_id is not None
+    if alert.kind is AlertKind.FAILED:
+        return alert.key == alert_key(AlertKind.FAILED, run_id=run.id, attempt=run.attempt) and (
+            run.status is RunStatus.FAILED
+        )
     if alert.kind is AlertKind.APPROVAL:
         view = alert.payload["view"]
         approval_id = "" if is_digest(view) or "approval" not in view else view["approval"]["id"]

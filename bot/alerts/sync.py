@@ -9,11 +9,12 @@ import logging
 from datetime import datetime, timedelta
 
 from opslayer.bot.alerts.kinds import AlertKind
-from opslayer.bot.alerts.ledger import render
+from opslayer.bot.alerts.ledger import current_view, ping_view
 from opslayer.bot.alerts.model import Alert, AlertStatus
 from opslayer.bot.ids import new_id
 from opslayer.bot.ports import ChatNotifier, Clock, MessageRef, Store, UnitOfWork
-from opslayer.bot.views.model import AlertView, is_digest
+from opslayer.bot.runs.model import Run
+from opslayer.bot.views.model import MessageView, is_digest
 
 log = logging.getLogger("opslayer.watch")
 
@@ -66,6 +67,9 @@ class ChatSync:
         # outage of one (each call timing out and retried) must not hold up the others.
         down: set[str] = set()
         for alert in pending:
+            async with self._store.read() as uow:
+                view = await current_view(uow, alert, self._clock.now())
+                run = await uow.runs.get(alert.run_id) if alert.run_id else None
             refs = dict(alert.message_refs)
             sent = dict(alert.pings_sent)
             failed = False
@@ -74,7 +78,7 @@ class ChatSync:
                     failed = True
                     continue
                 try:
-                    await self._sync_one(notifier, alert, refs, sent)
+                    await self._sync_one(notifier, alert, view, run, refs, sent)
                 except Exception:  # a surface that is down is retried on the next round
                     failed = True
                     down.add(notifier.name)
@@ -98,23 +102,23 @@ class ChatSync:
         self,
         notifier: ChatNotifier,
         alert: Alert,
+        view: MessageView,
+        run: Run | None,
         refs: dict[str, MessageRef],
         sent: dict[str, int],
     ) -> None:
-        view = render(alert)
         main = refs.get(notifier.name)
         if main is None and (
             alert.status is not AlertStatus.RESOLVED or alert.kind is AlertKind.DIGEST
         ):
             posted = await notifier.post(alert.target, view)
-            refs[notifier.name] = posted if posted is not None else {}
+            refs[notifier.name] = main = posted if posted is not None else {}
         elif main:
             await notifier.update(main, view)
         if is_digest(view):
             return  # digests have no follow-ups
         for ping in alert.payload["pings"][sent.get(notifier.name, 0) :]:
-            # The ping's facts are fresher; the alert gives what its buttons act on (approval,
-            # alert id), so a click on a reminder works like one on the first message.
-            follow: AlertView = {**view, **ping["view"], "ping": ping["kind"]}
-            await notifier.post(ping["target"], follow)
+            # In the first message's thread where the follow-up goes to the same place (a
+            # reminder); elsewhere (an escalation channel, the old owner) as a message of its own.
+            await notifier.post(ping["target"], ping_view(view, ping, run), thread=main or None)
             sent[notifier.name] = sent.get(notifier.name, 0) + 1

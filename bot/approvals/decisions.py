@@ -111,10 +111,8 @@ class ApprovalDecisions:
             await uow.audit.add(
                 AuditEvent(f"approval.{verdict.value}", now, actor, run.id, detail, comment)
             )
-            note = f"{verdict.value.capitalize()} by {person.name} at {now:%H:%M} UTC"
-            await resolve_approval_alert(
-                uow, approval_id, now=now, resolution=f"{note}, waiting for the agent"
-            )
+            note = f"{verdict.value.capitalize()} by {person.name}, waiting for the agent"
+            await resolve_approval_alert(uow, approval_id, now=now, resolution=note)
             return await enqueue(
                 uow, run=run, kind=kind, actor=actor, now=now, reason=comment, approval=decided
             )

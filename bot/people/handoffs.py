@@ -20,7 +20,8 @@ from opslayer.bot.people.audience import audience
 from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.ports import UnitOfWork
 from opslayer.bot.runs.saving import save_run, save_run_or_conflict
-from opslayer.bot.views.alerts import alert_view
+from opslayer.bot.views.alerts import alert_view, handoff_note, mention_of, stamp
+from opslayer.bot.views.model import Handoff
 
 
 class Handoffs:
@@ -65,9 +66,13 @@ class Handoffs:
             await uow.audit.add(
                 AuditEvent("run.handoff_offered", now, actor, run_id, detail, reason)
             )
-            view = alert_view(AlertKind.HANDOFF, run, now=now)
-            view["offered_by"] = person.name
-            view["reason"] = reason
+            handoff: Handoff = {
+                "to": mention_of(owner),
+                "by": person.name,
+                "reason": reason,
+                "until": stamp(until),
+            }
+            view = alert_view(AlertKind.HANDOFF, run, now=now, handoff=handoff)
             alert = new_alert(
                 AlertKind.HANDOFF,
                 alert_key(AlertKind.HANDOFF, run_id=run_id, offer=run.version),
@@ -76,13 +81,12 @@ class Handoffs:
                 view=view,
                 now=now,
             )
-            note = alert_view(AlertKind.HANDOFF, run, now=now)
-            note["headline"] = (
-                f"{run.title} is offered to {owner.name}; it stays yours until they accept"
-            )
-            note["actions"] = ["details"]  # the offer is theirs to accept, not the owner's
+            # The offer is theirs to accept: the owner gets a note, without an Accept button.
+            note = handoff_note(view, run)
             alert = with_ping(alert, "handoff", await audience(uow, run, admins={}), note)
-            alert = dataclasses.replace(alert, next_action_at=until)
+            alert = dataclasses.replace(
+                alert, next_action_at=until, payload={**alert.payload, "handoff": handoff}
+            )
             await uow.alerts.add(alert)
             return alert
 
@@ -112,7 +116,7 @@ class Handoffs:
             await uow.audit.add(AuditEvent("run.reassigned", now, actor, run_id, detail))
             for alert in await uow.alerts.open_for_run(run_id):
                 if alert.kind is AlertKind.HANDOFF:
-                    note = f"Accepted by {person.name} at {now:%H:%M} UTC"
+                    note = f"Accepted by {person.name}"
                     await uow.alerts.update(resolve(alert, now=now, resolution=note))
             new: NewOwner = {"id": person.id, "name": person.name, "email": person.email}
             return await enqueue(

@@ -5,15 +5,19 @@ one transaction."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 
 from opslayer.bot.alerts.keys import alert_key
 from opslayer.bot.alerts.kinds import AlertKind
+from opslayer.bot.alerts.ledger import new_alert
+from opslayer.bot.alerts.model import AlertStatus, resolve
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Actor, AuditEvent
 from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
 from opslayer.bot.errors import Conflict, InvalidTransition, ValidationFailed
 from opslayer.bot.ids import new_id
+from opslayer.bot.people.audience import audience
 from opslayer.bot.people.claims import claimed_fields, resolve_claim
 from opslayer.bot.people.model import Identity, OwnerClaim, Person
 from opslayer.bot.ports import Clock, Store, UnitOfWork
@@ -32,7 +36,8 @@ from opslayer.bot.runs.model import (
 )
 from opslayer.bot.runs.saving import save_run
 from opslayer.bot.runs.transitions import event_for_report, transition
-from opslayer.bot.views.model import AlertPayload
+from opslayer.bot.views.alerts import alert_view, stamp
+from opslayer.bot.views.model import AlertPayload, Escalation, Note
 from opslayer_client.contract import CheckpointIn, ContextIn, Heartbeat, RunCreate, StatusReport
 
 
@@ -70,23 +75,41 @@ async def _confirm_decisions(uow: UnitOfWork, run: Run, now: datetime) -> None:
         alert = await uow.alerts.by_key(alert_key(AlertKind.APPROVAL, approval_id=approval.id))
         if alert is None or "confirmed" in alert.payload:
             continue
-        note = f"the agent reported {run.status.value} at {now:%H:%M} UTC"
+        note: Note = {"text": f"the agent reported {run.status.value}", "at": stamp(now)}
         payload: AlertPayload = {**alert.payload, "confirmed": note}
         await uow.alerts.update(
             dataclasses.replace(alert, payload=payload, updated_at=now, needs_sync=True)
         )
 
 
+async def _retried(uow: UnitOfWork, failed: Run, now_run: Run, now: datetime) -> None:
+    """A failed run was re-opened: its failure alert says so, and its buttons go."""
+    key = alert_key(AlertKind.FAILED, run_id=failed.id, attempt=failed.attempt)
+    alert = await uow.alerts.by_key(key)
+    if alert is not None and alert.status is not AlertStatus.RESOLVED:
+        note = f"retried: attempt {now_run.attempt} is {now_run.status.value}"
+        await uow.alerts.update(resolve(alert, now=now, resolution=note))
+
+
 class RunService:
     """The agent's writes to its runs (reads: bot.runs.reads; approvals: bot.approvals)."""
 
     def __init__(
-        self, store: Store, clock: Clock, *, cache: RunCache, egress: Egress = DEFAULT_EGRESS
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        cache: RunCache,
+        egress: Egress = DEFAULT_EGRESS,
+        admins: Escalation | None = None,
+        on_alert: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._cache = cache
         self._egress = egress
+        self._admins: Escalation = admins or {}
+        self._on_alert = on_alert or (lambda: None)
 
     async def register_run(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
         """Register a run; the same external_id again returns the existing run (created=False)."""
@@ -183,6 +206,10 @@ class RunService:
             await carry_out(uow, saved, effects, actor=actor, now=now, reason=report.reason)
             if stored.status is RunStatus.WAITING_APPROVAL and saved.status is not stored.status:
                 await _confirm_decisions(uow, saved, now)
+            if saved.status is RunStatus.FAILED and stored.status is not RunStatus.FAILED:
+                await self._failure_alert(uow, saved, now)
+            elif stored.status is RunStatus.FAILED and saved.status is not RunStatus.FAILED:
+                await _retried(uow, stored, saved, now)
             if (
                 report.auth_expires_at is not None
                 and report.auth_expires_at != stored.auth_expires_at
@@ -194,7 +221,25 @@ class RunService:
         run, changed = await self._store.run(
             lambda uow: self._cache.with_run(uow, agent, run_id, change)
         )
+        if changed and run.status is RunStatus.FAILED:
+            self._on_alert()
         return self._cache.saved(run) if changed else run
+
+    async def _failure_alert(self, uow: UnitOfWork, run: Run, now: datetime) -> None:
+        """The owner hears of a failure at once (not at the next digest), with the error, the
+        last checkpoint and what a retry would replay: the alert is in this commit."""
+        checkpoints = await uow.checkpoints.for_run(run.id)
+        view = alert_view(AlertKind.FAILED, run, now=now, checkpoints=checkpoints)
+        await uow.alerts.add(
+            new_alert(
+                AlertKind.FAILED,
+                alert_key(AlertKind.FAILED, run_id=run.id, attempt=run.attempt),
+                run,
+                target=await audience(uow, run, admins=self._admins),
+                view=view,
+                now=now,
+            )
+        )
 
     async def add_checkpoint(
         self, agent: str, run_id: str, req: CheckpointIn

@@ -1,18 +1,24 @@
 """What a person is shown about an alert, platform-neutral: headline, facts, buttons.
 
 Adapters render these (Block Kit, Adaptive Cards, a log line); the wording lives here and in
-`bot.alerts.kinds` (headlines), once, so Slack and Teams cannot drift.
+`bot.alerts.kinds` (headlines), once, so Slack and Teams cannot drift. A view is built from the
+run as it is NOW (the chat sync rebuilds it on every update), and its moments are absolute (the
+platforms show them in each reader's own time zone), so a message never freezes at the moment
+it was posted.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from opslayer.bot.alerts.kinds import AlertKind, headline
 from opslayer.bot.approvals.model import Approval
 from opslayer.bot.people.model import Person
 from opslayer.bot.runs.model import Checkpoint, Run, RunStatus
-from opslayer.bot.views.model import AlertView, Mention
+from opslayer.bot.views.model import AlertView, ApprovalView, Fact, Handoff, Mention
 
 # What each action's button says, on every surface.
 BUTTON_TEXT = {
@@ -27,6 +33,32 @@ BUTTON_TEXT = {
     "details": "Details",
     "accept": "Accept",
 }
+# What marks a follow-up message, on every surface.
+PING_TEXT = {
+    "reminder": "Reminder: this still needs someone",
+    "escalation": "Escalated: nobody has answered yet",
+}
+
+
+def unsafe_sentence(keys: Sequence[str]) -> str:
+    """The warning for side effects a retry would replay."""
+    return (
+        f"Not idempotent, already done: {', '.join(keys)}. A retry from before them replays them."
+    )
+
+
+ARGUMENTS_LIMIT = 1200  # characters of an approval's arguments shown before "…"
+TEXT_LIMIT = 600  # characters of an agent's error or message shown before "…"
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as a view carries it: ISO 8601 in UTC."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def fallback_time(moment: datetime) -> str:
+    """A moment in words, for where a platform cannot show it in the reader's zone."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def ago(since: datetime, now: datetime) -> str:
@@ -41,6 +73,17 @@ def ago(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400} days"
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word (never mid-word) and marked with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
 def mention_of(person: Person) -> Mention:
     """How a message names and mentions a person."""
     return {
@@ -51,22 +94,47 @@ def mention_of(person: Person) -> Mention:
     }
 
 
-def actions_for(run: Run, kind: AlertKind) -> list[str]:
+def _moment(label: str, moment: datetime, text: str = "") -> Fact:
+    return {"label": label, "text": text, "at": stamp(moment)}
+
+
+def actions_for(run: Run, kind: AlertKind, *, approval: bool = False) -> list[str]:
     """The buttons a person needs for this situation, in order."""
     if kind is AlertKind.APPROVAL:
         return ["approve", "reject", "reassign", "details"]
     if kind is AlertKind.HANDOFF:
         return ["accept", "details"]
-    buttons = ["acknowledge"]
+    buttons = ["approve", "reject"] if approval else []
+    buttons.append("acknowledge")
     if run.status is RunStatus.FAILED or kind is AlertKind.STUCK:
         buttons.append("retry")
     if run.status is RunStatus.PAUSED:
         buttons.append("resume")
-    elif not run.status.terminal:
+    elif not run.status.terminal and not approval:
         buttons.append("pause")
     if not run.status.terminal:
         buttons.append("cancel")
     return [*buttons, "reassign", "details"]
+
+
+def approval_view(
+    approval: Approval, *, approvers: Sequence[Mention] = (), arguments: Any = None
+) -> ApprovalView:
+    """What an approver decides on: the question, who may answer, by when, and the details."""
+    view: ApprovalView = {"id": approval.id, "title": approval.title, "details": approval.details}
+    if approvers:
+        view["approvers"] = list(approvers)
+    if approval.expires_at is not None:
+        view["expires_at"] = stamp(approval.expires_at)
+    shown = arguments if arguments is not None else approval.state
+    if shown is not None:
+        pretty = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+        view["arguments"] = clip(pretty, ARGUMENTS_LIMIT)
+    return view
+
+
+def _unsafe_after(checkpoints: Sequence[Checkpoint]) -> list[str]:
+    return [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
 
 
 def alert_view(
@@ -75,39 +143,77 @@ def alert_view(
     *,
     now: datetime,
     approval: Approval | None = None,
-    checkpoints: list[Checkpoint] | None = None,
+    approvers: Sequence[Mention] = (),
+    checkpoints: Sequence[Checkpoint] = (),
+    handoff: Handoff | None = None,
+    acknowledged: bool = False,
 ) -> AlertView:
-    """The alert's content: headline, the facts an operator decides on, and its buttons."""
-    facts = {
-        "agent": run.agent,
-        "status": run.status.value,
-        "health": ", ".join(h.value for h in run.health) or "ok",
-        "owner": run.owner.name,
-        "since": ago(run.status_changed_at, now),
-    }
+    """The alert's content as the run is now: headline, facts, buttons (none to acknowledge
+    once someone has), and whom it is for."""
+    facts: list[Fact] = [
+        {"label": "status", "text": run.status.value},
+        {"label": "health", "text": ", ".join(h.value for h in run.health) or "ok"},
+        {"label": "agent", "text": run.agent},
+        _moment("since", run.status_changed_at),
+    ]
     if run.step:
-        facts["step"] = run.step
+        facts.append({"label": "step", "text": run.step})
     if run.progress is not None:
-        facts["progress"] = f"{run.progress:.0%}"
+        facts.append({"label": "progress", "text": f"{run.progress:.0%}"})
     if run.last_heartbeat_at:
-        facts["last heartbeat"] = f"{ago(run.last_heartbeat_at, now)} ago"
+        facts.append(_moment("last heartbeat", run.last_heartbeat_at))
     if checkpoints:
         last = checkpoints[-1]
-        facts["last checkpoint"] = (
-            f"{last.checkpoint_id} · {last.step} ({ago(last.created_at, now)} ago)"
+        facts.append(
+            _moment("last checkpoint", last.created_at, f"{last.checkpoint_id} · {last.step}")
         )
-        unsafe = [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
-        if unsafe:
-            facts["side effects (not idempotent)"] = ", ".join(unsafe[-10:])
+    if run.attempt > 1:
+        facts.append({"label": "attempt", "text": str(run.attempt)})
+    actions = actions_for(run, kind, approval=approval is not None)
+    if acknowledged:
+        actions = [a for a in actions if a != "acknowledge"]
+    mention = mention_of(run.owner)
     view: AlertView = {
         "kind": kind.value,
         "headline": headline(kind, run),
         "run_id": run.id,
         "run_title": run.title,
         "facts": facts,
-        "actions": actions_for(run, kind),
-        "mention": mention_of(run.owner),
+        "actions": actions,
+        "mention": mention,
     }
     if approval is not None:
-        view["approval"] = {"id": approval.id, "title": approval.title, "details": approval.details}
+        view["approval"] = approval_view(approval, approvers=approvers)
+        refresh = [a["teams_user_id"] for a in approvers if a["teams_user_id"]]
+        if run.owner.teams_user_id:
+            refresh.insert(0, run.owner.teams_user_id)
+        if refresh:
+            view["refresh_for"] = list(dict.fromkeys(refresh))[:60]
+    if run.error and run.status is RunStatus.FAILED:
+        view["error"] = clip(run.error, TEXT_LIMIT)
+    if run.message:
+        view["said"] = clip(run.message, TEXT_LIMIT)
+    unsafe = _unsafe_after(checkpoints)
+    if unsafe:  # what a retry would replay: part of every decision about this run
+        view["unsafe"] = unsafe[-10:]
+    if handoff is not None:
+        view["mention"] = handoff["to"]
+        view["offered_by"] = handoff["by"]
+        view["reason"] = handoff["reason"]
+        until = datetime.fromisoformat(handoff["until"])
+        view["facts"].append(_moment("offer lapses", until))
+        if handoff["to"]["teams_user_id"]:
+            view["refresh_for"] = [handoff["to"]["teams_user_id"]]
     return view
+
+
+def handoff_note(view: AlertView, run: Run) -> AlertView:
+    """The old owner's note about an offer: theirs until the new owner accepts, no Accept."""
+    to = view["mention"]["name"]
+    return {
+        **view,
+        "headline": f"{run.title} is offered to {to}; it stays yours until they accept",
+        "mention": mention_of(run.owner),
+        "actions": ["details"],
+        "refresh_for": [],
+    }

@@ -48,12 +48,35 @@ class Target(TypedDict, total=False):
     escalation: Escalation
 
 
-class ApprovalRef(TypedDict):
-    """The approval a message's buttons decide."""
+class Fact(TypedDict):
+    """One fact of a message: a label and its value in words (`text`), and/or a moment (`at`,
+    ISO 8601 in UTC) each platform shows in the reader's own time zone."""
+
+    label: str
+    text: str
+    at: NotRequired[str]
+
+
+class Note(TypedDict):
+    """A sentence that tells how an alert went ("Approved by Alice"), and when."""
+
+    text: str
+    at: str  # ISO 8601, UTC
+
+
+class ApprovalView(TypedDict):
+    """The approval a message's buttons decide, with what the approver decides on."""
 
     id: str
-    title: str
+    title: str  # the question
     details: str | None
+    approvers: NotRequired[list[Mention]]  # named by the agent; mentioned
+    expires_at: NotRequired[str]  # ISO 8601: the deadline
+    arguments: NotRequired[str]  # the state (or arguments), pretty JSON, cut with "…"
+
+
+# What an approval message carried before views were typed: still readable from old rows.
+ApprovalRef = ApprovalView
 
 
 class AlertView(TypedDict):
@@ -63,18 +86,22 @@ class AlertView(TypedDict):
     headline: str
     run_id: str
     run_title: str
-    facts: dict[str, str]  # label → value, in order
+    facts: list[Fact]  # in order
     actions: list[str]  # the buttons, in order (verbs: approve, retry, ...)
-    mention: Mention
-    approval: NotRequired[ApprovalRef]
+    mention: Mention  # whom the message is for (the owner; the new owner of a handoff)
+    approval: NotRequired[ApprovalView]
+    error: NotRequired[str]  # what the agent said went wrong (a failure)
+    said: NotRequired[str]  # the agent's last message
+    unsafe: NotRequired[list[str]]  # non-idempotent side effects a retry might replay
     offered_by: NotRequired[str]  # a handoff: who offered it
     reason: NotRequired[str | None]  # a handoff: why
-    # Added when rendered from the ledger (bot.alerts.ledger.render):
+    refresh_for: NotRequired[list[str]]  # Teams ids of who must act (their card stays current)
+    # Added when rendered from the ledger (bot.alerts.ledger):
     state: NotRequired[str]  # open, acknowledged, resolved
     alert_id: NotRequired[str]
-    resolution: NotRequired[str]  # how it ended ("Approved by Alice at 10:32 UTC")
-    confirmed: NotRequired[str]  # the agent's confirmation ("the agent reported running")
-    acknowledged: NotRequired[str]  # who took it
+    resolution: NotRequired[Note]  # how it ended ("Approved by Alice, waiting for the agent")
+    confirmed: NotRequired[Note]  # the agent's confirmation ("the agent reported running")
+    acknowledged: NotRequired[Note]  # who took it
     ping: NotRequired[str]  # a follow-up of the first message: reminder, escalation, handoff
 
 
@@ -117,12 +144,24 @@ class Ping(TypedDict):
     view: AlertView
 
 
+class Handoff(TypedDict):
+    """What a handoff alert remembers of the offer."""
+
+    to: Mention  # the new owner, who must accept
+    by: str  # who offered it
+    reason: str | None
+    until: str  # ISO 8601: when the offer lapses
+
+
 class AlertPayload(TypedDict):
-    """What the ledger keeps with an alert, besides its state: the view as last rendered, its
-    follow-ups, and the sentences that tell how it went."""
+    """What the ledger keeps with an alert, besides its state: the view as first rendered (the
+    surfaces render the run as it is now; this is the fallback, and a digest's content), its
+    follow-ups, the sentences that tell how it went, and what a kind needs to remember."""
 
     view: MessageView
     pings: list[Ping]
-    resolution: NotRequired[str]
-    confirmed: NotRequired[str]
-    acknowledged: NotRequired[str]
+    resolution: NotRequired[Note]
+    confirmed: NotRequired[Note]
+    acknowledged: NotRequired[Note]
+    handoff: NotRequired[Handoff]
+    note_for_owner: NotRequired[bool]  # a handoff's note to the old owner (no Accept button)

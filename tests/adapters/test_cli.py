@@ -268,6 +268,9 @@ async def test_cli_reassign_accept_and_ack(db: str, capsys: pytest.CaptureFixtur
     assert code == 0 and "stays with its owner until they accept" in out
     code, out, _ = await _in_thread(cli, "runs", "accept", run_id, "--as", "bob@example.com")
     assert code == 0 and "queued reassign" in out
+    # The run failed: its failure alert is Bob's now, and acknowledging it settles it.
+    code, out, _ = await _in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
+    assert code == 0 and "acknowledged failed" in out and "settled" in out
     code, _, err = await _in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
     assert code == 1 and "no open alert" in err
     shown = (await _in_thread(cli, "runs", "show", run_id))[1]

@@ -23,7 +23,7 @@ from opslayer.bot.people.model import Person
 from opslayer.bot.runs.model import RunStatus
 from opslayer.bot.views.alerts import alert_view
 from opslayer.bot.views.digest import digest_view
-from opslayer.bot.views.model import AlertView, DigestLineView
+from opslayer.bot.views.model import AlertView, DigestLineView, Note
 from tests.adaptive_cards import assert_valid_cards
 from tests.bot.factories import T0, make_run
 
@@ -54,7 +54,8 @@ def _views() -> list[AlertView]:
                     approval=approval if kind is AlertKind.APPROVAL else None,
                 )
                 views.append({**view, "state": "open", "alert_id": "ntf_1"})
-                views.append({**view, "state": "resolved", "resolution": "Approved by Bo"})
+                done: Note = {"text": "Approved by Bo", "at": "2026-11-26T11:00:00+00:00"}
+                views.append({**view, "state": "resolved", "resolution": done})
                 views.append({**view, "state": "open", "ping": "escalation"})
     return views
 
@@ -114,7 +115,9 @@ def test_a_digest_too_big_for_one_message_says_how_many_more() -> None:
 def test_agent_text_cannot_disguise_a_link() -> None:
     run = make_run(title="[Open the invoice](https://evil.example/login)")
     view = alert_view(AlertKind.STUCK, run, now=T0 + timedelta(hours=1))
-    card = alert_card({**view, "state": "open", "facts": {"step": "[x](https://evil.example)"}})
+    card = alert_card(
+        {**view, "state": "open", "facts": [{"label": "step", "text": "[x](https://evil.example)"}]}
+    )
     shown = json.dumps(card, ensure_ascii=False)
     assert "](https://evil.example" not in shown and "Open the invoice" in shown
     assert_valid_cards([card])

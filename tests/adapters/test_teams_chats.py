@@ -30,6 +30,7 @@ from tests.teams_support import (
     STRANGER,
     Teams,
     audit_rows,
+    buttons,
     ids,
     run_waiting_for_approval,
 )
@@ -200,8 +201,17 @@ async def test_reminders_escalations_and_digests_reach_teams(
     clock.advance(hours=1, minutes=1)
     await app.core.scanner.follow_ups()
     await app.core.sync.sync()
-    reminder = posted_cards(CHANNEL)[-1]
+    # The reminder is a reply in the approval card's thread, with the card's buttons.
+    [first] = [
+        c
+        for c in bot.connector.of("post")
+        if c.conversation == CHANNEL and c.body.get("attachments")
+    ]
+    [reply] = bot.connector.of("reply")
+    assert reply.conversation.startswith(CHANNEL) and reply.activity_id == first.answered_id
+    reminder = reply.body["attachments"][0]["content"]
     assert "Reminder" in json.dumps(reminder) and "Refund 1,200 EUR?" in json.dumps(reminder)
+    assert [b["verb"] for b in buttons(reminder)][:2] == ["approve", "reject"]
 
     clock.advance(hours=3)
     await app.core.scanner.follow_ups()
