@@ -84,6 +84,7 @@ class FakeSlack:
                 channel=body.get("channel"),
                 ts=body.get("ts") or f"1700000000.{len(self.calls):06d}",
             )
+            body["_ts"] = answer["ts"]  # what the message is known by, for the tests
         return web.json_response(answer)
 
     async def link(self, request: web.Request) -> web.WebSocketResponse:

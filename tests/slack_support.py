@@ -135,3 +135,26 @@ def event(
 def signed_json(body: str, *, secret: str = SECRET) -> dict[str, str]:
     """Headers of a signed Events API request (a JSON body)."""
     return {**signed(body, secret=secret), "content-type": "application/json"}
+
+
+def opened(slack: FakeSlack) -> list[dict[str, Any]]:
+    """The modals the bot opened (slack_sdk sends each view as a JSON string)."""
+    return [
+        v["view"] if isinstance(v["view"], dict) else json.loads(v["view"])
+        for v in slack.api("views.open")
+    ]
+
+
+def submit(user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> str:
+    """A modal's submission, as Slack sends it."""
+    state = {"values": {block: {"value": value} for block, value in values.items()}}
+    payload = {
+        "type": "view_submission",
+        "user": {"id": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "token": "t",
+        "trigger_id": "9.9",
+        "view": {**view, "id": "V1", "state": state},
+    }
+    return urlencode({"payload": json.dumps(payload)})

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opslayer.adapters.chat.pacing import ChannelPacer
 from opslayer.adapters.slack.blocks import alert_blocks, digest_messages, fallback_text
 from opslayer.bot.ports import MessageRef
-from opslayer.bot.views.model import AlertView, MessageView, Target, is_digest
+from opslayer.bot.views.model import AlertView, Mention, MessageView, Target, is_digest
 
 log = logging.getLogger("opslayer.slack")
 _UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
@@ -58,12 +58,18 @@ class SlackNotifier:
                 self._users[email] = None
         return self._users[email]
 
-    async def _with_user(self, view: AlertView) -> AlertView:
-        mention = view["mention"]
+    async def _found(self, mention: Mention) -> Mention:
+        """The mention with its Slack user, found by email when opslayer has no Slack id."""
         if mention["slack_user_id"]:
-            return view
-        found = await self._user_for(mention["email"])
-        return {**view, "mention": {**mention, "slack_user_id": found}}
+            return mention
+        return {**mention, "slack_user_id": await self._user_for(mention["email"])}
+
+    async def _with_user(self, view: AlertView) -> AlertView:
+        found: AlertView = {**view, "mention": await self._found(view["mention"])}
+        if "approval" in view and view["approval"].get("approvers"):
+            approvers = [await self._found(m) for m in view["approval"]["approvers"]]
+            found["approval"] = {**view["approval"], "approvers": approvers}
+        return found
 
     async def _blocks(self, view: MessageView) -> list[list[dict[str, Any]]]:
         """The message (a digest may take several: the rest go in the first one's thread)."""

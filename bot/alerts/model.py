@@ -62,6 +62,13 @@ class Alert:
     resolved_at: datetime | None = None
 
 
+def changed_at(alert: Alert, now: datetime) -> datetime:
+    """When an alert changes: `now`, but always later than its last change, so the chat sync
+    (which marks an alert in step only if it did not change since it was read) never takes a
+    change made within the same clock tick for one it has already shown."""
+    return max(now, alert.updated_at + timedelta(microseconds=1))
+
+
 class FollowUp(StrEnum):
     """What an open alert needs now."""
 
@@ -90,7 +97,7 @@ def follow_up(alert: Alert, run: Run, now: datetime) -> tuple[FollowUp | None, A
                 acked_by=None,
                 acked_until=None,
                 next_action_at=now + timedelta(seconds=policy.escalate_after_s),
-                updated_at=now,
+                updated_at=changed_at(alert, now),
                 needs_sync=True,
             )
             return FollowUp.REOPEN, reopened
@@ -100,14 +107,14 @@ def follow_up(alert: Alert, run: Run, now: datetime) -> tuple[FollowUp | None, A
         escalated = dataclasses.replace(
             alert,
             escalated_at=now,
-            updated_at=now,
+            updated_at=changed_at(alert, now),
             needs_sync=True,
             next_action_at=_next_reminder(alert, run, now),
         )
         return FollowUp.ESCALATE, escalated
     if alert.reminders < MAX_REMINDERS:
         reminded = dataclasses.replace(
-            alert, reminders=alert.reminders + 1, updated_at=now, needs_sync=True
+            alert, reminders=alert.reminders + 1, updated_at=changed_at(alert, now), needs_sync=True
         )
         return FollowUp.REMIND, dataclasses.replace(
             reminded, next_action_at=_next_reminder(reminded, run, now)
@@ -135,7 +142,7 @@ def acknowledge(alert: Alert, *, person_id: str, now: datetime) -> Alert:
         acked_by=person_id,
         acked_until=now + ACK_TIMEOUT,
         next_action_at=now + ACK_TIMEOUT,
-        updated_at=now,
+        updated_at=changed_at(alert, now),
         needs_sync=True,
     )
 
@@ -148,7 +155,7 @@ def resolve(alert: Alert, *, now: datetime, resolution: str) -> Alert:
         alert,
         status=AlertStatus.RESOLVED,
         resolved_at=now,
-        updated_at=now,
+        updated_at=changed_at(alert, now),
         next_action_at=None,
         payload=payload,
         needs_sync=True,

@@ -92,7 +92,14 @@ class Scanner:
                         done = resolve(alert, now=now, resolution=cleared(alert.kind, run))
                         await uow.alerts.update(done)
                         resolved += 1
-                new = {k: d for k, d in keys[run.id].items() if k not in existing}
+                # An approval's own message reminds and escalates: an "overdue" alert beside it
+                # would only say the same twice.
+                asking = any(a.kind is AlertKind.APPROVAL for a in open_alerts.get(run.id, []))
+                new = {
+                    k: d
+                    for k, d in keys[run.id].items()
+                    if k not in existing and not (asking and d.kind is AlertKind.APPROVAL_OVERDUE)
+                }
                 if new:
                     owner = owners.get(run.owner.id)
                     group = groups.get(owner.group) if owner is not None and owner.group else None

@@ -11,7 +11,7 @@ from datetime import datetime
 from opslayer.bot.alerts.keys import alert_key
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.ledger import new_alert
-from opslayer.bot.alerts.model import AlertStatus, resolve
+from opslayer.bot.alerts.model import AlertStatus, changed_at, resolve
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Actor, AuditEvent
 from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
@@ -78,7 +78,9 @@ async def _confirm_decisions(uow: UnitOfWork, run: Run, now: datetime) -> None:
         note: Note = {"text": f"the agent reported {run.status.value}", "at": stamp(now)}
         payload: AlertPayload = {**alert.payload, "confirmed": note}
         await uow.alerts.update(
-            dataclasses.replace(alert, payload=payload, updated_at=now, needs_sync=True)
+            dataclasses.replace(
+                alert, payload=payload, updated_at=changed_at(alert, now), needs_sync=True
+            )
         )
 
 

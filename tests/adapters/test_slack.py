@@ -22,7 +22,16 @@ from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.agent_receiver import AgentReceiver
 from tests.fake_slack import FakeSlack
 from tests.harness import BotClient
-from tests.slack_support import asks_approval, assert_valid_blocks, buttons, click, signed, slash
+from tests.slack_support import (
+    asks_approval,
+    assert_valid_blocks,
+    buttons,
+    click,
+    opened,
+    signed,
+    slash,
+    submit,
+)
 from tests.support import MovableClock
 
 
@@ -171,29 +180,6 @@ async def test_owner_known_by_email_is_found_and_messaged_directly(
     [message] = slack.api("chat.postMessage")
     assert message["channel"] == "UBOB" and "<@UBOB>" in json.dumps(message["blocks"])
     assert len(slack.api("users.lookupByEmail")) == 1
-
-
-def opened(slack: FakeSlack) -> list[dict[str, Any]]:
-    """The modals the bot opened (slack_sdk sends each view as a JSON string)."""
-    return [
-        v["view"] if isinstance(v["view"], dict) else json.loads(v["view"])
-        for v in slack.api("views.open")
-    ]
-
-
-def submit(user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> str:
-    """A modal's submission, as Slack sends it."""
-    state = {"values": {block: {"value": value} for block, value in values.items()}}
-    payload = {
-        "type": "view_submission",
-        "user": {"id": user},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "token": "t",
-        "trigger_id": "9.9",
-        "view": {**view, "id": "V1", "state": state},
-    }
-    return urlencode({"payload": json.dumps(payload)})
 
 
 async def test_modals_reject_with_a_reason_and_retry_with_a_yes(
