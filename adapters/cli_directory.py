@@ -54,7 +54,6 @@ async def _people_add(args: argparse.Namespace, store: SqlStore) -> int:
     person = await add_person(
         store,
         identity=identity,
-        timezone=args.timezone,
         group=args.group,
         slack_channel=args.slack_channel,
         teams_channel=args.teams_channel,
@@ -65,11 +64,8 @@ async def _people_add(args: argparse.Namespace, store: SqlStore) -> int:
 
 async def _people_list(_args: argparse.Namespace, store: SqlStore) -> int:
     people = await list_people(store)
-    rows = [
-        (p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.timezone, p.group)
-        for p in people
-    ]
-    print(table(["id", "name", "email", "slack", "teams", "timezone", "group"], rows))
+    rows = [(p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.group) for p in people]
+    print(table(["id", "name", "email", "slack", "teams", "group"], rows))
     return 0
 
 
@@ -178,7 +174,6 @@ def add_directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     padd.add_argument("--email")
     padd.add_argument("--slack", help="Slack user id, e.g. U0123ABCD")
     padd.add_argument("--teams", help="Teams user: their Microsoft Entra (Azure AD) object id")
-    padd.add_argument("--timezone", default="UTC", help="IANA zone for digests (default UTC)")
     padd.add_argument("--group", help="the group whose channels alert for this person")
     padd.add_argument("--slack-channel", help="their own Slack alert channel (before the group's)")
     padd.add_argument("--teams-channel", help="their own Teams alert conversation id")

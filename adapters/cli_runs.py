@@ -14,7 +14,7 @@ from opslayer.store.uow import SqlStore
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
 def _run_row(run: Run) -> tuple[object, ...]:

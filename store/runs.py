@@ -30,7 +30,6 @@ _SELECT = select(
     people.c.email.label("owner_email"),
     people.c.slack_user_id.label("owner_slack"),
     people.c.teams_user_id.label("owner_teams"),
-    people.c.timezone.label("owner_tz"),
     people.c.removed_at.label("owner_removed_at"),
 ).select_from(
     runs.join(agents, runs.c.agent_id == agents.c.id).join(people, runs.c.owner_id == people.c.id)
@@ -114,7 +113,6 @@ def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
             email=m["owner_email"],
             slack_user_id=m["owner_slack"],
             teams_user_id=m["owner_teams"],
-            timezone=m["owner_tz"],
             removed=m["owner_removed_at"] is not None,
         ),
         channel=Channel(slack=m["channel_slack"], teams=m["channel_teams"]),

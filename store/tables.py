@@ -92,7 +92,6 @@ people = Table(
     Column("email", String(320), unique=True),
     Column("slack_user_id", String(200), unique=True),
     Column("teams_user_id", String(200), unique=True),
-    Column("timezone", String(64), nullable=False, default="UTC"),
     Column("group_id", String(40), ForeignKey("groups.id")),
     Column("slack_channel", String(200)),  # the person's own alert channel, before the group's
     Column("teams_channel", String(400)),

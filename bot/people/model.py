@@ -15,7 +15,6 @@ class Person:
     email: str | None = None
     slack_user_id: str | None = None
     teams_user_id: str | None = None
-    timezone: str = "UTC"
     group: str | None = None
     removed: bool = False
     slack_channel: str | None = None  # their own alert channel, before their group's
