@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from opslayer.adapters.cli_directory import add_directory_commands
 from opslayer.adapters.cli_operate import add_operator_commands
+from opslayer.adapters.cli_rules import add_rule_commands
 from opslayer.adapters.cli_runs import add_run_commands
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.terminal import EscapingFormatter, printable
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_commands(runs)
     add_operator_commands(runs, sub)
+    add_rule_commands(sub)
     return parser
 
 

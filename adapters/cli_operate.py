@@ -1,17 +1,23 @@
-"""`opslayer runs approve|reject|cancel|pause|resume|retry|reassign|force-cancel` and
+"""`opslayer runs approve|reject|respond|cancel|pause|resume|retry|reassign|force-cancel` and
 `opslayer commands list|redeliver`: operators' actions from a terminal (via=cli)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from opslayer.adapters.cli_table import table
 from opslayer.adapters.settings import Settings
+from opslayer.bot.approvals.decisions import Answer, ended_note
+from opslayer.bot.approvals.model import DecisionType
+from opslayer.bot.approvals.voting import progress
 from opslayer.bot.audit import Via
 from opslayer.bot.commands.issuing import Decision
 from opslayer.bot.commands.model import Command
 from opslayer.bot.commands.outbox import Outbox
+from opslayer.bot.errors import ValidationFailed
 from opslayer.bot.operations import Operations
 from opslayer.bot.people.directory import find_person
 from opslayer.bot.people.model import Identity, Person
@@ -53,13 +59,49 @@ def _report(decision: Decision) -> int:
     return 0
 
 
-async def _approve(args: argparse.Namespace, store: SqlStore) -> int:
+def _answered(answer: Answer) -> int:
+    approval = answer.approval
+    if answer.rule is not None:
+        rule = answer.rule
+        print(f"rule {rule.id}: {rule.action} for {rule.agent} is approved from now on")
+    if answer.command is None and approval.pending:
+        print(f"counted: {progress(approval)}; it needs someone else's vote")
+        return 0
+    print(f"approval {approval.id}: {ended_note(approval)}")
+    if answer.command is None:
+        return 0
+    return _report(Decision(answer.command, approval))
+
+
+def _edited(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as wrong:
+        raise ValidationFailed(
+            f"--edit is not JSON: {wrong.msg} at character {wrong.pos}"
+        ) from None
+
+
+async def _decide(args: argparse.Namespace, store: SqlStore) -> int:
     ops = _operations(store)
     approval = await ops.approvals.pending_approval(args.run, args.approval)
-    decide = ops.approvals.approve if args.verdict == "approve" else ops.approvals.reject
-    return _report(
-        await decide(approval.id, person=await _me(args, store), via=Via.CLI, comment=args.reason)
+    decision = DecisionType(args.verdict)
+    arguments = _edited(getattr(args, "edit", None))
+    if arguments is not None:
+        decision = DecisionType.EDIT
+    answer = await ops.approvals.decide(
+        approval.id,
+        decision,
+        person=await _me(args, store),
+        via=Via.CLI,
+        arguments=arguments,
+        message=args.message or args.reason,
+        confirmed=getattr(args, "confirm", False),
+        always=getattr(args, "always", False),
     )
+    return _answered(answer)
 
 
 async def _run_command(args: argparse.Namespace, store: SqlStore) -> int:
@@ -154,12 +196,36 @@ def add_operator_commands(
     top: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Attach the operators' actions to `opslayer runs` and the `opslayer commands` group."""
-    for verdict in ("approve", "reject"):
-        p = runs.add_parser(verdict, help=f"{verdict} the run's pending approval")
+    verdicts = {
+        "approve": "approve the run's pending approval (as asked, or --edit its arguments)",
+        "reject": "reject the run's pending approval; --message tells the agent why",
+        "respond": "answer the run's pending approval in words (--message) instead",
+    }
+    for verdict, text in verdicts.items():
+        p = runs.add_parser(verdict, help=text)
         p.add_argument("run", help="run id")
         p.add_argument("--approval", help="approval id, when the run has several pending")
         _as(p)
-        p.set_defaults(handler=_approve, verdict=verdict)
+        p.add_argument(
+            "--message",
+            required=verdict == "respond",
+            help="your words for the agent (feedback on a rejection, or your answer)",
+        )
+        if verdict == "approve":
+            p.add_argument(
+                "--edit",
+                metavar="JSON",
+                help="approve with changed arguments, a JSON object: '{\"amount\": 40}'",
+            )
+            p.add_argument(
+                "--confirm", action="store_true", help="yes, even though it is high risk"
+            )
+            p.add_argument(
+                "--always",
+                action="store_true",
+                help="owner or admin: also approve this action for this agent from now on",
+            )
+        p.set_defaults(handler=_decide, verdict=verdict)
     helps = {
         "cancel": "ask the agent to cancel the run",
         "pause": "ask the agent to pause the run",

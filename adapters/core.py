@@ -71,7 +71,12 @@ class Core:
             runs=RunService(store, clock, cache=cache, egress=Egress.parse(settings.webhook_deny)),
             reads=RunReads(store, cache=cache),
             approval_requests=ApprovalRequests(
-                store, clock, cache=cache, admins=admin_channels, on_alert=on_alert
+                store,
+                clock,
+                cache=cache,
+                admins=admin_channels,
+                on_alert=on_alert,
+                on_command=on_command,
             ),
             acks=CommandAcks(store, clock),
             operations=Operations.build(store, clock, admins=admins, on_command=on_command),

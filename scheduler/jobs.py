@@ -41,6 +41,8 @@ def build_scheduler(
     scheduler = AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
 
     async def scan() -> None:
+        if await operations.approvals.decide_overdue():  # deadlines act as soon as the watch looks
+            wake_sync()
         report = await scanner.scan()
         followed = await scanner.follow_ups()
         if report.raised or report.resolved or followed:
@@ -54,7 +56,7 @@ def build_scheduler(
             wake_sync()
 
     async def housekeeping() -> None:
-        if await operations.approvals.expire_due() + await operations.handoffs.lapse():
+        if await operations.handoffs.lapse():
             wake_sync()
         await replays.forget_old()
 

@@ -180,7 +180,32 @@ approvals = Table(
     Column("decided_at", UTCDateTime()),
     Column("comment", Text),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("action", String(100)),  # what is asked, by machine name; rules match on it
+    Column("arguments", JSON),
+    Column("arguments_schema", JSON),
+    Column("decisions", JSON, nullable=False),  # ["approve", "edit", "reject", "respond"]
+    Column("required_approvals", Integer, nullable=False, default=1),
+    Column("on_timeout", String(16), nullable=False, default="expire"),
+    Column("risk", String(16)),
+    Column("votes", JSON, nullable=False),  # [{person_id, name, at, via, type, arguments?}]
+    Column("decision", JSON),  # {type, by: {id, name, via}, at, arguments?, message?}
     UniqueConstraint("run_id", "request_id"),
+    Index("ix_approvals_pending_deadline", "status", "expires_at"),
+)
+
+approval_rules = Table(
+    "approval_rules",
+    metadata,
+    # Which approvals need a human at all: per agent (or *) and action glob.
+    Column("id", String(40), primary_key=True),
+    Column("agent", String(200), nullable=False),
+    Column("action", String(100), nullable=False),  # a glob: send_*, payments.refund, *
+    Column("decide", String(16), nullable=False),  # approve, reject, ask
+    Column("approvers", JSON, nullable=False),
+    Column("required_approvals", Integer),
+    Column("created_by", String(240), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime()),
 )
 
 commands = Table(

@@ -26,7 +26,7 @@ from opslayer.bot.errors import Conflict, StorageUnavailable
 from opslayer.bot.ports import Clock, UnitOfWork
 from opslayer.store.agents import SqlAgentRepository
 from opslayer.store.alerts import SqlAlertRepository
-from opslayer.store.approvals import SqlApprovalRepository
+from opslayer.store.approvals import SqlApprovalRepository, SqlRuleRepository
 from opslayer.store.audit import SqlAuditRepository
 from opslayer.store.checkpoints import SqlCheckpointRepository
 from opslayer.store.commands import SqlCommandRepository
@@ -64,6 +64,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlertRepository(db)
         self.conversations = SqlConversationRepository(db, now)
         self.seen = SqlSeenRequestRepository(db)
+        self.rules = SqlRuleRepository(db)
 
 
 class _Poisoned(Exception):

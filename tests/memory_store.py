@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from opslayer.bot.alerts.model import Alert, AlertStatus
 from opslayer.bot.approvals.model import Approval, ApprovalStatus
+from opslayer.bot.approvals.rules import Rule
 from opslayer.bot.audit import AuditEvent
 from opslayer.bot.commands.model import Command, CommandStatus, Delivery
 from opslayer.bot.errors import Conflict
@@ -56,6 +57,7 @@ class State:
     leases: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)
     seen: dict[str, datetime] = field(default_factory=dict)
+    rules: dict[str, tuple[Rule, datetime | None]] = field(default_factory=dict)  # → removed at
 
 
 class _Repo:
@@ -327,17 +329,33 @@ class Approvals(_Repo):
         self.s.approvals[approval.id] = approval
         return True
 
-    async def expire_due(self, now: datetime) -> list[Approval]:
+    async def past_deadline(self, now: datetime, *, limit: int = 500) -> list[Approval]:
         due = [
             a
             for a in self.s.approvals.values()
             if a.status is ApprovalStatus.PENDING and a.expires_at and a.expires_at <= now
         ]
-        for approval in due:
-            self.s.approvals[approval.id] = dataclasses.replace(
-                approval, status=ApprovalStatus.EXPIRED, decided_at=now
-            )
-        return due
+        return sorted(due, key=lambda a: a.expires_at or now)[:limit]
+
+
+class Rules(_Repo):
+    async def add(self, rule: Rule) -> None:
+        self.s.rules[rule.id] = (rule, None)
+
+    async def live(self, agent: str | None = None) -> list[Rule]:
+        found = [
+            rule
+            for rule, removed in self.s.rules.values()
+            if removed is None and (agent is None or rule.agent in (agent, "*"))
+        ]
+        return sorted(found, key=lambda r: r.created_at or self.now)
+
+    async def remove(self, rule_id: str, *, at: datetime) -> Rule | None:
+        rule, removed = self.s.rules.get(rule_id, (None, None))
+        if rule is None or removed is not None:
+            return None
+        self.s.rules[rule_id] = (rule, at)
+        return rule
 
 
 class Commands(_Repo):
@@ -566,6 +584,7 @@ class MemoryUnitOfWork:
         self.alerts = Alerts(state, now)
         self.conversations = Conversations(state, now)
         self.seen = Seen(state, now)
+        self.rules = Rules(state, now)
 
 
 class MemoryStore:

@@ -5,13 +5,17 @@ the alert that tells the owner are written in one transaction, so the message go
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from opslayer.bot.alerts.keys import alert_key
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.ledger import new_alert
-from opslayer.bot.approvals.model import Approval, ApprovalStatus
-from opslayer.bot.audit import Actor, AuditEvent
+from opslayer.bot.approvals.decisions import settle
+from opslayer.bot.approvals.editing import check_edit, check_schema
+from opslayer.bot.approvals.model import Approval, ApprovalStatus, Decided, DecisionType
+from opslayer.bot.approvals.rules import Rule, RuleDecision, matching_rule
+from opslayer.bot.approvals.voting import ended
+from opslayer.bot.audit import Actor, AuditEvent, Via
 from opslayer.bot.errors import ValidationFailed
 from opslayer.bot.ids import new_id
 from opslayer.bot.people.audience import audience
@@ -26,6 +30,53 @@ from opslayer.bot.views.model import Escalation
 from opslayer_client.contract import ApprovalIn
 
 
+def asked(req: ApprovalIn, *, run_id: str, now: datetime, rule: Rule | None) -> Approval:
+    """The approval as the agent asked it; a rule that asks may name other approvers and
+    quorum."""
+    approvers = tuple(req.approvers)
+    required = req.required_approvals
+    if rule is not None and rule.decide is RuleDecision.ASK:
+        approvers = rule.approvers or approvers
+        required = rule.required_approvals or required
+    deadline = req.expires_at
+    if req.timeout_s is not None:
+        deadline = now + timedelta(seconds=req.timeout_s)
+    return Approval(
+        id=new_id("apr"),
+        run_id=run_id,
+        request_id=req.request_id,
+        title=req.title,
+        status=ApprovalStatus.PENDING,
+        created_at=now,
+        details=req.details,
+        expires_at=deadline,
+        approvers=approvers,
+        state=req.state,
+        action=req.action,
+        arguments=req.arguments,
+        arguments_schema=req.arguments_schema,
+        decisions=tuple(req.decisions),
+        required_approvals=required,
+        on_timeout=req.on_timeout,
+        risk=req.risk,
+    )
+
+
+def decided_by(rule: Rule) -> Actor:
+    """A rule as the actor of its decisions (the audit trail says which rule)."""
+    return Actor(id=f"rule:{rule.id}", name=f"rule {rule.id}", via=Via.RULE)
+
+
+def by_rule(approval: Approval, rule: Rule, now: datetime) -> Approval:
+    """The approval as a rule that approves or rejects at once decides it."""
+    actor = decided_by(rule)
+    if rule.decide is RuleDecision.APPROVE:
+        yes = Decided(DecisionType.APPROVE, actor, now, arguments=approval.arguments)
+        return ended(approval, ApprovalStatus.APPROVED, yes)
+    no = Decided(DecisionType.REJECT, actor, now, message=f"rejected by rule {rule.id}")
+    return ended(approval, ApprovalStatus.REJECTED, no)
+
+
 class ApprovalRequests:
     """Opens approvals for agents (idempotent per request_id)."""
 
@@ -37,12 +88,14 @@ class ApprovalRequests:
         cache: RunCache,
         admins: Escalation | None = None,
         on_alert: Callable[[], None] | None = None,
+        on_command: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._cache = cache
         self._admins: Escalation = admins or {}
         self._on_alert = on_alert or (lambda: None)
+        self._on_command = on_command or (lambda: None)
 
     async def request_approval(
         self, agent: str, run_id: str, req: ApprovalIn
@@ -50,6 +103,14 @@ class ApprovalRequests:
         """Open an approval and move the run to waiting_approval; the same request_id returns it."""
         if req.expires_at is not None and req.expires_at <= self._clock.now():
             raise ValidationFailed(f"expires_at {req.expires_at.isoformat()} is already past")
+        check_schema(req.arguments_schema)
+        if req.arguments is not None and req.arguments_schema is not None:
+            try:
+                check_edit(req.arguments, req.arguments_schema)
+            except ValidationFailed as wrong:
+                raise ValidationFailed(
+                    f"arguments do not satisfy arguments_schema: {wrong}"
+                ) from None
         actor = Actor.agent(agent)
 
         async def change(
@@ -62,22 +123,19 @@ class ApprovalRequests:
             saved = await save_run(uow, stored, after, now)
             if saved is None:
                 return None
-            approval = Approval(
-                id=new_id("apr"),
-                run_id=run_id,
-                request_id=req.request_id,
-                title=req.title,
-                status=ApprovalStatus.PENDING,
-                created_at=now,
-                details=req.details,
-                expires_at=req.expires_at,
-                approvers=tuple(req.approvers),
-                state=req.state,
-            )
+            rule = matching_rule(await uow.rules.live(agent), agent, req.action)
+            approval = asked(req, run_id=run_id, now=now, rule=rule)
             await uow.approvals.add(approval)
             await carry_out(uow, saved, effects, actor=actor, now=now, reason=req.title)
             detail = {"approval_id": approval.id, "request_id": req.request_id, "title": req.title}
+            if rule is not None:
+                detail["rule_id"] = rule.id
             await uow.audit.add(AuditEvent("approval.requested", now, actor, run_id, detail))
+            if rule is not None and rule.decide is not RuleDecision.ASK:
+                # The rule decides at once: no message, the agent gets its command now.
+                decided = by_rule(approval, rule, now)
+                await settle(uow, saved, decided, actor=decided_by(rule), now=now)
+                return decided, saved
             view = alert_view(
                 AlertKind.APPROVAL,
                 saved,
@@ -101,5 +159,8 @@ class ApprovalRequests:
         )
         if saved is not None:
             self._cache.saved(saved)
-            self._on_alert()
+            if approval.pending:
+                self._on_alert()
+            else:  # a rule decided it: the agent's command is waiting
+                self._on_command()
         return approval, saved is not None

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from opslayer.bot.approvals.model import Approval
+from opslayer.bot.approvals.model import Approval, Decided
 from opslayer.bot.audit import Actor
-from opslayer.bot.commands.model import CommandFields, CommandKind, CommandPayload, NewOwner
+from opslayer.bot.commands.model import (
+    CommandFields,
+    CommandKind,
+    CommandPayload,
+    DecisionFields,
+    NewOwner,
+)
 from opslayer.bot.commands.rules import RetryPlan
 from opslayer.bot.runs.model import Run
+
+
+def decision_fields(decided: Decided) -> DecisionFields:
+    """The decision as the agent reads it: {type, arguments?, message?}."""
+    fields: DecisionFields = {"type": decided.type.value}
+    if decided.arguments is not None:
+        fields["arguments"] = decided.arguments
+    if decided.message:
+        fields["message"] = decided.message
+    return fields
 
 
 def command_message(
@@ -37,6 +53,8 @@ def command_message(
     if approval is not None:
         command["approval_id"] = approval.id
         command["state"] = approval.state  # handed back unchanged
+        if approval.decision is not None:
+            command["decision"] = decision_fields(approval.decision)
     if retry is not None:
         if retry.from_checkpoint is not None:
             command["from_checkpoint_id"] = retry.from_checkpoint.checkpoint_id

@@ -35,6 +35,14 @@ class NewOwner(TypedDict):
     email: str | None
 
 
+class DecisionFields(TypedDict):
+    """What the approver decided: `type`, an edit's (or the asked) arguments, their words."""
+
+    type: str
+    arguments: NotRequired[dict[str, Any]]
+    message: NotRequired[str]
+
+
 class CommandFields(TypedDict):
     id: str
     kind: str
@@ -48,6 +56,7 @@ class CommandFields(TypedDict):
     from_checkpoint_id: NotRequired[str]
     skip_side_effects: NotRequired[list[str]]
     new_owner: NotRequired[NewOwner]
+    decision: NotRequired[DecisionFields]  # a decided approval's (kind stays approve|reject)
 
 
 class CommandPayload(TypedDict):

@@ -56,8 +56,12 @@ class Acting:
                 refusal.message,
             )
             raise
-        self._on_command()
+        self.woke()
         return result
+
+    def woke(self) -> None:
+        """A decision was written: wake the deliverer and the chat sync."""
+        self._on_command()
 
     async def record_refusal(
         self,

@@ -40,11 +40,17 @@ class Admins:
         )
 
 
+GROUP_PREFIX = "group:"
+
+
 def is_approver(person: Person, approval: Approval) -> bool:
-    """True when the approval names the person (by id, email, Slack id or Teams id)."""
+    """True when the approval names the person (by id, email, Slack id or Teams id) or their
+    group (`group:NAME`: any member may decide)."""
     names = {a.lower() for a in approval.approvers}
     identities = (person.id, person.email, person.slack_user_id, person.teams_user_id)
-    return any(i is not None and i.lower() in names for i in identities)
+    if any(i is not None and i.lower() in names for i in identities):
+        return True
+    return person.group is not None and f"{GROUP_PREFIX}{person.group.lower()}" in names
 
 
 def may_act(person: Person, run: Run, admins: Admins, approval: Approval | None = None) -> bool:

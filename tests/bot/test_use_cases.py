@@ -83,6 +83,7 @@ async def test_an_approval_is_decided_once_and_the_second_hears_who_was_first(
         "agent", run_id, ApprovalIn(request_id="r", title="Pay?", state={"n": 1})
     )
     decision = await core.operations.approvals.approve(approval.id, person=alice, via=Via.SLACK)
+    assert decision.command is not None
     assert decision.command.payload["command"]["state"] == {"n": 1}
     with pytest.raises(Conflict, match="already approved by Alice"):
         await core.operations.approvals.reject(approval.id, person=root, via=Via.TEAMS)

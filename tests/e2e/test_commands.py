@@ -80,6 +80,7 @@ async def test_approval_decision_reaches_the_agent_signed_with_its_state(
         approval["id"], person=alice, via=Via.CLI, comment="fine"
     )
 
+    assert decision.command is not None
     [delivery] = await receiver.wait_for(1)
     message = verified(agent, delivery)
     command = message["command"]

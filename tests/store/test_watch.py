@@ -212,9 +212,10 @@ async def test_expired_approvals_close_and_say_so(world: World) -> None:
     )
     await world.core.sync.sync()
     world.clock.advance(minutes=31)
-    assert await world.ops.approvals.expire_due() == 1
+    assert await world.ops.approvals.decide_overdue() == 1
+    assert await world.ops.approvals.decide_overdue() == 0  # once
     await world.core.sync.sync()
-    assert said(world.chat.current(0), "resolution") == "expired without a decision"
+    assert said(world.chat.current(0), "resolution") == "Expired without a decision"
     assert (await world.core.reads.approval(approval.id)).status == "expired"
 
 

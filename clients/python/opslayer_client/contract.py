@@ -111,6 +111,34 @@ class Via(StrEnum):
     WEB = "web"
     CLI = "cli"
     API = "api"
+    TIMEOUT = "timeout"  # opslayer decided at an approval's deadline (its on_timeout)
+    RULE = "rule"  # an approval rule decided it (`opslayer rules`)
+
+
+class DecisionType(StrEnum):
+    """What an approver may answer."""
+
+    APPROVE = "approve"  # yes, as asked
+    EDIT = "edit"  # yes, with changed arguments
+    REJECT = "reject"  # no (with feedback the agent can use)
+    RESPOND = "respond"  # an answer in words instead (the agent takes it as the human's reply)
+
+
+class Risk(StrEnum):
+    """How much could go wrong; a high-risk approval asks the approver to confirm."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class OnTimeout(StrEnum):
+    """What happens when nobody decides in time."""
+
+    EXPIRE = "expire"  # the approval lapses; the agent is not told (it polls or times out)
+    APPROVE = "approve"  # opslayer approves
+    REJECT = "reject"  # opslayer rejects
+    CANCEL = "cancel"  # opslayer cancels the run
 
 
 # ---- field types --------------------------------------------------------------------------
@@ -125,6 +153,8 @@ Email = Annotated[
     ),
 ]
 Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600)]
+# What an approval asks to do, as rules match it: `send_email`, `payments.refund`.
+ActionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:/-]+$")]
 
 # NUL cannot be stored by PostgreSQL, and a lone surrogate cannot be encoded as UTF-8: either in
 # one agent's text would fail the batched write it shares with other agents' data.
@@ -293,8 +323,22 @@ class CheckpointIn(_Body):
         return self
 
 
+def _plain_json(value: Any, name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (and the agent reading it back) does not.
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be plain JSON: NaN and Infinity are not allowed") from exc
+    return value
+
+
 class ApprovalIn(_Body):
-    """`POST /v1/runs/{id}/approvals`: ask a human; `state` comes back with the decision."""
+    """`POST /v1/runs/{id}/approvals`: ask a human; `state` comes back with the decision.
+
+    Beyond a yes or no: `decisions` the approver may take (approve, edit, reject, respond),
+    `arguments` to show (and edit, within `arguments_schema`), `required_approvals` distinct
+    approvers, a deadline (`timeout_s` or `expires_at`) with `on_timeout`, and `risk`.
+    `approvers` name people (email, Slack or Teams id) or groups (`group:NAME`)."""
 
     request_id: Id
     title: Title
@@ -302,16 +346,37 @@ class ApprovalIn(_Body):
     expires_at: Moment | None = None
     approvers: Annotated[list[Id], Field(max_length=50)] = []
     state: Any = None
+    action: ActionName | None = None
+    arguments: dict[str, Any] | None = None
+    arguments_schema: dict[str, Any] | None = None
+    decisions: Annotated[list[DecisionType], Field(min_length=1, max_length=4)] = [
+        DecisionType.APPROVE,
+        DecisionType.REJECT,
+    ]
+    required_approvals: Annotated[int, Field(ge=1, le=20)] = 1
+    timeout_s: Seconds | None = None
+    on_timeout: OnTimeout = OnTimeout.EXPIRE
+    risk: Risk | None = None
 
     @field_validator("state")
     @classmethod
     def _strict_json(cls, value: Any) -> Any:
-        # Python's json accepts NaN and Infinity; JSON (and the agent reading it back) does not.
-        try:
-            json.dumps(value, allow_nan=False)
-        except ValueError as exc:
-            raise ValueError("state must be plain JSON: NaN and Infinity are not allowed") from exc
-        return value
+        return _plain_json(value, "state")
+
+    @field_validator("arguments", "arguments_schema")
+    @classmethod
+    def _strict_json_object(cls, value: Any) -> Any:
+        return _plain_json(value, "arguments")
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> ApprovalIn:
+        if self.timeout_s is not None and self.expires_at is not None:
+            raise ValueError("give a deadline once: timeout_s or expires_at, not both")
+        if len(set(self.decisions)) != len(self.decisions):
+            raise ValueError("decisions must not repeat")
+        if DecisionType.EDIT in self.decisions and self.arguments is None:
+            raise ValueError("an 'edit' decision needs the arguments to edit")
+        return self
 
 
 class CommandAck(_Body):
@@ -396,6 +461,35 @@ class RunOut(_Out):
     version: int
 
 
+class ActorRef(_Out):
+    """Who did something: a person (by id and name) through a surface, or opslayer."""
+
+    id: str
+    name: str
+    via: Via
+
+
+class VoteOut(_Out):
+    """One approver's yes so far (of `required_approvals`); an edit's with its arguments."""
+
+    person_id: str
+    name: str
+    at: datetime
+    via: Via
+    type: DecisionType
+    arguments: dict[str, Any] | None = None
+
+
+class DecisionOut(_Out):
+    """The decision taken, and by whom (`opslayer` for a deadline or a rule)."""
+
+    type: DecisionType
+    arguments: dict[str, Any] | None = None
+    message: str | None = None
+    by: ActorRef
+    at: datetime
+
+
 class ApprovalOut(_Out):
     id: str
     run_id: str
@@ -410,6 +504,15 @@ class ApprovalOut(_Out):
     decided_at: datetime | None = None
     comment: str | None = None
     created_at: datetime
+    action: str | None = None
+    arguments: dict[str, Any] | None = None
+    arguments_schema: dict[str, Any] | None = None
+    decisions: list[DecisionType] = [DecisionType.APPROVE, DecisionType.REJECT]
+    required_approvals: int = 1
+    on_timeout: OnTimeout = OnTimeout.EXPIRE
+    risk: Risk | None = None
+    votes: list[VoteOut] = []
+    decision: DecisionOut | None = None
 
 
 class CommandOut(_Out):
@@ -478,6 +581,15 @@ class CommandActorOut(BaseModel):
     via: Via
 
 
+class CommandDecision(BaseModel):
+    """What the approver decided (`kind` stays approve or reject, for agents that read only
+    that): edit carries the edited arguments, reject and respond the approver's words."""
+
+    type: DecisionType
+    arguments: dict[str, Any] | None = None
+    message: str | None = None
+
+
 class CommandBody(BaseModel):
     """An operator's command as the agent receives it (webhook or poll)."""
 
@@ -493,6 +605,7 @@ class CommandBody(BaseModel):
     skip_side_effects: list[str] | None = None
     new_owner: dict[str, Any] | None = None
     reason: str | None = None
+    decision: CommandDecision | None = None
 
 
 class CommandMessage(BaseModel):
