@@ -12,6 +12,7 @@ from opslayer.bot.views.alerts import (
     fallback_time,
     unsafe_sentence,
 )
+from opslayer.bot.views.forms import EditForm, FormField
 from opslayer.bot.views.model import (
     AlertView,
     ApprovalView,
@@ -81,18 +82,50 @@ def _mention(view: AlertView) -> str:
     return _who(view["mention"])
 
 
+CONFIRMED = "confirmed"  # a button value's mark: Slack asked the person to confirm first
+_YES = ("approve", "approve_always")
+
+
 def button(verb: str, view: AlertView) -> dict[str, Any]:
-    """A button whose value names the run (and approval) it acts on."""
-    approval = view["approval"]["id"] if "approval" in view else ""
+    """A button whose value names the run (and approval) it acts on. A yes to a high-risk
+    approval asks Slack's confirmation dialog first, and says so in its value."""
+    approval = view.get("approval")
+    text = BUTTON_TEXT[verb]
+    if verb == "approve_always" and approval and "always" in approval:
+        text = approval["always"]
+    value = f"{view['run_id']}|{approval['id'] if approval else ''}"
     element: dict[str, Any] = {
         "type": "button",
         "action_id": ACTION_PREFIX + verb,
-        "text": {"type": "plain_text", "text": BUTTON_TEXT[verb]},
-        "value": f"{view['run_id']}|{approval}",
+        "text": {"type": "plain_text", "text": text[:75]},
+        "value": value,
     }
     if verb in _STYLE:
         element["style"] = _STYLE[verb]
+    if verb in _YES and approval and approval.get("risk") == "high":
+        element["value"] = f"{value}|{CONFIRMED}"
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "High risk: are you sure?"},
+            "text": {"type": "plain_text", "text": clip(f"{text}: {approval['title']}", 300)},
+            "confirm": {"type": "plain_text", "text": "Yes, approve"},
+            "deny": {"type": "plain_text", "text": "Not yet"},
+            "style": "danger",
+        }
     return element
+
+
+def deadline_text(approval: ApprovalView, *, ping: bool) -> str | None:
+    """'Rejects automatically <moment> (in 20 min)' or 'Decide by <moment>'; the time left is
+    said on a follow-up only (it is posted once, so it cannot go stale)."""
+    if "expires_at" not in approval:
+        return None
+    deadline = approval["expires_at"]
+    moment = when(deadline, fallback_time(datetime.fromisoformat(deadline)))
+    says = approval.get("at_deadline")
+    text = f"{says} {moment}" if says else f"Decide by {moment}"
+    if ping and "remaining" in approval:
+        text += f" (in {approval['remaining']})"
+    return text
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -104,7 +137,7 @@ def _context(*texts: str) -> dict[str, Any]:
     return {"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}
 
 
-def _approval_blocks(approval: ApprovalView) -> list[dict[str, Any]]:
+def _approval_blocks(approval: ApprovalView, *, ping: bool = False) -> list[dict[str, Any]]:
     text = f"*{safe(approval['title'])}*"
     if approval["details"]:
         text += f"\n{safe(approval['details'])}"
@@ -116,10 +149,13 @@ def _approval_blocks(approval: ApprovalView) -> list[dict[str, Any]]:
     who = []
     if approval.get("approvers"):
         who.append("Approvers: " + ", ".join(_who(m) for m in approval["approvers"]))
-    if "expires_at" in approval:
-        deadline = approval["expires_at"]
-        fallback = fallback_time(datetime.fromisoformat(deadline))
-        who.append("Decide by " + when(deadline, fallback))
+    if "progress" in approval:
+        who.append(f"*{safe(approval['progress'])}*")
+    deadline = deadline_text(approval, ping=ping)
+    if deadline:
+        who.append(deadline)
+    if approval.get("risk") == "high":
+        who.append(":warning: High risk: a yes is confirmed a second time")
     if who:
         blocks.append(_context(*who))
     return blocks
@@ -133,7 +169,7 @@ def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
         blocks.append(_context(f":bell: *{PING_TEXT[view['ping']]}*"))
     blocks.append(_section(f"*{safe(view['headline'])}*  {_mention(view)}"))
     if "approval" in view:
-        blocks.extend(_approval_blocks(view["approval"]))
+        blocks.extend(_approval_blocks(view["approval"], ping="ping" in view))
     if "error" in view:
         blocks.append(_section(f"*Error*\n```{safe(view['error'])}```"))
     if "offered_by" in view:
@@ -343,3 +379,93 @@ def details_modal(run_id: str, lines: list[str], subject: str = "") -> dict[str,
         chunk.append(fit(line, SECTION_TEXT - 100))
     blocks.append(_section("\n".join(chunk)))
     return _modal("opslayer_details", "Run details", blocks[-MAX_BLOCKS:], run_id, None)
+
+
+def _plain(text: str) -> dict[str, str]:
+    return {"type": "plain_text", "text": text}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": _plain(label[:2000]),
+        "element": {"action_id": "value", **element},
+    }
+
+
+def _field_element(field: FormField) -> dict[str, Any]:
+    value = field.get("value", "")
+    kind = field["kind"]
+    if kind in ("number", "integer"):
+        element: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": kind == "number"}
+        if value:
+            element["initial_value"] = value
+        return element
+    if kind == "boolean":
+        yes = {"text": _plain("Yes"), "value": "true"}
+        element = {"type": "checkboxes", "options": [yes]}
+        if value == "true":
+            element["initial_options"] = [yes]
+        return element
+    if kind == "choice":
+        options = [
+            {"text": _plain(c["title"] or " "), "value": c["value"][:150]}
+            for c in field.get("choices", [])
+        ]
+        element = {"type": "static_select", "options": options}
+        chosen = next((o for o in options if o["value"] == value), None)
+        if chosen is not None:
+            element["initial_option"] = chosen
+        return element
+    element = {"type": "plain_text_input", "max_length": 3000, "multiline": len(value) > 60}
+    if value:
+        element["initial_value"] = value
+    return element
+
+
+def field_block(index: int) -> str:
+    """The block id of the edit form's `index`th field (names may hold any character)."""
+    return f"arg_{index}"
+
+
+def _confirm_box() -> dict[str, Any]:
+    yes = {"text": _plain("Yes: this is high risk, and I approve it"), "value": "yes"}
+    return _input("confirm", "Confirm", {"type": "checkboxes", "options": [yes]}, optional=True)
+
+
+def edit_modal(
+    run_id: str, approval_id: str, form: EditForm, *, subject: str, high_risk: bool
+) -> dict[str, Any]:
+    """Approve with changed arguments: a field each (a simple schema), else the JSON."""
+    blocks: list[dict[str, Any]] = [_about(subject)]
+    for index, field in enumerate(form.get("fields", [])):
+        block = _input(
+            field_block(index),
+            field["label"],
+            _field_element(field),
+            optional=not field["required"] or field["kind"] == "boolean",
+        )
+        if "hint" in field:
+            block["hint"] = _plain(field["hint"])
+        blocks.append(block)
+    if "json" in form:
+        element = {
+            "type": "plain_text_input",
+            "multiline": True,
+            "max_length": 3000,
+            "initial_value": form["json"],
+        }
+        block = _input("json", "Arguments (JSON)", element, optional=False)
+        block["hint"] = _plain("A JSON object; the agent acts with exactly these arguments")
+        blocks.append(block)
+    if high_risk:
+        blocks.append(_confirm_box())
+    return _modal("opslayer_edit", "Edit and approve", blocks, f"{run_id}|{approval_id}", "Approve")
+
+
+def respond_modal(run_id: str, approval_id: str, subject: str) -> dict[str, Any]:
+    """An answer in words instead of a yes or no: the agent takes it as the human's reply."""
+    blocks = [_about(subject), _reason(optional=False, label="Your answer")]
+    return _modal("opslayer_respond", "Answer", blocks, f"{run_id}|{approval_id}", "Send")

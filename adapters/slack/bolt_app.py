@@ -16,16 +16,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
 from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.slack.blocks import (
+    CONFIRMED,
     details_modal,
+    edit_modal,
+    field_block,
     reassign_modal,
     reject_modal,
+    respond_modal,
     retry_modal,
     safe,
 )
 from opslayer.adapters.slack.identity import link_by_email
+from opslayer.bot.approvals.model import DecisionType, Risk
 from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.views.forms import EditForm, edit_form, read_edit
 
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
 
@@ -64,13 +70,20 @@ def build_bolt_app(
             otherwise=lambda: link_by_email(client, use, user_id),
         )
 
-    async def perform(verb: str, run_id: str, approval_id: str, person: Person) -> str | None:
+    async def perform(verb: str, run_id: str, approval_id: str, person: Person, yes: bool) -> None:
+        """A button that acts at once (`yes`: Slack's confirmation dialog was answered)."""
+        approvals = operations.approvals
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
-            "approve": lambda: operations.approvals.approve(
-                approval_id, person=person, via=Via.SLACK
+            "approve": lambda: approvals.approve(
+                approval_id, person=person, via=Via.SLACK, confirmed=yes
             ),
-            "reject": lambda: operations.approvals.reject(
-                approval_id, person=person, via=Via.SLACK
+            "approve_always": lambda: approvals.decide(
+                approval_id,
+                DecisionType.APPROVE,
+                person=person,
+                via=Via.SLACK,
+                confirmed=yes,
+                always=True,
             ),
             "cancel": lambda: operations.commands.cancel(run_id, person=person, via=Via.SLACK),
             "pause": lambda: operations.commands.pause(run_id, person=person, via=Via.SLACK),
@@ -81,21 +94,33 @@ def build_bolt_app(
             ),
             "accept": lambda: operations.handoffs.accept(run_id, person=person, via=Via.SLACK),
         }
-        await actions[verb]()
-        return None  # the message itself is updated, for everyone
+        await actions[verb]()  # the message itself is updated, for everyone
 
-    async def open_modal(verb: str, run_id: str, approval_id: str, trigger_id: str) -> bool:
+    async def open_modal(verb: str, run_id: str, approval_id: str, trigger_id: str) -> str | None:
         """The buttons that need more from the person open a modal (the trigger lasts 3 s);
-        each names the run (and the approval) it acts on."""
-        if verb not in ("reassign", "reject", "retry", "details"):
-            return False
+        each names the run (and the approval) it acts on. Returns why none opened, if so."""
+        if verb not in ("reassign", "reject", "edit", "respond", "retry", "details"):
+            return None
         run = (await reads.get_run(run_id)).run
         subject = f"{run.title} ({run.id})"
+        approval = await reads.approval(approval_id) if approval_id else None
+        if approval is not None:
+            subject = f"{subject} · {approval.title}"
         if verb == "reassign":
             view = reassign_modal(run_id, subject)
         elif verb == "reject":
-            question = (await reads.approval(approval_id)).title if approval_id else ""
-            view = reject_modal(run_id, approval_id, f"{subject} · {question}")
+            view = reject_modal(run_id, approval_id, subject)
+        elif verb == "respond":
+            view = respond_modal(run_id, approval_id, subject)
+        elif verb == "edit" and approval is not None:
+            form = edit_form(approval)
+            if form.get("too_large"):
+                return (
+                    ":no_entry: These arguments are too large to edit in Slack: use"
+                    f" `opslayer runs approve {run_id} --edit JSON`."
+                )
+            high = approval.risk is Risk.HIGH
+            view = edit_modal(run_id, approval_id, form, subject=subject, high_risk=high)
         elif verb == "retry":
             checkpoints = await reads.checkpoints(run_id)
             points = [{"checkpoint_id": c.checkpoint_id, "step": c.step} for c in checkpoints]
@@ -110,28 +135,24 @@ def build_bolt_app(
             ]
             view = details_modal(run_id, timeline, subject)
         await client.views_open(trigger_id=trigger_id, view=view)
-        return True
+        return ""
 
     @bolt.action(re.compile(r"^opslayer_"))
     async def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         action = body["actions"][0]
         verb = action["action_id"].removeprefix("opslayer_")
-        run_id, _, approval_id = action.get("value", "").partition("|")
+        run_id, _, rest = action.get("value", "").partition("|")
+        approval_id, _, mark = rest.partition("|")
         user = body["user"]["id"]
+        note: str | None = None
         try:  # strangers open nothing either: Details shows the run's whole history
             person = await known(user, verb, run_id or None)
-        except OpsError as stranger:
-            await respond(
-                text=f":no_entry: {stranger.message}",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        if await open_modal(verb, run_id, approval_id, body.get("trigger_id", "")):
-            return
-        try:
-            note = await perform(verb, run_id, approval_id, person)
+            opened = await open_modal(verb, run_id, approval_id, body.get("trigger_id", ""))
+            if opened is None:
+                await perform(verb, run_id, approval_id, person, yes=mark == CONFIRMED)
+            else:
+                note = opened or None
         except ConfirmationRequired as risky:
             note = f":warning: {risky.message}. Confirm from a terminal with `--confirm`."
         except OpsError as refused:
@@ -144,14 +165,19 @@ def build_bolt_app(
         return value
 
     async def submitted(
-        ack: Any, body: dict[str, Any], block: str, work: Callable[[Person], Awaitable[Any]]
+        ack: Any,
+        body: dict[str, Any],
+        block: str | Callable[[OpsError], str],
+        work: Callable[[Person], Awaitable[Any]],
     ) -> None:
-        """Do the work, then close the modal, or keep it open with the reason next to `block`."""
+        """Do the work, then close the modal, or keep it open with the reason next to `block`
+        (or the block a refusal is about)."""
         try:
             person = await known(body["user"]["id"], str(body.get("view", {}).get("callback_id")))
             await work(person)
         except OpsError as refused:
-            await ack(response_action="errors", errors={block: refused.message[:150]})
+            where = block if isinstance(block, str) else block(refused)
+            await ack(response_action="errors", errors={where: refused.message[:150]})
             return
         await ack()
 
@@ -170,18 +196,49 @@ def build_bolt_app(
             ),
         )
 
+    def decided_in(
+        view: dict[str, Any], decision: DecisionType, **how: Any
+    ) -> Callable[[Person], Awaitable[Any]]:
+        _, _, approval_id = view["private_metadata"].partition("|")
+        return lambda me: operations.approvals.decide(
+            approval_id, decision, person=me, via=Via.SLACK, **how
+        )
+
     @bolt.view("opslayer_reject")
     async def on_reject(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        words = field(view["state"], "reason").get("value")
+        await submitted(ack, body, "reason", decided_in(view, DecisionType.REJECT, message=words))
+
+    @bolt.view("opslayer_respond")
+    async def on_respond(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        words = field(view["state"], "reason").get("value")
+        await submitted(ack, body, "reason", decided_in(view, DecisionType.RESPOND, message=words))
+
+    @bolt.view("opslayer_edit")
+    async def on_edit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The edited arguments are read back per field (or as JSON), then judged by the
+        approval's schema; a wrong value keeps the modal open with the reason beside it."""
+        state = view["state"]
         _, _, approval_id = view["private_metadata"].partition("|")
-        reason = field(view["state"], "reason").get("value")
-        await submitted(
-            ack,
-            body,
-            "reason",
-            lambda me: operations.approvals.reject(
-                approval_id, person=me, via=Via.SLACK, comment=reason
-            ),
-        )
+        approval = await reads.approval(approval_id)
+        form = edit_form(approval)
+        values: dict[str, Any] = {"json": field(state, "json").get("value")}
+        for index, item in enumerate(form.get("fields", [])):
+            values[item["name"]] = _submitted_value(field(state, field_block(index)))
+        confirmed = bool(field(state, "confirm").get("selected_options"))
+
+        async def work(me: Person) -> Any:
+            arguments = read_edit(approval, values)
+            return await operations.approvals.decide(
+                approval_id,
+                DecisionType.EDIT,
+                person=me,
+                via=Via.SLACK,
+                arguments=arguments,
+                confirmed=confirmed,
+            )
+
+        await submitted(ack, body, lambda refused: _blamed(form, refused), work)
 
     @bolt.view("opslayer_retry")
     async def on_retry(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -253,3 +310,24 @@ def build_bolt_app(
         )
 
     return bolt
+
+
+def _submitted_value(value: dict[str, Any]) -> Any:
+    """A modal input's value as the edit form reads it: text, a choice, or a checkbox."""
+    if "selected_options" in value:
+        return bool(value["selected_options"])
+    if "selected_option" in value:
+        return (value["selected_option"] or {}).get("value")
+    return value.get("value")
+
+
+def _blamed(form: EditForm, refused: OpsError) -> str:
+    """The edit modal's block a refusal is about: the confirmation, the field it names
+    ("amount: 500 is greater than 100"), else the first input."""
+    if isinstance(refused, ConfirmationRequired):
+        return "confirm"
+    fields = form.get("fields", [])
+    for index, item in enumerate(fields):
+        if refused.message.startswith((f"{item['name']}:", f"{item['label']}:")):
+            return field_block(index)
+    return field_block(0) if fields else "json"

@@ -25,20 +25,27 @@ from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.teams.cards import (
     CARD_TYPE,
     alert_card,
+    confirm_card,
     details_card,
+    edit_form_card,
+    field_input,
     notice_card,
     reassign_form,
     reject_form,
+    respond_form,
     retry_form,
     safe,
 )
 from opslayer.adapters.teams.notifier import SURFACE
 from opslayer.bot.alerts.ledger import current_view
+from opslayer.bot.approvals.model import DecisionType, Risk
+from opslayer.bot.approvals.voting import progress
 from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.directory import link_chat_user, list_people
 from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.ports import Conversation, UnitOfWork
+from opslayer.bot.views.forms import edit_form, read_edit
 from opslayer.bot.views.model import AlertView, is_digest
 
 log = logging.getLogger("opslayer.teams")
@@ -46,8 +53,16 @@ TEAMS_MARKUP = Markup(
     bold=lambda s: f"**{s}**", code=lambda s: f"`{s}`", prefix="agent ", safe=safe
 )
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE)
-FORMS = frozenset({"reject", "reassign", "retry"})  # buttons that ask for more before acting
+# Buttons that ask for more before acting.
+FORMS = frozenset({"reject", "respond", "edit", "reassign", "retry"})
 CARD_ACTION = "adaptiveCard/action"
+DECISIONS = {  # an approval's buttons, and the decision each takes
+    "approve": DecisionType.APPROVE,
+    "approve_always": DecisionType.APPROVE,
+    "edit": DecisionType.EDIT,
+    "reject": DecisionType.REJECT,
+    "respond": DecisionType.RESPOND,
+}
 
 
 def conversation_id(activity: Activity) -> str:
@@ -304,6 +319,10 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         try:
             done = await self._act(verb, view, data, person)
         except ConfirmationRequired as risky:
+            if verb in ("approve", "approve_always"):
+                return confirm_card(view, verb, risky.message)
+            if verb == "edit":
+                return await self._form(verb, view, notice=f"Nothing changed: {risky.message}")
             how = (
                 "Tick the box to confirm."
                 if verb == "retry"
@@ -311,12 +330,26 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             )
             return alert_card(view, notice=f"Nothing changed: {risky.message}. {how}")
         except OpsError as refused:
+            if verb == "edit" and data.get("submit"):  # keep what they typed: say what is wrong
+                return await self._form(verb, view, notice=f"Nothing changed: {refused.message}")
             return alert_card(view, notice=f"Nothing changed: {refused.message}")
         return alert_card(await self._view(data) or view, notice=done)
 
-    async def _form(self, verb: str, view: AlertView) -> dict[str, Any]:
+    async def _form(self, verb: str, view: AlertView, notice: str | None = None) -> dict[str, Any]:
         if verb == "reject":
             return reject_form(view)
+        if verb == "respond":
+            return respond_form(view)
+        if verb == "edit":
+            approval = await self._use.reads.approval(view["approval"]["id"])
+            form = edit_form(approval)
+            if form.get("too_large"):
+                return alert_card(
+                    view,
+                    notice="These arguments are too large to edit in Teams: use"
+                    f" opslayer runs approve {view['run_id']} --edit JSON",
+                )
+            return edit_form_card(view, form, high_risk=approval.risk is Risk.HIGH, notice=notice)
         if verb == "reassign":
             people = [
                 (choice, p.name)
@@ -335,12 +368,8 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         approval_id = view["approval"]["id"] if "approval" in view else ""
         ops, via = self._use.operations, Via.TEAMS
         reason = str(data.get("reason") or "").strip() or None
-        if verb == "approve":
-            await ops.approvals.approve(approval_id, person=person, via=via)
-            return "You approved it; the agent has been told."
-        if verb == "reject":
-            await ops.approvals.reject(approval_id, person=person, via=via, comment=reason)
-            return "You rejected it; the agent has been told why."
+        if verb in DECISIONS:
+            return await self._decide(verb, approval_id, data, person)
         if verb == "reassign":
             new_owner = identity_of(str(data.get("new_owner") or ""))
             await ops.handoffs.reassign(
@@ -371,6 +400,41 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             "acknowledge": "You took the alert; escalation waits.",
             "accept": "The run is yours now.",
         }[verb]
+
+    async def _decide(
+        self, verb: str, approval_id: str, data: dict[str, Any], person: Person
+    ) -> str:
+        """A decision on an approval from its card (or one of its forms)."""
+        confirmed = str(data.get("confirmed")).lower() == "true"
+        arguments = None
+        if verb == "edit":
+            approval = await self._use.reads.approval(approval_id)
+            form = edit_form(approval)
+            values: dict[str, Any] = {"json": data.get("json")}
+            for index, item in enumerate(form.get("fields", [])):
+                values[item["name"]] = data.get(field_input(index))
+            arguments = read_edit(approval, values)
+        words = str(data.get("answer") or data.get("reason") or "").strip() or None
+        answer = await self._use.operations.approvals.decide(
+            approval_id,
+            DECISIONS[verb],
+            person=person,
+            via=Via.TEAMS,
+            arguments=arguments,
+            message=words,
+            confirmed=confirmed,
+            always=verb == "approve_always",
+        )
+        if answer.command is None and answer.approval.pending:
+            return f"Your approval is counted: {progress(answer.approval)}."
+        said = {
+            "approve": "You approved it; the agent has been told.",
+            "approve_always": "You approved it, and this action is approved from now on.",
+            "edit": "You approved it with your changes; the agent has them.",
+            "reject": "You rejected it; the agent has been told why.",
+            "respond": "Your answer is on its way to the agent.",
+        }
+        return said[verb]
 
 
 def _title(activity: Activity, kind: str) -> str | None:

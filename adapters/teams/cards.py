@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opslayer.bot.views.alerts import BUTTON_TEXT, PING_TEXT, unsafe_sentence
+from opslayer.bot.views.forms import EditForm, FormField
 from opslayer.bot.views.model import (
     AlertView,
+    ApprovalView,
     DigestView,
     Fact,
     Mention,
@@ -107,6 +109,27 @@ def _note(note: Note | str) -> str:
     return f"{note['text']} · {when(note['at'])}"
 
 
+def button_text(verb: str, view: AlertView) -> str:
+    """A button's words; "always approve" names the action and the agent."""
+    approval = view.get("approval")
+    if verb == "approve_always" and approval and "always" in approval:
+        return approval["always"]
+    return BUTTON_TEXT[verb]
+
+
+def deadline_text(approval: ApprovalView, *, ping: bool) -> str | None:
+    """'Rejects automatically <moment> (in 20 min)' or 'Decide by <moment>'; the time left is
+    said on a follow-up only (it is posted once, so it cannot go stale)."""
+    if "expires_at" not in approval:
+        return None
+    moment = when(approval["expires_at"])
+    says = approval.get("at_deadline")
+    text = f"{says} {moment}" if says else f"Decide by {moment}"
+    if ping and "remaining" in approval:
+        text += f" (in {approval['remaining']})"
+    return text
+
+
 def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
     """An alert or approval: headline and whom it is for, what to decide on, the facts, its
     state, and buttons while open.
@@ -139,8 +162,13 @@ def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
                 entities.append(extra)
         if names:
             body.append(_text("Approvers: " + ", ".join(names), isSubtle=True))
-        if "expires_at" in approval:
-            body.append(_text(f"Decide by {when(approval['expires_at'])}", isSubtle=True))
+        if "progress" in approval:
+            body.append(_text(approval["progress"], weight="Bolder"))
+        deadline = deadline_text(approval, ping=bool(ping))
+        if deadline:
+            body.append(_text(deadline, isSubtle=True))
+        if approval.get("risk") == "high":
+            body.append(_text("High risk: a yes is confirmed a second time", color="Warning"))
     if "error" in view:
         body.append(_text("Error", weight="Bolder"))
         body.append(_text(view["error"], fontType="Monospace", color="Attention"))
@@ -163,7 +191,7 @@ def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
     if view.get("state") != "resolved":
         data = action_data(view)
         actions = [
-            execute(verb, BUTTON_TEXT[verb], data, _STYLE.get(verb))
+            execute(verb, button_text(verb, view), data, _STYLE.get(verb))
             for verb in view["actions"]
             if verb in BUTTON_TEXT
         ]
@@ -244,6 +272,110 @@ def reject_form(view: AlertView) -> dict[str, Any]:
         _back(view),
     ]
     return _card(body, actions)
+
+
+def respond_form(view: AlertView) -> dict[str, Any]:
+    """An answer in words instead of a yes or no: the agent takes it as the human's reply."""
+    body = [
+        _text(f"Answer: {view['approval']['title'] if 'approval' in view else view['run_title']}"),
+        {
+            "type": "Input.Text",
+            "id": "answer",
+            "label": "Your answer",
+            "isMultiline": True,
+            "isRequired": True,
+            "maxLength": 2000,
+            "errorMessage": "Write the answer the agent should act on",
+        },
+    ]
+    actions = [execute("respond", "Send", action_data(view, submit=True), "positive"), _back(view)]
+    return _card(body, actions)
+
+
+def field_input(index: int) -> str:
+    """The input id of the edit form's `index`th field (names may hold any character)."""
+    return f"arg_{index}"
+
+
+def _field_input(index: int, field: FormField) -> dict[str, Any]:
+    value = field.get("value", "")
+    common: dict[str, Any] = {
+        "id": field_input(index),
+        "label": field["label"],
+        "isRequired": field["required"] and field["kind"] != "boolean",
+    }
+    if field["required"]:
+        common["errorMessage"] = f"{field['label']} is required"
+    kind = field["kind"]
+    if kind == "boolean":
+        return {
+            **common,
+            "type": "Input.Toggle",
+            "title": field.get("hint", field["label"]),
+            "valueOn": "true",
+            "valueOff": "false",
+            "value": value or "false",
+        }
+    if kind == "choice":
+        choices = [{"title": c["title"], "value": c["value"]} for c in field.get("choices", [])]
+        return {**common, "type": "Input.ChoiceSet", "choices": choices, "value": value}
+    if kind in ("number", "integer"):
+        number: dict[str, Any] = {**common, "type": "Input.Number"}
+        if value:
+            number["value"] = float(value) if kind == "number" else int(float(value))
+        return number
+    text: dict[str, Any] = {**common, "type": "Input.Text", "value": value, "maxLength": 3000}
+    if "hint" in field:
+        text["placeholder"] = field["hint"]
+    return text
+
+
+def confirm_toggle() -> dict[str, Any]:
+    return {
+        "type": "Input.Toggle",
+        "id": "confirmed",
+        "title": "Yes: this is high risk, and I approve it",
+        "valueOn": "true",
+        "valueOff": "false",
+        "value": "false",
+    }
+
+
+def edit_form_card(
+    view: AlertView, form: EditForm, *, high_risk: bool, notice: str | None = None
+) -> dict[str, Any]:
+    """Approve with changed arguments: an input each (a simple schema), else the JSON."""
+    title = view["approval"]["title"] if "approval" in view else view["run_title"]
+    body: list[dict[str, Any]] = []
+    if notice:
+        body.append(_text(notice, color="Attention", weight="Bolder"))
+    body.append(_text(f"Edit and approve: {title}", weight="Bolder"))
+    for index, field in enumerate(form.get("fields", [])):
+        body.append(_field_input(index, field))
+    if "json" in form:
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": "json",
+                "label": "Arguments (JSON)",
+                "isMultiline": True,
+                "isRequired": True,
+                "maxLength": 3000,
+                "value": form["json"],
+            }
+        )
+    if high_risk:
+        body.append(confirm_toggle())
+    actions = [execute("edit", "Approve", action_data(view, submit=True), "positive"), _back(view)]
+    return _card(body, actions)
+
+
+def confirm_card(view: AlertView, verb: str, why: str) -> dict[str, Any]:
+    """A second yes for a high-risk approval: the card again, with a button that confirms."""
+    card = alert_card(view, notice=f"{why}. Confirm below, or go back.")
+    yes = execute(verb, "Yes, approve", action_data(view, submit=True, confirmed=True), "positive")
+    card["actions"] = [yes, _back(view)]
+    return card
 
 
 def reassign_form(view: AlertView, people: list[tuple[str, str]]) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from opslayer.bot.alerts.kinds import AlertKind, headline
-from opslayer.bot.approvals.model import Approval
+from opslayer.bot.approvals.model import Approval, DecisionType, OnTimeout
+from opslayer.bot.approvals.voting import progress
 from opslayer.bot.people.model import Person
 from opslayer.bot.runs.model import Checkpoint, Run, RunStatus
 from opslayer.bot.views.model import AlertView, ApprovalView, Fact, Handoff, Mention
@@ -23,7 +23,10 @@ from opslayer.bot.views.model import AlertView, ApprovalView, Fact, Handoff, Men
 # What each action's button says, on every surface.
 BUTTON_TEXT = {
     "approve": "Approve",
+    "edit": "Edit and approve",
     "reject": "Reject",
+    "respond": "Answer instead",
+    "approve_always": "Always approve",
     "acknowledge": "Acknowledge",
     "retry": "Retry",
     "cancel": "Cancel",
@@ -98,13 +101,40 @@ def _moment(label: str, moment: datetime, text: str = "") -> Fact:
     return {"label": label, "text": text, "at": stamp(moment)}
 
 
-def actions_for(run: Run, kind: AlertKind, *, approval: bool = False) -> list[str]:
+# What a deadline does, said before it comes ("Rejects automatically in 20 min").
+AT_DEADLINE = {
+    OnTimeout.APPROVE: "Approves automatically",
+    OnTimeout.REJECT: "Rejects automatically",
+    OnTimeout.CANCEL: "Cancels the run automatically",
+}
+_DECISION_ORDER = (
+    DecisionType.APPROVE,
+    DecisionType.EDIT,
+    DecisionType.REJECT,
+    DecisionType.RESPOND,
+)
+
+
+def decision_buttons(approval: Approval) -> list[str]:
+    """The approval's own buttons: the decisions the agent offered, and "always approve" when
+    rules could match it (it names an action)."""
+    buttons = [d.value for d in _DECISION_ORDER if d in approval.decisions]
+    if DecisionType.APPROVE in approval.decisions and approval.action is not None:
+        buttons.append("approve_always")
+    return buttons
+
+
+def actions_for(run: Run, kind: AlertKind, *, approval: Approval | None = None) -> list[str]:
     """The buttons a person needs for this situation, in order."""
     if kind is AlertKind.APPROVAL:
-        return ["approve", "reject", "reassign", "details"]
+        return [
+            *(decision_buttons(approval) if approval else ["approve", "reject"]),
+            "reassign",
+            "details",
+        ]
     if kind is AlertKind.HANDOFF:
         return ["accept", "details"]
-    buttons = ["approve", "reject"] if approval else []
+    buttons = decision_buttons(approval) if approval else []
     buttons.append("acknowledge")
     if run.status is RunStatus.FAILED or kind is AlertKind.STUCK:
         buttons.append("retry")
@@ -118,18 +148,34 @@ def actions_for(run: Run, kind: AlertKind, *, approval: bool = False) -> list[st
 
 
 def approval_view(
-    approval: Approval, *, approvers: Sequence[Mention] = (), arguments: Any = None
+    approval: Approval,
+    *,
+    now: datetime,
+    agent: str = "",
+    approvers: Sequence[Mention] = (),
 ) -> ApprovalView:
-    """What an approver decides on: the question, who may answer, by when, and the details."""
+    """What an approver decides on: the question, the arguments, who may answer and how many
+    must, by when and what happens then."""
     view: ApprovalView = {"id": approval.id, "title": approval.title, "details": approval.details}
     if approvers:
         view["approvers"] = list(approvers)
     if approval.expires_at is not None:
         view["expires_at"] = stamp(approval.expires_at)
-    shown = arguments if arguments is not None else approval.state
+        if approval.on_timeout in AT_DEADLINE:
+            view["at_deadline"] = AT_DEADLINE[approval.on_timeout]
+        if approval.expires_at > now:
+            view["remaining"] = ago(now, approval.expires_at)
+    shown = approval.arguments if approval.arguments is not None else approval.state
     if shown is not None:
         pretty = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True, default=str)
         view["arguments"] = clip(pretty, ARGUMENTS_LIMIT)
+    counted = progress(approval)
+    if counted:
+        view["progress"] = counted
+    if approval.risk is not None:
+        view["risk"] = approval.risk.value
+    if approval.action is not None and agent:
+        view["always"] = clip(f"Approve, and always approve {approval.action} for {agent}", 75)
     return view
 
 
@@ -169,7 +215,7 @@ def alert_view(
         )
     if run.attempt > 1:
         facts.append({"label": "attempt", "text": str(run.attempt)})
-    actions = actions_for(run, kind, approval=approval is not None)
+    actions = actions_for(run, kind, approval=approval)
     if acknowledged:
         actions = [a for a in actions if a != "acknowledge"]
     mention = mention_of(run.owner)
@@ -183,7 +229,7 @@ def alert_view(
         "mention": mention,
     }
     if approval is not None:
-        view["approval"] = approval_view(approval, approvers=approvers)
+        view["approval"] = approval_view(approval, now=now, agent=run.agent, approvers=approvers)
         refresh = [a["teams_user_id"] for a in approvers if a["teams_user_id"]]
         if run.owner.teams_user_id:
             refresh.insert(0, run.owner.teams_user_id)

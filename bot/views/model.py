@@ -72,7 +72,12 @@ class ApprovalView(TypedDict):
     details: str | None
     approvers: NotRequired[list[Mention]]  # named by the agent; mentioned
     expires_at: NotRequired[str]  # ISO 8601: the deadline
-    arguments: NotRequired[str]  # the state (or arguments), pretty JSON, cut with "…"
+    arguments: NotRequired[str]  # the arguments (or state), pretty JSON, cut with "…"
+    progress: NotRequired[str]  # a quorum being gathered: "1 of 2 approvals (Alice)"
+    at_deadline: NotRequired[str]  # what the deadline does: "Rejects automatically"
+    remaining: NotRequired[str]  # the time left to the deadline when the view was made: "20 min"
+    risk: NotRequired[str]  # low, medium, high (high: a yes is confirmed a second time)
+    always: NotRequired[str]  # the "approve, and always approve" button's words
 
 
 # What an approval message carried before views were typed: still readable from old rows.
