@@ -3,11 +3,18 @@
     opslayer token create --agent example-agent --json      # note token and webhook_secret
     python examples/approval_agent.py --token opl_... --secret whsec_... --owner you@example.com
 
-It registers a run, heartbeats, records a checkpoint, asks for approval, then waits for the
-signed command on its own webhook (a small HTTP server on 127.0.0.1). Approve it with
-`opslayer runs approve RUN --as you@example.com` (or from Slack or Teams) and it finishes;
-reject or cancel it and it stops. Needs only the agent SDK, `opslayer-client` (httpx and
-pydantic): `pip install ./clients/python`.
+It registers a run, heartbeats, records a checkpoint, asks for approval of a refund (its
+arguments editable within a JSON Schema; rejected by itself after an hour), then waits for
+the signed command on its own webhook (a small HTTP server on 127.0.0.1). Decide it with
+
+    opslayer runs approve RUN --as you@example.com                        # as asked
+    opslayer runs approve RUN --as you@example.com --edit '{"order": 1001, "amount_eur": 30}'
+    opslayer runs reject RUN --as you@example.com --message "refund store credit instead"
+    opslayer runs respond RUN --as you@example.com --message "wait for the carrier's answer"
+
+(or from Slack or Teams): approved, it refunds what was decided and finishes; rejected,
+answered or canceled, it stops and says why. Needs only the agent SDK, `opslayer-client`
+(httpx and pydantic): `pip install ./clients/python`.
 """
 
 from __future__ import annotations
@@ -82,13 +89,26 @@ async def main() -> int:
         await opslayer.checkpoint(
             run.id, {"checkpoint_id": "order-found", "step": "look up the order"}
         )
+        asked = {"order": 1001, "amount_eur": 42}
         approval = await opslayer.request_approval(
             run.id,
             {
                 "request_id": "refund-42",
                 "title": "Refund 42 EUR to order 1001?",
                 "details": "The parcel never arrived.",
-                "state": {"order": 1001, "amount_eur": 42},
+                "action": "refund",
+                "arguments": asked,
+                "arguments_schema": {
+                    "type": "object",
+                    "properties": {
+                        "order": {"type": "integer"},
+                        "amount_eur": {"type": "integer", "minimum": 1, "maximum": 42},
+                    },
+                    "required": ["order", "amount_eur"],
+                },
+                "decisions": ["approve", "edit", "reject", "respond"],
+                "timeout_s": 3600,
+                "on_timeout": "reject",
             },
         )
         hint = f"opslayer runs approve {run.id} --as {args.owner}"
@@ -104,25 +124,32 @@ async def main() -> int:
                 f"received {command.kind} from {command.actor.name} via {command.actor.via}",
                 flush=True,
             )
+            decision = command.decision
             if command.kind == "approve":
+                # An edit's arguments are what was decided; a plain yes acts as asked.
+                refund = (decision.arguments if decision else None) or asked
                 await opslayer.report_status(
                     run.id, "running", reason=f"approved by {command.actor.name}"
                 )
-                state = command.state or {}
-                refund_key = f"refund:{state.get('order')}"
-                side_effect = {"key": refund_key, "idempotent": False, "description": "refunded"}
+                refund_key = f"refund:{refund['order']}"
+                side_effect = {
+                    "key": refund_key,
+                    "idempotent": False,
+                    "description": f"refunded {refund['amount_eur']} EUR",
+                }
                 await opslayer.checkpoint(
                     run.id,
                     {"checkpoint_id": "refunded", "step": "refund", "side_effects": [side_effect]},
                 )
                 await opslayer.report_status(run.id, "succeeded")
-                print("refunded; run succeeded", flush=True)
+                print(f"refunded {refund['amount_eur']} EUR; run succeeded", flush=True)
                 break
             if command.kind in ("reject", "cancel"):
-                await opslayer.report_status(
-                    run.id, "canceled", reason=command.reason or command.kind
-                )
-                print("stopped; run canceled", flush=True)
+                # A rejection's feedback, or a person's answer in words, is the reason.
+                said = (decision.message if decision else None) or command.reason
+                how = decision.type if decision else command.kind
+                await opslayer.report_status(run.id, "canceled", reason=said or how)
+                print(f"stopped ({how}: {said or 'no reason given'}); run canceled", flush=True)
                 break
     server.shutdown()
     return 0

@@ -11,7 +11,7 @@ from opslayer.bot.alerts.keys import alert_key
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.ledger import new_alert
 from opslayer.bot.approvals.decisions import settle
-from opslayer.bot.approvals.editing import check_edit, check_schema
+from opslayer.bot.approvals.editing import check_schema
 from opslayer.bot.approvals.model import Approval, ApprovalStatus, Decided, DecisionType
 from opslayer.bot.approvals.rules import Rule, RuleDecision, matching_rule
 from opslayer.bot.approvals.voting import ended
@@ -103,14 +103,9 @@ class ApprovalRequests:
         """Open an approval and move the run to waiting_approval; the same request_id returns it."""
         if req.expires_at is not None and req.expires_at <= self._clock.now():
             raise ValidationFailed(f"expires_at {req.expires_at.isoformat()} is already past")
+        # The schema must be one, so every edit can be judged; the arguments as asked need not
+        # satisfy it (a person's edit may be what makes them right).
         check_schema(req.arguments_schema)
-        if req.arguments is not None and req.arguments_schema is not None:
-            try:
-                check_edit(req.arguments, req.arguments_schema)
-            except ValidationFailed as wrong:
-                raise ValidationFailed(
-                    f"arguments do not satisfy arguments_schema: {wrong}"
-                ) from None
         actor = Actor.agent(agent)
 
         async def change(

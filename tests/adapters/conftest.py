@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,15 @@ def key(monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     ENTRA_THREADS.clear()
     monkeypatch.setattr("opslayer.adapters.teams.auth.fetch_token", entra_stand_in)
     return signing
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """For the CLI tests: a SQLite file the CLI finds through OPSLAYER_DATABASE_URL, as in
+    production."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
 from opslayer.bot.people.tokens import MintedToken, mint_token
 from tests.harness import BotClient
@@ -268,6 +269,67 @@ async def test_approval_expiring_in_the_past_is_422(
         headers=auth,
     )
     assert refused.status_code == 422 and "past" in refused.json()["detail"]
+
+
+async def test_an_approval_says_how_it_may_be_decided(
+    app_client: BotClient, auth: dict[str, str]
+) -> None:
+    run = await register(app_client, auth)
+    body = {
+        "request_id": "r1",
+        "title": "Refund?",
+        "action": "payments.refund",
+        "arguments": {"amount": 40},
+        "arguments_schema": {"type": "object", "properties": {"amount": {"type": "integer"}}},
+        "decisions": ["edit", "reject", "respond"],
+        "required_approvals": 2,
+        "timeout_s": 600,
+        "on_timeout": "reject",
+        "risk": "high",
+        "approvers": ["group:finance", "bob@example.com"],
+    }
+    created = await app_client.post(f"/v1/runs/{run['id']}/approvals", json=body, headers=auth)
+    assert created.status_code == 201, created.text
+    shown = created.json()
+    for field in ("action", "arguments", "arguments_schema", "decisions", "required_approvals"):
+        assert shown[field] == body[field], field
+    assert shown["on_timeout"] == "reject" and shown["risk"] == "high"
+    assert shown["expires_at"] is not None  # timeout_s became a deadline
+    assert shown["votes"] == [] and shown["decision"] is None
+    plain = {"request_id": "r2", "title": "OK?"}
+    defaults = (
+        await app_client.post(f"/v1/runs/{run['id']}/approvals", json=plain, headers=auth)
+    ).json()
+    assert defaults["decisions"] == ["approve", "reject"] and defaults["required_approvals"] == 1
+    assert defaults["on_timeout"] == "expire" and defaults["risk"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"decisions": ["edit"]}, "needs the arguments to edit"),
+        ({"decisions": ["approve", "approve"]}, "must not repeat"),
+        ({"decisions": []}, "at least 1"),
+        ({"decisions": ["maybe"]}, "approve"),
+        ({"required_approvals": 0}, "greater than or equal to 1"),
+        ({"timeout_s": 60, "expires_at": "2099-01-01T00:00:00Z"}, "not both"),
+        ({"timeout_s": 0}, "greater than 0"),
+        ({"on_timeout": "ignore"}, "expire"),
+        ({"risk": "extreme"}, "high"),
+        ({"action": "send email"}, "pattern"),
+        ({"arguments": [1, 2]}, "valid dictionary"),
+        ({"arguments_schema": {"type": "objekt"}}, "not a JSON Schema"),
+    ],
+)
+async def test_an_approval_that_cannot_be_decided_is_422_and_asks_nothing(
+    app_client: BotClient, auth: dict[str, str], extra: dict[str, Any], said: str
+) -> None:
+    run = await register(app_client, auth)
+    body = {"request_id": "r", "title": "t", **extra}
+    refused = await app_client.post(f"/v1/runs/{run['id']}/approvals", json=body, headers=auth)
+    assert refused.status_code == 422 and said in refused.text, refused.text
+    detail = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
+    assert detail["approvals"] == [] and detail["status"] == "queued"
 
 
 async def test_tokens_are_required_and_runs_are_private(

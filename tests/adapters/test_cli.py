@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
 
 from opslayer.adapters.cli import build_parser, main
+from tests.cli_support import in_thread, run_cli, seed_run
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A SQLite file the CLI finds through OPSLAYER_DATABASE_URL, as in production."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
-    return url
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +22,7 @@ def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> Non
         assert command in out
 
 
-def test_cli_token_create_json_then_revoke(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_token_create_json_then_revoke(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "token", "create", "--agent", "billing-bot", "--json")
     minted = json.loads(out)
     assert code == 0 and minted["agent"] == "billing-bot"
@@ -48,7 +32,7 @@ def test_cli_token_create_json_then_revoke(db: str, capsys: pytest.CaptureFixtur
     assert code == 1 and "no live tokens" in err
 
 
-def test_cli_people_and_groups(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_people_and_groups(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         run_cli(
             capsys,
@@ -88,13 +72,13 @@ def test_cli_people_and_groups(db: str, capsys: pytest.CaptureFixture[str]) -> N
 
 
 async def test_cli_runs_list_and_show_read_what_agents_wrote(
-    db: str, capsys: pytest.CaptureFixture[str]
+    cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from opslayer.adapters.app import create_app
     from opslayer.adapters.settings import Settings
     from opslayer.bot.people.tokens import mint_token
 
-    app = create_app(Settings(database_url=db))
+    app = create_app(Settings(database_url=cli_db))
     async with app.router.lifespan_context(app):
         minted = await mint_token(app.state.core.store, "billing-bot")
         auth = {"Authorization": f"Bearer {minted.token}"}
@@ -128,10 +112,10 @@ async def test_cli_runs_list_and_show_read_what_agents_wrote(
         assert code == 0
         return out
 
-    listed = await _in_thread(cli, "runs", "list", "--status", "waiting_approval")
+    listed = await in_thread(cli, "runs", "list", "--status", "waiting_approval")
     assert run["id"] in listed and "Refunds" in listed
-    assert run["id"] not in await _in_thread(cli, "runs", "list", "--status", "running")
-    shown = await _in_thread(cli, "runs", "show", run["id"])
+    assert run["id"] not in await in_thread(cli, "runs", "list", "--status", "running")
+    shown = await in_thread(cli, "runs", "show", run["id"])
     for expected in [
         "waiting_approval",
         "refund:9 (not idempotent)",
@@ -143,57 +127,17 @@ async def test_cli_runs_list_and_show_read_what_agents_wrote(
         assert expected in shown, expected
 
 
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """The CLI runs its own event loop, so it cannot run on the test's."""
-    return await asyncio.to_thread(fn, *args)
-
-
-async def _seed_run(db: str, *, fail: bool = False) -> dict[str, str]:
-    """An agent registers a run that is waiting for approval, with one unsafe checkpoint."""
-    from opslayer.adapters.app import create_app
-    from opslayer.adapters.settings import Settings
-    from opslayer.bot.people.tokens import mint_token
-
-    app = create_app(Settings(database_url=db))
-    async with app.router.lifespan_context(app):
-        minted = await mint_token(app.state.core.store, "billing-bot")
-        auth = {"Authorization": f"Bearer {minted.token}"}
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            owner = {"email": "alice@example.com", "name": "Alice"}
-            run = (
-                await client.post(
-                    "/v1/runs",
-                    json={"external_id": "e1", "title": "Refunds", "owner": owner},
-                    headers=auth,
-                )
-            ).json()
-            await client.post(
-                f"/v1/runs/{run['id']}/status", json={"status": "running"}, headers=auth
-            )
-            effect = [{"key": "refund:9", "idempotent": False}]
-            await client.post(
-                f"/v1/runs/{run['id']}/checkpoints",
-                json={"checkpoint_id": "c1", "step": "refund", "side_effects": effect},
-                headers=auth,
-            )
-            last = {"status": "failed"} if fail else {"request_id": "r1", "title": "Refund?"}
-            path = "status" if fail else "approvals"
-            await client.post(f"/v1/runs/{run['id']}/{path}", json=last, headers=auth)
-            return {"run": run["id"], "token": minted.token}
-
-
 async def test_cli_operator_actions_queue_commands_and_refusals_exit_nonzero(
-    db: str, capsys: pytest.CaptureFixture[str]
+    cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seeded = await _seed_run(db)
+    seeded = await seed_run(cli_db)
     run_id = seeded["run"]
 
     def cli(*argv: str) -> tuple[int, str, str]:
         return run_cli(capsys, *argv)
 
     async def call(*argv: str) -> tuple[int, str, str]:
-        return await _in_thread(cli, *argv)
+        return await in_thread(cli, *argv)
 
     code, _, err = await call("runs", "approve", run_id, "--as", "mallory@example.com")
     assert code == 1 and "not linked to opslayer yet" in err
@@ -205,7 +149,7 @@ async def test_cli_operator_actions_queue_commands_and_refusals_exit_nonzero(
     assert code == 1 and "no pending approval" in err
     code, _, err = await call("runs", "resume", run_id, "--as", "alice@example.com")
     assert code == 1 and "resume is not allowed" in err
-    await _in_thread(cli, "runs", "cancel", run_id, "--as", "alice@example.com")
+    await in_thread(cli, "runs", "cancel", run_id, "--as", "alice@example.com")
     listed = (await call("commands", "list"))[1]
     assert "approve" in listed and "cancel" in listed and "pending" in listed
     shown = (await call("runs", "show", run_id))[1]
@@ -213,67 +157,65 @@ async def test_cli_operator_actions_queue_commands_and_refusals_exit_nonzero(
 
 
 async def test_cli_retry_asks_for_confirmation_before_unsafe_replay(
-    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seeded = await _seed_run(db)
+    seeded = await seed_run(cli_db)
     run_id = seeded["run"]
     monkeypatch.setenv("OPSLAYER_ADMINS", "email:ops@example.com")
 
     def cli(*argv: str) -> tuple[int, str, str]:
         return run_cli(capsys, *argv)
 
-    assert (await _in_thread(cli, "people", "add", "--email", "ops@example.com", "--name", "Ops"))[
+    assert (await in_thread(cli, "people", "add", "--email", "ops@example.com", "--name", "Ops"))[
         0
     ] == 0
-    code, _, err = await _in_thread(
-        cli, "runs", "force-cancel", run_id, "--as", "alice@example.com"
-    )
+    code, _, err = await in_thread(cli, "runs", "force-cancel", run_id, "--as", "alice@example.com")
     assert code == 1 and "admins only" in err
-    code, out, _ = await _in_thread(
+    code, out, _ = await in_thread(
         cli, "runs", "force-cancel", run_id, "--as", "ops@example.com", "--reason", "agent gone"
     )
     assert code == 0 and "queued cancel" in out
-    code, _, err = await _in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
+    code, _, err = await in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
     assert code == 1 and "canceled" in err  # a force-canceled run is ended
 
 
 async def test_cli_retry_needs_confirm_for_unsafe_side_effects(
-    db: str, capsys: pytest.CaptureFixture[str]
+    cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_id = (await _seed_run(db, fail=True))["run"]
+    run_id = (await seed_run(cli_db, fail=True))["run"]
 
     def cli(*argv: str) -> tuple[int, str, str]:
         return run_cli(capsys, *argv)
 
-    code, _, err = await _in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
+    code, _, err = await in_thread(cli, "runs", "retry", run_id, "--as", "alice@example.com")
     assert code == 2 and "refund:9" in err and "--confirm" in err
-    code, out, _ = await _in_thread(
+    code, out, _ = await in_thread(
         cli, "runs", "retry", run_id, "--as", "alice@example.com", "--confirm"
     )
     assert code == 0 and "queued retry" in out
 
 
-async def test_cli_reassign_accept_and_ack(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run_id = (await _seed_run(db, fail=True))["run"]
+async def test_cli_reassign_accept_and_ack(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = (await seed_run(cli_db, fail=True))["run"]
 
     def cli(*argv: str) -> tuple[int, str, str]:
         return run_cli(capsys, *argv)
 
-    assert (await _in_thread(cli, "people", "add", "--email", "bob@example.com", "--name", "Bob"))[
+    assert (await in_thread(cli, "people", "add", "--email", "bob@example.com", "--name", "Bob"))[
         0
     ] == 0
-    code, out, _ = await _in_thread(
+    code, out, _ = await in_thread(
         cli, "runs", "reassign", run_id, "--as", "alice@example.com", "--to", "bob@example.com"
     )
     assert code == 0 and "stays with its owner until they accept" in out
-    code, out, _ = await _in_thread(cli, "runs", "accept", run_id, "--as", "bob@example.com")
+    code, out, _ = await in_thread(cli, "runs", "accept", run_id, "--as", "bob@example.com")
     assert code == 0 and "queued reassign" in out
     # The run failed: its failure alert is Bob's now, and acknowledging it settles it.
-    code, out, _ = await _in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
+    code, out, _ = await in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
     assert code == 0 and "acknowledged failed" in out and "settled" in out
-    code, _, err = await _in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
+    code, _, err = await in_thread(cli, "runs", "ack", run_id, "--as", "bob@example.com")
     assert code == 1 and "no open alert" in err
-    shown = (await _in_thread(cli, "runs", "show", run_id))[1]
+    shown = (await in_thread(cli, "runs", "show", run_id))[1]
     assert "run.handoff_offered" in shown and "run.reassigned" in shown and "Bob" in shown
 
 
@@ -286,7 +228,7 @@ async def test_cli_reassign_accept_and_ack(db: str, capsys: pytest.CaptureFixtur
     ],
 )
 def test_a_configuration_typo_is_one_line_that_names_it(
-    db: str,
+    cli_db: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     variable: str,

@@ -122,10 +122,11 @@ def test_example_agent_waits_for_approval_given_on_the_cli(server: Server) -> No
         waiting = agent.stdout.readline()
         assert "registered run" in registered and "waiting for a decision" in waiting, waiting
         run_id = registered.split()[-1]
-        server.cli("runs", "approve", run_id, "--as", "alice@example.com", "--reason", "ok")
+        edit = json.dumps({"order": 1001, "amount_eur": 30})
+        server.cli("runs", "approve", run_id, "--as", "alice@example.com", "--edit", edit)
         rest = agent.stdout.read()
         assert agent.wait(timeout=30) == 0, rest
-    assert "received approve from alice" in rest and "run succeeded" in rest
+    assert "received approve from alice" in rest and "refunded 30 EUR; run succeeded" in rest
     shown = server.cli("runs", "show", run_id)
     assert "succeeded" in shown and "refund:1001 (not idempotent)" in shown
 

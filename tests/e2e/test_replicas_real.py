@@ -90,3 +90,32 @@ def test_two_replicas_post_each_alert_and_digest_once(replicas: tuple[Server, Se
     until(lambda: posted(replicas, "digest") >= 1, within_s=30)
     more_rounds(replicas, "opslayer_sync_rounds")
     assert posted(replicas, "digest") == 1
+
+
+def test_two_replicas_take_a_deadline_default_once(replicas: tuple[Server, Server]) -> None:
+    a, b = replicas
+    minted = json.loads(a.cli("token", "create", "--agent", "billing-bot", "--json"))
+    auth = {"Authorization": f"Bearer {minted['token']}"}
+    runs = []
+    for i, server in enumerate([a, b, a, b]):
+        body = {"external_id": f"job-{i}", "title": f"job {i}", "owner": {"email": "alice@x.io"}}
+        run = httpx.post(f"{server.url}/v1/runs", json=body, headers=auth).json()
+        asked = {"request_id": "r", "title": "Ship?", "timeout_s": 1, "on_timeout": "reject"}
+        answer = httpx.post(f"{server.url}/v1/runs/{run['id']}/approvals", json=asked, headers=auth)
+        assert answer.status_code == 201, answer.text
+        runs.append((run["id"], answer.json()["id"]))
+
+    def decided() -> bool:
+        return all(
+            httpx.get(f"{a.url}/v1/approvals/{approval}", headers=auth).json()["status"]
+            == "rejected"
+            for _, approval in runs
+        )
+
+    until(decided, within_s=30)
+    more_rounds(replicas, "opslayer_scans", 3)  # both keep looking: nothing is decided twice
+    for run_id, _ in runs:
+        commands = httpx.get(f"{b.url}/v1/runs/{run_id}/commands", headers=auth).json()
+        assert [(c["kind"], c["payload"]["command"]["actor"]["via"]) for c in commands] == [
+            ("reject", "timeout")
+        ], commands

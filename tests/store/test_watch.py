@@ -219,6 +219,76 @@ async def test_expired_approvals_close_and_say_so(world: World) -> None:
     assert (await world.core.reads.approval(approval.id)).status == "expired"
 
 
+async def test_a_deadline_rejects_by_itself_once_with_two_replicas_and_says_so_before(
+    world: World, store: SqlStore
+) -> None:
+    run_id = await world.run(webhook_url="https://agent.example/hook")
+    approval, _ = await world.core.approval_requests.request_approval(
+        "bot",
+        run_id,
+        ApprovalIn(request_id="r", title="Ship it?", timeout_s=1800, on_timeout="reject"),
+    )
+    await world.core.sync.sync()
+    first = world.chat.current(0)["approval"]
+    assert first.get("at_deadline") == "Rejects automatically" and "expires_at" in first
+
+    world.clock.advance(minutes=10)  # the reminder (approval_reminder_s) says what will happen
+    await world.tick()
+    [(_, reminder)] = [(t, v) for t, v in world.chat.alerts if v.get("ping") == "reminder"]
+    assert "approval" in reminder
+    assert reminder["approval"].get("remaining") == "20 min"
+
+    world.clock.advance(minutes=20)
+    other = replica(store, world.clock, holder="replica-b")
+    decided = await asyncio.gather(
+        world.ops.approvals.decide_overdue(), other.operations.approvals.decide_overdue()
+    )
+    assert sum(decided) == 1  # exactly once, whichever replica was first
+    assert await world.ops.approvals.decide_overdue() == 0
+    [command] = await world.core.reads.commands(run_id)
+    body = command.payload["command"]
+    assert body["kind"] == "reject" and body["actor"] == {
+        "id": "system",
+        "name": "opslayer",
+        "via": "timeout",
+    }
+    assert body.get("decision") == {"type": "reject", "message": "no decision before the deadline"}
+    await world.core.sync.sync()
+    assert said(world.chat.current(0), "resolution") == (
+        "Rejected automatically at the deadline, waiting for the agent"
+    )
+    assert world.chat.current(0)["state"] == "resolved"
+    shown = await world.core.reads.approval(approval.id)
+    assert shown.status == "rejected" and shown.decision is not None
+    assert shown.decision.by.via == "timeout"
+    trail = [(e.action, e.actor.via) for e in await world.core.reads.audit_trail(run_id)]
+    assert ("approval.rejected", "timeout") in trail
+
+
+@pytest.mark.parametrize(
+    ("on_timeout", "status", "kind"),
+    [
+        ("approve", "approved", "approve"),
+        ("cancel", "canceled", "cancel"),
+        ("expire", "expired", None),
+    ],
+)
+async def test_each_default_at_the_deadline(
+    world: World, on_timeout: str, status: str, kind: str | None
+) -> None:
+    run_id = await world.run(webhook_url="https://agent.example/hook")
+    approval, _ = await world.core.approval_requests.request_approval(
+        "bot",
+        run_id,
+        ApprovalIn(request_id="r", title="Ship it?", timeout_s=60, on_timeout=on_timeout),
+    )
+    world.clock.advance(minutes=2)
+    assert await world.ops.approvals.decide_overdue() == 1
+    assert (await world.core.reads.approval(approval.id)).status == status
+    commands = await world.core.reads.commands(run_id)
+    assert [c.kind for c in commands] == ([kind] if kind else [])
+
+
 async def test_handoff_waits_for_acceptance_and_both_are_told(
     world: World, store: SqlStore
 ) -> None:
