@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import datetime
 
 from opslayer.adapters.cli_table import table
 from opslayer.adapters.terminal import printable
+from opslayer.bot.approvals.model import Approval, Risk
+from opslayer.bot.approvals.voting import progress
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, Run, RunStatus
 from opslayer.bot.runs.reads import RunReads
@@ -87,12 +90,12 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
         print(table(["checkpoint", "step", "at", "side effects"], rows))
     if detail.approvals:
         print("\nOpen approvals")
-        print(
-            table(
-                ["id", "title", "since"],
-                [(a.id, a.title, _when(a.created_at)) for a in detail.approvals],
-            )
-        )
+        headers = ["id", "title", "since", "decide", "votes", "deadline"]
+        print(table(headers, [_approval_row(a) for a in detail.approvals]))
+        for a in detail.approvals:
+            if a.arguments is not None:
+                shown = json.dumps(a.arguments, ensure_ascii=False, sort_keys=True)
+                print(printable(f"  {a.id} {a.action or 'arguments'}: {shown}"))
     print("\nTimeline")
     events = await reads.audit_trail(run.id)
     timeline = [
@@ -107,6 +110,22 @@ async def _runs_show(args: argparse.Namespace, store: SqlStore) -> int:
     ]
     print(table(["at", "action", "by", "reason", "detail"], timeline))
     return 0
+
+
+def _approval_row(approval: Approval) -> tuple[object, ...]:
+    """An open approval: what may be decided, the quorum so far, and what the deadline does."""
+    decide = "/".join(d.value for d in approval.decisions)
+    if approval.risk is Risk.HIGH:
+        decide += " · high risk"
+    deadline = approval.expires_at
+    return (
+        approval.id,
+        approval.title,
+        _when(approval.created_at),
+        decide,
+        progress(approval) or "-",
+        f"{_when(deadline)} → {approval.on_timeout}" if deadline else "-",
+    )
 
 
 def add_run_commands(runs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

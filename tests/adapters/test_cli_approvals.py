@@ -180,3 +180,4 @@ async def test_rules_are_added_listed_applied_and_removed(
     assert code == 1 and "no rule" in err
     shown_runs = (await in_thread(cli, "runs", "show", run["id"]))[1]
     assert "approval.approved" in shown_runs and f"rule {rule_id}" in shown_runs
+    assert "approve/reject" in shown_runs and "0 of 2 approvals" in shown_runs  # still open
