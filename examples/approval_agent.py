@@ -111,8 +111,11 @@ async def main() -> int:
                 "on_timeout": "reject",
             },
         )
-        hint = f"opslayer runs approve {run.id} --as {args.owner}"
-        print(f"waiting for a decision on {approval.id}: {hint}", flush=True)
+        if approval.decision is not None:  # a rule decided at once; its command is on its way
+            print(f"{approval.status} at once by {approval.decision.by.name}", flush=True)
+        else:
+            hint = f"opslayer runs approve {run.id} --as {args.owner}"
+            print(f"waiting for a decision on {approval.id}: {hint}", flush=True)
         while True:
             try:
                 message = await asyncio.wait_for(inbox.get(), timeout=30)
