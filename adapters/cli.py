@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -59,16 +60,35 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as wrong:  # a typo in OPSLAYER_ADMINS or OPSLAYER_WEBHOOK_DENY
         print(f"opslayer: {wrong}", file=sys.stderr)
         return 2
+    # The port is bound before the app starts, so "opslayer is up" is only ever said when it is.
+    try:
+        listening = _bind(host, port)
+    except OSError as why:
+        print(
+            f"opslayer: cannot listen on {host}:{port}: {why.strerror or why}. Another process"
+            " may hold it: stop it, or choose a port with --port or OPSLAYER_PORT.",
+            file=sys.stderr,
+        )
+        return 2
     # log_config=None: uvicorn's own lines go through the escaping handler above too.
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,
-        log_config=None,
-    )
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, log_config=None)
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (IPv4 or IPv6, as the host is written)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,8 +14,11 @@ _OPEN = frozenset(RunStatus) - TERMINAL
 
 # Which statuses each command may be sent from; anything else is refused and changes nothing.
 ALLOWED: dict[CommandKind, frozenset[RunStatus]] = {
-    CommandKind.APPROVE: frozenset({S.WAITING_APPROVAL}),
-    CommandKind.REJECT: frozenset({S.WAITING_APPROVAL}),
+    # A pending approval stays decidable while the run is open, whatever the agent reported
+    # meanwhile (queued, running, paused, waiting for auth): the agent gets the decision when it
+    # next listens. Ending the run closes its approvals.
+    CommandKind.APPROVE: _OPEN,
+    CommandKind.REJECT: _OPEN,
     CommandKind.CANCEL: _OPEN,
     CommandKind.PAUSE: frozenset({S.QUEUED, S.RUNNING, S.WAITING_APPROVAL, S.WAITING_AUTH}),
     CommandKind.RESUME: frozenset({S.PAUSED}),

@@ -181,3 +181,30 @@ async def test_rules_are_added_listed_applied_and_removed(
     shown_runs = (await in_thread(cli, "runs", "show", run["id"]))[1]
     assert "approval.approved" in shown_runs and f"rule {rule_id}" in shown_runs
     assert "approve/reject" in shown_runs and "0 of 2 approvals" in shown_runs  # still open
+
+
+@pytest.mark.parametrize("reported", ["queued", "running", "paused", "waiting_auth"])
+async def test_a_pending_approval_stays_decidable_whatever_the_agent_reported_since(
+    cli_db: str, capsys: pytest.CaptureFixture[str], reported: str
+) -> None:
+    seeded = await seed_run(cli_db, approval=REFUND)
+    run_id = seeded["run"]
+    from opslayer.adapters.app import create_app
+    from opslayer.adapters.settings import Settings
+
+    app = create_app(Settings(database_url=cli_db))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        auth = {"Authorization": f"Bearer {seeded['token']}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            moved = await client.post(
+                f"/v1/runs/{run_id}/status", json={"status": reported}, headers=auth
+            )
+            assert moved.status_code == 200, moved.text
+    code, out, err = await in_thread(
+        run_cli, capsys, "runs", "approve", run_id, "--as", "alice@example.com"
+    )
+    assert code == 0, err
+    assert "Approved by Alice" in out
+    [command] = await in_thread(sent, cli_db, run_id)
+    assert command["kind"] == "approve"  # delivered when the agent next listens

@@ -178,3 +178,21 @@ async def test_sigkill_mid_delivery_loses_nothing_and_never_changes_an_id(
         assert message["command"]["id"] == delivery.headers["webhook-id"]
     listed = await asyncio.to_thread(server.cli, "commands", "list")
     assert listed.count("delivered") == 5 and "pending" not in listed
+
+
+def test_serve_says_it_is_up_only_once_it_listens(server: Server, tmp_path: Path) -> None:
+    assert "opslayer is up" in server.log.read_text()  # the healthy one said so
+    other = Server(tmp_path / "second.db")
+    other.port = server.port  # the port is taken
+    done = subprocess.run(
+        [OPSLAYER, "serve", "--port", str(other.port)],
+        env=other.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert f"cannot listen on 127.0.0.1:{server.port}" in said and "--port" in said
+    assert "opslayer is up" not in said and "Traceback" not in said
