@@ -8,8 +8,11 @@ import gc
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from opslayer.adapters.cli_directory import add_directory_commands
 from opslayer.adapters.cli_operate import add_operator_commands
@@ -20,7 +23,7 @@ from opslayer.adapters.terminal import EscapingFormatter, printable
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.ports import SystemClock
 from opslayer.store import migrate
-from opslayer.store.engine import create_engine
+from opslayer.store.engine import create_engine, is_sqlite
 from opslayer.store.uow import SqlStore
 
 Handler = Callable[[argparse.Namespace, SqlStore], Awaitable[int]]
@@ -123,7 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class NoDatabase(Exception):
+    """The command would read a database that does not exist (and only serve or `db upgrade`
+    create one)."""
+
+
+def _existing_database(url: str) -> None:
+    """Refuse a SQLite file that is not there: run from another folder, the default
+    `./opslayer.db` would otherwise be a new, empty database that answers "not found"."""
+    parsed = make_url(url)
+    if is_sqlite(url) and parsed.get_driver_name() != "aiosqlite":
+        raise NoDatabase(
+            f"cannot use the database {_shown(url)}: opslayer needs the asyncio driver, as in"
+            f" {parsed.set(drivername='sqlite+aiosqlite').render_as_string()}"
+        )
+    if not is_sqlite(url) or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).resolve()
+    if not path.exists():
+        raise NoDatabase(
+            f"no database at {path}. Point OPSLAYER_DATABASE_URL at the one `opslayer serve`"
+            " uses (e.g. sqlite+aiosqlite:////srv/opslayer/opslayer.db), or create one here"
+            " with `opslayer db upgrade`."
+        )
+
+
 async def _with_store(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
+    if handler is not _db_upgrade:
+        _existing_database(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         if handler is not _db_upgrade:
@@ -131,6 +161,14 @@ async def _with_store(handler: Handler, args: argparse.Namespace, settings: Sett
         return await handler(args, SqlStore(engine, SystemClock(), read_engine=None))
     finally:
         await engine.dispose()
+
+
+def _shown(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     try:
         return asyncio.run(_with_store(args.handler, args, settings))
+    except NoDatabase as missing:
+        print(f"opslayer: {missing}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as unusable:
+        first = str(unusable).strip().splitlines()[0] if str(unusable).strip() else repr(unusable)
+        print(
+            f"opslayer: cannot use the database {_shown(settings.database_url)}: {first}. Check"
+            " OPSLAYER_DATABASE_URL (sqlite+aiosqlite:///./opslayer.db, or"
+            " postgresql+asyncpg://user@host/db with the server running).",
+            file=sys.stderr,
+        )
+        return 2
     except ConfirmationRequired as exc:
         print(
             f"opslayer: {printable(exc.message)}. Repeat with --confirm to go ahead.",

@@ -37,6 +37,8 @@ async def _runs_list(args: argparse.Namespace, store: SqlStore) -> int:
         status=args.status, health=args.health, owner=args.owner, agent=args.agent, limit=args.limit
     )
     runs, cursor = await RunReads(store).list_runs(query)
+    # Which database answered, first: a list from the wrong one looks like an empty one.
+    print(f"# database: {store.engine.url.render_as_string(hide_password=True)}")
     print(
         table(
             ["id", "agent", "status", "health", "owner", "step", "title"],

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from opslayer.adapters.cli import main
 from opslayer.adapters.settings import Settings
 from opslayer.bot.people.directory import add_group, add_person
 from opslayer.bot.people.model import Identity
@@ -63,6 +64,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     production."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 0  # only serve and `db upgrade` create a database
     return url
 
 

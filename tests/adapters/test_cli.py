@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -240,3 +241,35 @@ def test_a_configuration_typo_is_one_line_that_names_it(
     assert main(["serve", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_only_serve_and_db_upgrade_create_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # another folder: the default ./opslayer.db is not there
+    monkeypatch.delenv("OPSLAYER_DATABASE_URL", raising=False)
+    for argv in (["runs", "list"], ["token", "create", "--agent", "x"], ["rules", "list"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and f"no database at {tmp_path / 'opslayer.db'}" in err, err
+        assert "OPSLAYER_DATABASE_URL" in err and "db upgrade" in err
+    assert not (tmp_path / "opslayer.db").exists()
+    assert run_cli(capsys, "db", "upgrade")[0] == 0
+    code, out, _ = run_cli(capsys, "runs", "list")
+    assert code == 0 and out.splitlines()[0] == "# database: sqlite+aiosqlite:///./opslayer.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sqlite:///x.db", "cannot use the database sqlite:///x.db"),
+        ("postgresql+asyncpg://postgres:secret@127.0.0.1:1/x", "cannot use the database"),
+        ("nonsense", "cannot use the database"),
+    ],
+)
+def test_a_wrong_database_url_is_one_line(
+    url: str, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPSLAYER_DATABASE_URL", url)
+    code, out, err = run_cli(capsys, "runs", "list")
+    assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and "secret" not in err  # no password in what is printed
