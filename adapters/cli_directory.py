@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from opslayer.adapters.cli_table import table
@@ -18,7 +19,8 @@ from opslayer.store.uow import SqlStore
 
 
 async def _token_create(args: argparse.Namespace, store: SqlStore) -> int:
-    minted = await mint_token(store, args.agent)
+    rotate = bool(args.rotate)
+    minted = await mint_token(store, args.agent, rotate=rotate, grace_s=args.grace_h * 3600)
     if args.json:
         print(
             json.dumps(
@@ -35,7 +37,39 @@ async def _token_create(args: argparse.Namespace, store: SqlStore) -> int:
     print(f"webhook secret: {minted.webhook_secret}")
     print("\nBoth are shown once. Agents send 'Authorization: Bearer <token>' and verify commands")
     print("with the webhook secret (Standard Webhooks).")
+    if rotate and args.grace_h > 0:
+        print(
+            f"For {args.grace_h:g} h every command is signed with the old secret too: switch the"
+            " agent over by then. Old tokens keep working until `opslayer token revoke`."
+        )
     return 0
+
+
+async def _token_list(_args: argparse.Namespace, store: SqlStore) -> int:
+    async with store.read() as uow:
+        tokens = await uow.agents.tokens()
+    now = SystemClock().now()
+    rows = [
+        (
+            t.agent,
+            f"{t.created_at:%Y-%m-%d %H:%M} UTC",
+            _age(now - t.created_at),
+            f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live",
+            f"until {t.previous_secret_until:%Y-%m-%d %H:%M} UTC"
+            if t.previous_secret_until and t.previous_secret_until > now
+            else "-",
+        )
+        for t in tokens
+    ]
+    print(table(["agent", "created", "age", "state", "old secret signs"], rows))
+    if not rows:
+        print("No agents yet: `opslayer token create --agent NAME` makes the first.")
+    return 0
+
+
+def _age(elapsed: timedelta) -> str:
+    days = elapsed.days
+    return f"{days} days" if days >= 2 else f"{int(elapsed.total_seconds() // 3600)} h"
 
 
 async def _token_revoke(args: argparse.Namespace, store: SqlStore) -> int:
@@ -156,12 +190,28 @@ def add_directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     token = sub.add_parser("token", help="agent credentials").add_subparsers(
         dest="token_command", required=True
     )
-    create = token.add_parser("create", help="mint a token and webhook signing secret for an agent")
-    create.add_argument("--agent", required=True, help="the agent's name (created if new)")
-    create.add_argument(
-        "--json", action="store_true", help='print {"agent", "token", "webhook_secret"}'
+    create = token.add_parser("create", help="a new agent: its token and webhook signing secret")
+    rotate = token.add_parser(
+        "rotate", help="a known agent: a new token and secret; the old secret signs for a while"
     )
-    create.set_defaults(handler=_token_create)
+    for parser in (create, rotate):
+        parser.add_argument("--agent", required=True, help="the agent's name")
+        parser.add_argument(
+            "--json", action="store_true", help='print {"agent", "token", "webhook_secret"}'
+        )
+        parser.add_argument(
+            "--grace-h",
+            type=float,
+            default=24.0,
+            metavar="HOURS",
+            help="after a rotation, hours the old secret keeps signing commands (default 24)",
+        )
+        parser.set_defaults(handler=_token_create, rotate=parser is rotate)
+    create.add_argument(
+        "--rotate", action="store_true", help="the agent exists: rotate (as `token rotate`)"
+    )
+    listing = token.add_parser("list", help="agents, their tokens' ages and state")
+    listing.set_defaults(handler=_token_list)
     revoke = token.add_parser("revoke", help="revoke every token of an agent")
     revoke.add_argument("--agent", required=True, help="the agent's name")
     revoke.set_defaults(handler=_token_revoke)

@@ -118,8 +118,26 @@ class SeenRequestRepository(Protocol):
     async def forget_before(self, moment: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """One of an agent's tokens, as `opslayer token list` shows it."""
+
+    agent: str
+    created_at: datetime
+    revoked_at: datetime | None
+    previous_secret_until: datetime | None  # the agent's old secret signs until then
+
+
 class AgentRepository(Protocol):
-    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent: ...
+    async def add(
+        self,
+        *,
+        name: str,
+        token_hash: str,
+        webhook_secret: str,
+        previous_until: datetime | None = None,
+    ) -> Agent: ...
+    async def tokens(self) -> list[TokenRow]: ...
     async def by_token_hash(self, token_hash: str) -> Agent | None: ...
     async def by_name(self, name: str) -> Agent | None: ...
     async def revoke(self, name: str) -> int: ...

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from opslayer.bot.ids import new_id
-from opslayer.bot.ports import Agent
+from opslayer.bot.ports import Agent, TokenRow
 from opslayer.store.db import Db
 from opslayer.store.tables import agent_tokens, agents
 
@@ -17,7 +17,16 @@ class SqlAgentRepository:
         self._conn = conn
         self._now = now
 
-    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent:
+    async def add(
+        self,
+        *,
+        name: str,
+        token_hash: str,
+        webhook_secret: str,
+        previous_until: datetime | None = None,
+    ) -> Agent:
+        """A new agent with its first token, or (`rotate`) a known agent's new token and secret,
+        the old secret still signing until `previous_until`."""
         existing = await self.by_name(name)
         if existing is None:
             existing = Agent(id=new_id("agt"), name=name, webhook_secret=webhook_secret)
@@ -30,7 +39,11 @@ class SqlAgentRepository:
             await self._conn.execute(
                 update(agents)
                 .where(agents.c.id == existing.id)
-                .values(webhook_secret=webhook_secret)
+                .values(
+                    webhook_secret=webhook_secret,
+                    previous_webhook_secret=existing.webhook_secret if previous_until else None,
+                    previous_secret_until=previous_until,
+                )
             )
             existing = Agent(id=existing.id, name=name, webhook_secret=webhook_secret)
         await self._conn.execute(
@@ -39,6 +52,19 @@ class SqlAgentRepository:
             )
         )
         return existing
+
+    async def tokens(self) -> list[TokenRow]:
+        """Every agent's tokens, agents by name, newest token first."""
+        query = (
+            select(agents.c.name, agent_tokens.c.created_at, agent_tokens.c.revoked_at,
+                   agents.c.previous_secret_until)
+            .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
+            .order_by(agents.c.name, agent_tokens.c.created_at.desc())
+        )  # fmt: skip
+        return [
+            TokenRow(r.name, r.created_at, r.revoked_at, r.previous_secret_until)
+            for r in await self._conn.execute(query)
+        ]
 
     async def by_token_hash(self, token_hash: str) -> Agent | None:
         row = (

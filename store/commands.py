@@ -97,7 +97,13 @@ class SqlCommandRepository:
     ) -> list[Delivery]:
         """Lease up to `limit` due commands that have a webhook; other replicas skip them."""
         query = (
-            select(commands, runs.c.webhook_url, agents.c.webhook_secret)
+            select(
+                commands,
+                runs.c.webhook_url,
+                agents.c.webhook_secret,
+                agents.c.previous_webhook_secret,
+                agents.c.previous_secret_until,
+            )
             .join(runs, runs.c.id == commands.c.run_id)
             .join(agents, agents.c.id == runs.c.agent_id)
             .where(
@@ -118,7 +124,17 @@ class SqlCommandRepository:
             .where(commands.c.id.in_([r.id for r in rows]))
             .values(claimed_until=lease_until)
         )
-        return [Delivery(_command(r), r.webhook_url, r.webhook_secret) for r in rows]
+        return [
+            Delivery(
+                _command(r),
+                r.webhook_url,
+                r.webhook_secret,
+                r.previous_webhook_secret
+                if r.previous_secret_until is not None and r.previous_secret_until > now
+                else None,
+            )
+            for r in rows
+        ]
 
     async def mark_delivered(self, command_id: str, *, at: datetime) -> bool:
         """Pending → delivered in one statement; False when it was no longer pending."""

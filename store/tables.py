@@ -60,6 +60,9 @@ agents = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("webhook_secret", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # After `token rotate`, the old secret signs too (a second v1 signature) until this moment.
+    Column("previous_webhook_secret", String(100)),
+    Column("previous_secret_until", UTCDateTime()),
 )
 
 agent_tokens = Table(

@@ -31,6 +31,7 @@ from opslayer.bot.ports import (
     Conversation,
     MessageRef,
     RunFilter,
+    TokenRow,
     UnitOfWork,
 )
 from opslayer.bot.runs.model import Checkpoint, Health, Run, RunStatus
@@ -67,7 +68,14 @@ class _Repo:
 
 
 class Agents(_Repo):
-    async def add(self, *, name: str, token_hash: str, webhook_secret: str) -> Agent:
+    async def add(
+        self,
+        *,
+        name: str,
+        token_hash: str,
+        webhook_secret: str,
+        previous_until: datetime | None = None,
+    ) -> Agent:
         existing = self.s.agents.get(name)
         agent = Agent(
             id=existing.id if existing else new_id("agt"), name=name, webhook_secret=webhook_secret
@@ -82,6 +90,12 @@ class Agents(_Repo):
 
     async def by_name(self, name: str) -> Agent | None:
         return self.s.agents.get(name)
+
+    async def tokens(self) -> list[TokenRow]:
+        return [
+            TokenRow(agent, self.now, self.now if revoked else None, None)
+            for agent, revoked in self.s.tokens.values()
+        ]
 
     async def revoke(self, name: str) -> int:
         live = [h for h, (agent, revoked) in self.s.tokens.items() if agent == name and not revoked]

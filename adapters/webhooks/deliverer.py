@@ -18,7 +18,7 @@ import aiohttp
 from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
 from opslayer.bot.commands.model import Delivery
 from opslayer.bot.commands.outbox import Outbox
-from opslayer_client.signing import signed_headers
+from opslayer_client.signing import signature, signed_headers
 
 log = logging.getLogger("opslayer.webhooks")
 MAX_RETRY_AFTER_S = 24 * 3600
@@ -114,8 +114,13 @@ class Deliverer:
             await self._outbox.failed(command, error=refusal, gone=True)
             return
         body = json.dumps(command.payload, separators=(",", ":")).encode()
+        signed = signed_headers(delivery.secret, command.id, body)
+        if delivery.previous_secret is not None:  # a rotation's grace: the old secret signs too
+            timestamp = int(signed["webhook-timestamp"])
+            old = signature(delivery.previous_secret, command.id, timestamp, body)
+            signed["webhook-signature"] = f"{signed['webhook-signature']} {old}"
         headers = {
-            **signed_headers(delivery.secret, command.id, body),
+            **signed,
             "content-type": "application/json",
             "user-agent": "opslayer-webhooks/1",
         }

@@ -94,3 +94,4 @@ class Delivery:
     command: Command
     url: str
     secret: str
+    previous_secret: str | None = None  # after a rotation, within its grace: signs too

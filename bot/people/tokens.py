@@ -7,9 +7,11 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
-from opslayer.bot.ports import Agent, Store
+from opslayer.bot.errors import Conflict
+from opslayer.bot.ports import Agent, Clock, Store, SystemClock
 
 TOKEN_PREFIX = "opl_"
 SECRET_PREFIX = "whsec_"
@@ -36,16 +38,36 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-async def mint_token(store: Store, agent: str) -> MintedToken:
-    """Create the agent if new, and give it a fresh token and signing secret.
+ROTATION_GRACE_S = 24 * 3600  # how long the old secret still signs after a rotation
 
-    Minting again for a known agent adds a token (the old ones keep working until revoked) and
-    rotates the signing secret that commands are signed with.
-    """
+
+async def mint_token(
+    store: Store,
+    agent: str,
+    *,
+    rotate: bool = False,
+    grace_s: float = ROTATION_GRACE_S,
+    clock: Clock | None = None,
+) -> MintedToken:
+    """Create the agent with a token and signing secret; for a known agent, only when asked to
+    `rotate`: a new token (the old ones keep working until revoked) and a new secret, the old
+    secret signing every command beside it for `grace_s` (Standard Webhooks allows several
+    `v1,` signatures), so the agent can switch without rejecting a command."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     secret = new_webhook_secret()
     async with store.transaction() as uow:
-        await uow.agents.add(name=agent, token_hash=hash_token(token), webhook_secret=secret)
+        known = await uow.agents.by_name(agent)
+        if known is not None and not rotate:
+            raise Conflict(
+                f"agent {agent!r} exists, and its webhook verifies commands with the current"
+                f" secret: `opslayer token rotate --agent {agent}` gives it a new token and"
+                " secret (the old secret keeps signing for a day)"
+            )
+        now = (clock or SystemClock()).now()
+        until = now + timedelta(seconds=grace_s) if known and grace_s > 0 else None
+        await uow.agents.add(
+            name=agent, token_hash=hash_token(token), webhook_secret=secret, previous_until=until
+        )
     return MintedToken(agent=agent, token=token, webhook_secret=secret)
 
 

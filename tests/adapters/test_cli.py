@@ -273,3 +273,19 @@ def test_a_wrong_database_url_is_one_line(
     code, out, err = run_cli(capsys, "runs", "list")
     assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and "secret" not in err  # no password in what is printed
+
+
+def test_cli_token_rotation_is_explicit_and_listed(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = json.loads(run_cli(capsys, "token", "create", "--agent", "billing-bot", "--json")[1])
+    code, _, err = run_cli(capsys, "token", "create", "--agent", "billing-bot")
+    assert code == 1 and "token rotate --agent billing-bot" in err  # no silent rotation
+    code, out, _ = run_cli(capsys, "token", "rotate", "--agent", "billing-bot", "--grace-h", "2")
+    assert code == 0 and "For 2 h every command is signed with the old secret too" in out
+    assert first["webhook_secret"] not in out
+    code, out, _ = run_cli(capsys, "token", "list")
+    lines = [line for line in out.splitlines() if line.startswith("billing-bot")]
+    assert code == 0 and len(lines) == 2 and all("live" in line for line in lines)
+    assert all("until " in line for line in lines)  # the old secret still signs
+    assert run_cli(capsys, "token", "create", "--agent", "billing-bot", "--rotate")[0] == 0

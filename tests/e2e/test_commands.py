@@ -456,3 +456,37 @@ async def test_a_webhook_name_that_resolves_into_a_denied_network_is_never_calle
         [command] = await tried()
         assert "OPSLAYER_WEBHOOK_DENY" in command["last_error"]
     assert receiver.received == []
+
+
+async def test_a_rotated_secret_signs_beside_the_old_one_until_the_grace_ends(
+    app_client: BotClient,
+    auth: dict[str, str],
+    agent: MintedToken,
+    receiver: AgentReceiver,
+    clock: MovableClock,
+) -> None:
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    from opslayer.bot.people.tokens import mint_token
+
+    with pytest.raises(Conflict, match="token rotate"):
+        await mint_token(app_client.store, "billing-bot")  # no silent rotation
+    rotated = await mint_token(
+        app_client.store, "billing-bot", rotate=True, grace_s=3600, clock=clock
+    )
+    run = await started_run(app_client, auth, receiver)  # the old token still works
+    alice = await person(app_client, "alice@example.com")
+    await ops(app_client).commands.pause(run["id"], person=alice, via=Via.CLI)
+    [during] = await receiver.wait_for(1)
+    assert len(during.headers["webhook-signature"].split()) == 2
+    assert verified(agent, during)["command"]["kind"] == "pause"  # the agent not yet switched
+    assert verified(rotated, during)["command"]["kind"] == "pause"  # nor the one that has
+
+    clock.advance(minutes=61)
+    await app_client.post(f"/v1/runs/{run['id']}/status", json={"status": "paused"}, headers=auth)
+    await ops(app_client).commands.resume(run["id"], person=alice, via=Via.CLI)
+    deliveries = await receiver.wait_for(2)
+    after = deliveries[1]
+    assert verified(rotated, after)["command"]["kind"] == "resume"
+    with pytest.raises(WebhookVerificationError):
+        verified(agent, after)  # the grace is over: only the new secret signs
