@@ -8,11 +8,13 @@ from typing import Any
 from opslayer.bot.views.alerts import (
     BUTTON_TEXT,
     PING_TEXT,
+    button_text,
     clip,
+    deadline_text,
     fallback_time,
     unsafe_sentence,
 )
-from opslayer.bot.views.forms import EditForm, FormField
+from opslayer.bot.views.forms import EditForm, FormField, field_id
 from opslayer.bot.views.model import (
     AlertView,
     ApprovalView,
@@ -90,9 +92,7 @@ def button(verb: str, view: AlertView) -> dict[str, Any]:
     """A button whose value names the run (and approval) it acts on. A yes to a high-risk
     approval asks Slack's confirmation dialog first, and says so in its value."""
     approval = view.get("approval")
-    text = BUTTON_TEXT[verb]
-    if verb == "approve_always" and approval and "always" in approval:
-        text = approval["always"]
+    text = button_text(verb, view)
     value = f"{view['run_id']}|{approval['id'] if approval else ''}"
     element: dict[str, Any] = {
         "type": "button",
@@ -112,20 +112,6 @@ def button(verb: str, view: AlertView) -> dict[str, Any]:
             "style": "danger",
         }
     return element
-
-
-def deadline_text(approval: ApprovalView, *, ping: bool) -> str | None:
-    """'Rejects automatically <moment> (in 20 min)' or 'Decide by <moment>'; the time left is
-    said on a follow-up only (it is posted once, so it cannot go stale)."""
-    if "expires_at" not in approval:
-        return None
-    deadline = approval["expires_at"]
-    moment = when(deadline, fallback_time(datetime.fromisoformat(deadline)))
-    says = approval.get("at_deadline")
-    text = f"{says} {moment}" if says else f"Decide by {moment}"
-    if ping and "remaining" in approval:
-        text += f" (in {approval['remaining']})"
-    return text
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -151,7 +137,11 @@ def _approval_blocks(approval: ApprovalView, *, ping: bool = False) -> list[dict
         who.append("Approvers: " + ", ".join(_who(m) for m in approval["approvers"]))
     if "progress" in approval:
         who.append(f"*{safe(approval['progress'])}*")
-    deadline = deadline_text(approval, ping=ping)
+    deadline = None
+    if "expires_at" in approval:
+        at = approval["expires_at"]
+        moment = when(at, fallback_time(datetime.fromisoformat(at)))
+        deadline = deadline_text(approval, moment, ping=ping)
     if deadline:
         who.append(deadline)
     if approval.get("risk") == "high":
@@ -425,11 +415,6 @@ def _field_element(field: FormField) -> dict[str, Any]:
     return element
 
 
-def field_block(index: int) -> str:
-    """The block id of the edit form's `index`th field (names may hold any character)."""
-    return f"arg_{index}"
-
-
 def _confirm_box() -> dict[str, Any]:
     yes = {"text": _plain("Yes: this is high risk, and I approve it"), "value": "yes"}
     return _input("confirm", "Confirm", {"type": "checkboxes", "options": [yes]}, optional=True)
@@ -442,7 +427,7 @@ def edit_modal(
     blocks: list[dict[str, Any]] = [_about(subject)]
     for index, field in enumerate(form.get("fields", [])):
         block = _input(
-            field_block(index),
+            field_id(index),
             field["label"],
             _field_element(field),
             optional=not field["required"] or field["kind"] == "boolean",

@@ -19,7 +19,6 @@ from opslayer.adapters.slack.blocks import (
     CONFIRMED,
     details_modal,
     edit_modal,
-    field_block,
     reassign_modal,
     reject_modal,
     respond_modal,
@@ -31,7 +30,7 @@ from opslayer.bot.approvals.model import DecisionType, Risk
 from opslayer.bot.audit import Via
 from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.model import Identity, Person
-from opslayer.bot.views.forms import EditForm, edit_form, read_edit
+from opslayer.bot.views.forms import EditForm, by_name, edit_form, field_id, read_edit
 
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
 
@@ -222,9 +221,8 @@ def build_bolt_app(
         _, _, approval_id = view["private_metadata"].partition("|")
         approval = await reads.approval(approval_id)
         form = edit_form(approval)
-        values: dict[str, Any] = {"json": field(state, "json").get("value")}
-        for index, item in enumerate(form.get("fields", [])):
-            values[item["name"]] = _submitted_value(field(state, field_block(index)))
+        inputs = {block: _submitted_value(field(state, block)) for block in state["values"]}
+        values = by_name(form, inputs)
         confirmed = bool(field(state, "confirm").get("selected_options"))
 
         async def work(me: Person) -> Any:
@@ -329,5 +327,5 @@ def _blamed(form: EditForm, refused: OpsError) -> str:
     fields = form.get("fields", [])
     for index, item in enumerate(fields):
         if refused.message.startswith((f"{item['name']}:", f"{item['label']}:")):
-            return field_block(index)
-    return field_block(0) if fields else "json"
+            return field_id(index)
+    return field_id(0) if fields else "json"

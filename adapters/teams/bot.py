@@ -28,7 +28,6 @@ from opslayer.adapters.teams.cards import (
     confirm_card,
     details_card,
     edit_form_card,
-    field_input,
     notice_card,
     reassign_form,
     reject_form,
@@ -45,7 +44,7 @@ from opslayer.bot.errors import ConfirmationRequired, OpsError
 from opslayer.bot.people.directory import link_chat_user, list_people
 from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.ports import Conversation, UnitOfWork
-from opslayer.bot.views.forms import edit_form, read_edit
+from opslayer.bot.views.forms import by_name, edit_form, read_edit
 from opslayer.bot.views.model import AlertView, is_digest
 
 log = logging.getLogger("opslayer.teams")
@@ -410,10 +409,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
         if verb == "edit":
             approval = await self._use.reads.approval(approval_id)
             form = edit_form(approval)
-            values: dict[str, Any] = {"json": data.get("json")}
-            for index, item in enumerate(form.get("fields", [])):
-                values[item["name"]] = data.get(field_input(index))
-            arguments = read_edit(approval, values)
+            arguments = read_edit(approval, by_name(form, data))
         words = str(data.get("answer") or data.get("reason") or "").strip() or None
         answer = await self._use.operations.approvals.decide(
             approval_id,

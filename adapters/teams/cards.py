@@ -11,11 +11,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from opslayer.bot.views.alerts import BUTTON_TEXT, PING_TEXT, unsafe_sentence
-from opslayer.bot.views.forms import EditForm, FormField
+from opslayer.bot.views.alerts import (
+    BUTTON_TEXT,
+    PING_TEXT,
+    button_text,
+    deadline_text,
+    unsafe_sentence,
+)
+from opslayer.bot.views.forms import EditForm, FormField, field_id
 from opslayer.bot.views.model import (
     AlertView,
-    ApprovalView,
     DigestView,
     Fact,
     Mention,
@@ -109,27 +114,6 @@ def _note(note: Note | str) -> str:
     return f"{note['text']} · {when(note['at'])}"
 
 
-def button_text(verb: str, view: AlertView) -> str:
-    """A button's words; "always approve" names the action and the agent."""
-    approval = view.get("approval")
-    if verb == "approve_always" and approval and "always" in approval:
-        return approval["always"]
-    return BUTTON_TEXT[verb]
-
-
-def deadline_text(approval: ApprovalView, *, ping: bool) -> str | None:
-    """'Rejects automatically <moment> (in 20 min)' or 'Decide by <moment>'; the time left is
-    said on a follow-up only (it is posted once, so it cannot go stale)."""
-    if "expires_at" not in approval:
-        return None
-    moment = when(approval["expires_at"])
-    says = approval.get("at_deadline")
-    text = f"{says} {moment}" if says else f"Decide by {moment}"
-    if ping and "remaining" in approval:
-        text += f" (in {approval['remaining']})"
-    return text
-
-
 def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
     """An alert or approval: headline and whom it is for, what to decide on, the facts, its
     state, and buttons while open.
@@ -164,7 +148,11 @@ def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
             body.append(_text("Approvers: " + ", ".join(names), isSubtle=True))
         if "progress" in approval:
             body.append(_text(approval["progress"], weight="Bolder"))
-        deadline = deadline_text(approval, ping=bool(ping))
+        deadline = (
+            deadline_text(approval, when(approval["expires_at"]), ping=bool(ping))
+            if "expires_at" in approval
+            else None
+        )
         if deadline:
             body.append(_text(deadline, isSubtle=True))
         if approval.get("risk") == "high":
@@ -292,15 +280,10 @@ def respond_form(view: AlertView) -> dict[str, Any]:
     return _card(body, actions)
 
 
-def field_input(index: int) -> str:
-    """The input id of the edit form's `index`th field (names may hold any character)."""
-    return f"arg_{index}"
-
-
 def _field_input(index: int, field: FormField) -> dict[str, Any]:
     value = field.get("value", "")
     common: dict[str, Any] = {
-        "id": field_input(index),
+        "id": field_id(index),
         "label": field["label"],
         "isRequired": field["required"] and field["kind"] != "boolean",
     }

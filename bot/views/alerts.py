@@ -115,6 +115,27 @@ _DECISION_ORDER = (
 )
 
 
+def button_text(verb: str, view: AlertView) -> str:
+    """A button's words; "always approve" names the action and the agent."""
+    approval = view.get("approval")
+    if verb == "approve_always" and approval and "always" in approval:
+        return approval["always"]
+    return BUTTON_TEXT[verb]
+
+
+def deadline_text(approval: ApprovalView, moment: str, *, ping: bool) -> str | None:
+    """'Rejects automatically <moment> (in 20 min)' or 'Decide by <moment>', with the deadline
+    as the surface shows a moment; the time left is said on a follow-up only (it is posted
+    once, so it cannot go stale)."""
+    if "expires_at" not in approval:
+        return None
+    says = approval.get("at_deadline")
+    text = f"{says} {moment}" if says else f"Decide by {moment}"
+    if ping and "remaining" in approval:
+        text += f" (in {approval['remaining']})"
+    return text
+
+
 def decision_buttons(approval: Approval) -> list[str]:
     """The approval's own buttons: the decisions the agent offered, and "always approve" when
     rules could match it (it names an action)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 from opslayer.bot.approvals.model import Approval
@@ -101,6 +102,20 @@ def _simple_fields(schema: dict[str, Any], arguments: dict[str, Any]) -> list[Fo
             return None  # one field that is not simple: the whole of it as JSON
         fields.append(field)
     return fields
+
+
+def field_id(index: int) -> str:
+    """The input id of the form's `index`th field, on every surface (names may hold any
+    character; ids must not)."""
+    return f"arg_{index}"
+
+
+def by_name(form: EditForm, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a surface sent back by input id (`arg_0`…, `json`), keyed as `read_edit` reads it."""
+    values = {"json": inputs.get("json")}
+    for index, field in enumerate(form.get("fields", [])):
+        values[field["name"]] = inputs.get(field_id(index))
+    return values
 
 
 def read_edit(approval: Approval, submitted: dict[str, Any]) -> dict[str, Any]:
