@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 from fastapi import FastAPI
@@ -25,10 +26,13 @@ from opslayer.adapters.http.errors import install_error_handlers
 from opslayer.adapters.http.limits import BodyLimit
 from opslayer.adapters.http.ops import Metrics, RequestMetrics
 from opslayer.adapters.settings import Settings
+from opslayer.adapters.web.console import Console
+from opslayer.adapters.web.routes import install_console
 from opslayer.adapters.webhooks.deliverer import Deliverer
 from opslayer.adapters.webhooks.resolver import GuardedResolver
 from opslayer.bot.commands.egress import Egress
 from opslayer.bot.people.rights import Admins
+from opslayer.bot.people.sign_in import SignIn
 from opslayer.bot.ports import ChatNotifier, Clock, SystemClock
 from opslayer.scheduler.jobs import build_scheduler
 from opslayer.scheduler.sync_loop import SyncLoop
@@ -53,6 +57,10 @@ def log_banner(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}"
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     log.info("opslayer is up at %s (API docs %s/docs, database %s)", url, url, database)
+    log.info(
+        "Console: %s/ (sign in with a link from `opslayer login-link --as EMAIL`)",
+        settings.base_url,
+    )
     if settings.slack_enabled:
         mode = "Socket Mode" if settings.slack_app_token else f"HTTP at {url}/slack/events"
         log.info("Slack: on (%s)", mode)
@@ -158,6 +166,19 @@ def create_app(
                     settings, client=slack_client, use=use, replays=core.replays
                 )
                 stack.push_async_callback(app.state.slack.close)
+            sign_in = SignIn(
+                store,
+                clock,
+                admins=Admins.parse(settings.admins),
+                session_ttl=timedelta(hours=settings.session_hours),
+            )
+            app.state.console = Console(
+                settings=settings,
+                core=core,
+                store=store,
+                sign_in=sign_in,
+                slack_client=slack_client,
+            )
             app.state.teams = teams
             if teams is not None:
                 teams.attach(use, replays=core.replays)
@@ -193,6 +214,14 @@ def create_app(
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log_banner(settings)
+            setup = await sign_in.setup_link()
+            if setup is not None:
+                # As Jupyter prints its token URL: the one way in while nobody is an admin.
+                log.info(
+                    "Nobody administers opslayer yet. Open this one-time link (valid 24 h) to "
+                    "become its first admin:"
+                )
+                log.info("    %s/setup/%s", settings.base_url, setup)
             if on_ready is not None:
                 on_ready()
             yield
@@ -209,6 +238,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(agent_api.router)
     app.include_router(ops.router)
+    install_console(app)
     if settings.slack_enabled and settings.slack_signing_secret is not None:
         from opslayer.adapters.slack.connect import add_slack_route  # Slack loads only when used
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from opslayer.adapters.cli_console import add_console_commands
 from opslayer.adapters.cli_directory import add_directory_commands
 from opslayer.adapters.cli_operate import add_operator_commands
 from opslayer.adapters.cli_rules import add_rule_commands
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(runs)
     add_operator_commands(runs, sub)
     add_rule_commands(sub)
+    add_console_commands(sub)
     return parser
 
 

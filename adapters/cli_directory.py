@@ -12,7 +12,7 @@ from opslayer.adapters.cli_table import table
 from opslayer.adapters.settings import Settings
 from opslayer.bot.alerts.digest import Digests
 from opslayer.bot.people.directory import add_group, add_person, list_groups, list_people
-from opslayer.bot.people.model import Identity
+from opslayer.bot.people.model import ROLES, Identity
 from opslayer.bot.people.tokens import mint_token, revoke_tokens
 from opslayer.bot.ports import SystemClock
 from opslayer.store.uow import SqlStore
@@ -91,15 +91,20 @@ async def _people_add(args: argparse.Namespace, store: SqlStore) -> int:
         group=args.group,
         slack_channel=args.slack_channel,
         teams_channel=args.teams_channel,
+        role=args.role,
     )
-    print(f"added {person.name} ({person.id})")
+    print(
+        f"added {person.name} ({person.id}){'' if person.role == 'member' else ', ' + person.role}"
+    )
     return 0
 
 
 async def _people_list(_args: argparse.Namespace, store: SqlStore) -> int:
     people = await list_people(store)
-    rows = [(p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.group) for p in people]
-    print(table(["id", "name", "email", "slack", "teams", "group"], rows))
+    rows = [
+        (p.id, p.name, p.email, p.slack_user_id, p.teams_user_id, p.group, p.role) for p in people
+    ]
+    print(table(["id", "name", "email", "slack", "teams", "group", "role"], rows))
     return 0
 
 
@@ -227,6 +232,13 @@ def add_directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     padd.add_argument("--group", help="the group whose channels alert for this person")
     padd.add_argument("--slack-channel", help="their own Slack alert channel (before the group's)")
     padd.add_argument("--teams-channel", help="their own Teams alert conversation id")
+    padd.add_argument(
+        "--role",
+        choices=ROLES,
+        default="member",
+        help="member (default: their runs, their group's, what they approve), admin (everything)"
+        " or viewer (sees every run in the console, acts on none)",
+    )
     padd.set_defaults(handler=_people_add)
     people.add_parser("list", help="list people").set_defaults(handler=_people_list)
 

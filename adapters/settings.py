@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     admin_slack_channel: str | None = None  # where runs nobody owns are reported
     admin_teams_channel: str | None = None
     log_level: str = "info"
+    # Where people reach the console (https://ops.example.com): links in chat messages and
+    # sign-in links use it; without it, http://HOST:PORT.
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    session_hours: float = Field(12.0, gt=0)  # how long a console sign-in lasts
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
@@ -85,6 +89,14 @@ class Settings(BaseSettings):
     def admins_target(self) -> Escalation:
         """Where alerts about unowned runs (and escalations without a group) go."""
         return {"slack": self.admin_slack_channel, "teams": self.admin_teams_channel}
+
+    @property
+    def base_url(self) -> str:
+        """The console's address, for links: OPSLAYER_PUBLIC_URL, else where it listens."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def slack_enabled(self) -> bool:

@@ -12,8 +12,8 @@ from opslayer.bot.alerts.model import Alert
 from opslayer.bot.approvals.model import Approval, ApprovalStatus
 from opslayer.bot.approvals.rules import Rule
 from opslayer.bot.audit import AuditEvent
-from opslayer.bot.commands.model import Command, CommandStatus, Delivery
-from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.commands.model import Attempt, Command, CommandStatus, Delivery
+from opslayer.bot.people.model import Group, Identity, Person, Role
 from opslayer.bot.runs.model import Checkpoint, Health, Run, RunStatus
 from opslayer.bot.views.model import MessageView, Target
 
@@ -85,6 +85,10 @@ class RunFilter:
     agent: str | None = None
     limit: int = 50
     cursor: str | None = None
+    group: str | None = None  # runs owned by members of this group
+    search: str | None = None  # in the title or the external id
+    # Only runs owned by (or offered to) one of these people: what a member may see.
+    visible_to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,43 @@ class AgentRepository(Protocol):
     async def revoke(self, name: str) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SignInLink:
+    """A one-time way into the console, kept as the hash of its token."""
+
+    token_hash: str
+    person_id: str | None  # None: the set-up link, whose redeemer becomes the first admin
+    purpose: str  # login, setup
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser, kept as the hash of its cookie."""
+
+    token_hash: str
+    person_id: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+class SessionRepository(Protocol):
+    async def add_link(self, link: SignInLink) -> None: ...
+    async def link(self, token_hash: str) -> SignInLink | None: ...
+    async def take_link(self, token_hash: str, *, now: datetime) -> SignInLink | None:
+        """Mark a live link used and return it; None when it is spent, expired or unknown (so
+        two browsers racing for one link open one session)."""
+        ...
+
+    async def add_session(self, session: WebSession) -> None: ...
+    async def session(self, token_hash: str) -> WebSession | None: ...
+    async def end(self, token_hash: str, *, at: datetime) -> None: ...
+
+
 class PeopleRepository(Protocol):
     async def find(self, identity: Identity) -> Person | None: ...
     async def holders(self, identity: Identity) -> dict[str, Person]:
@@ -153,6 +194,8 @@ class PeopleRepository(Protocol):
     async def by_ids(self, person_ids: Sequence[str]) -> dict[str, Person]: ...
     async def add(self, person: Person) -> Person: ...
     async def everyone(self) -> Sequence[Person]: ...
+    async def set_role(self, person_id: str, role: Role) -> None: ...
+    async def member_ids(self, group: str) -> list[str]: ...
     async def add_group(self, group: Group) -> Group: ...
     async def groups(self) -> Sequence[Group]: ...
     async def group(self, name: str) -> Group | None: ...
@@ -204,6 +247,7 @@ class ApprovalRepository(Protocol):
         ...
 
     async def past_deadline(self, now: datetime, *, limit: int = 500) -> list[Approval]: ...
+    async def pending(self, *, limit: int = 500) -> list[Approval]: ...
 
 
 class RuleRepository(Protocol):
@@ -232,6 +276,8 @@ class CommandRepository(Protocol):
     async def release_claims(self) -> int: ...
     async def mark_delivered(self, command_id: str, *, at: datetime) -> bool: ...
     async def count_by_status(self) -> dict[CommandStatus, int]: ...
+    async def record_attempt(self, attempt: Attempt) -> None: ...
+    async def attempts_for_run(self, run_id: str) -> list[Attempt]: ...
 
 
 class AuditRepository(Protocol):
@@ -293,6 +339,8 @@ class UnitOfWork(Protocol):
     def seen(self) -> SeenRequestRepository: ...
     @property
     def rules(self) -> RuleRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
 
 
 class Store(Protocol):

@@ -170,6 +170,16 @@ class SqlApprovalRepository:
         )
         return result.rowcount == 1
 
+    async def pending(self, *, limit: int = 500) -> list[Approval]:
+        """Pending approvals, oldest first."""
+        query = (
+            select(approvals)
+            .where(approvals.c.status == ApprovalStatus.PENDING.value)
+            .order_by(approvals.c.created_at)
+            .limit(limit)
+        )
+        return [_approval(r) for r in await self._conn.execute(query)]
+
     async def past_deadline(self, now: datetime, *, limit: int = 500) -> list[Approval]:
         """Pending approvals whose deadline has passed."""
         query = (

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 
-from opslayer.bot.commands.model import Command, CommandKind, CommandStatus, Delivery
+from opslayer.bot.commands.model import Attempt, Command, CommandKind, CommandStatus, Delivery
 from opslayer.store.db import Db
-from opslayer.store.tables import agents, commands, runs
+from opslayer.store.tables import agents, commands, delivery_attempts, runs
 
 
 def _command(row: Row[Any]) -> Command:
@@ -143,6 +143,36 @@ class SqlCommandRepository:
             {"b_id": command_id, "b_pending": CommandStatus.PENDING.value, "at": at},
         )
         return result.rowcount == 1
+
+    async def record_attempt(self, attempt: Attempt) -> None:
+        await self._conn.execute(
+            insert(delivery_attempts).values(
+                command_id=attempt.command_id,
+                run_id=attempt.run_id,
+                at=attempt.at,
+                delivered=attempt.delivered,
+                status_code=attempt.status_code,
+                error=attempt.error,
+            )
+        )
+
+    async def attempts_for_run(self, run_id: str) -> list[Attempt]:
+        query = (
+            select(delivery_attempts)
+            .where(delivery_attempts.c.run_id == run_id)
+            .order_by(delivery_attempts.c.id)
+        )
+        return [
+            Attempt(
+                command_id=row.command_id,
+                run_id=row.run_id,
+                at=row.at,
+                delivered=row.delivered,
+                status_code=row.status_code,
+                error=row.error,
+            )
+            for row in await self._conn.execute(query)
+        ]
 
     async def count_by_status(self) -> dict[CommandStatus, int]:
         query = select(commands.c.status, func.count().label("n")).group_by(commands.c.status)

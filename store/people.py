@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, insert, or_, select, update
 
-from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.people.model import Group, Identity, Person, Role
 from opslayer.store.db import Db
 from opslayer.store.tables import groups, people
 
@@ -24,6 +24,7 @@ def _person(row: Row[Any], group_name: str | None = None) -> Person:
         removed=row.removed_at is not None,
         slack_channel=row.slack_channel,
         teams_channel=row.teams_channel,
+        role=row.role,
     )
 
 
@@ -110,10 +111,22 @@ class SqlPeopleRepository:
                 group_id=group_id,
                 slack_channel=person.slack_channel,
                 teams_channel=person.teams_channel,
+                role=person.role,
                 created_at=self._now,
             )
         )
         return person
+
+    async def set_role(self, person_id: str, role: Role) -> None:
+        await self._conn.execute(update(people).where(people.c.id == person_id).values(role=role))
+
+    async def member_ids(self, group: str) -> list[str]:
+        query = (
+            select(people.c.id)
+            .select_from(people.join(groups, people.c.group_id == groups.c.id))
+            .where(groups.c.name == group)
+        )
+        return [row.id for row in await self._conn.execute(query)]
 
     async def everyone(self) -> Sequence[Person]:
         rows = await self._conn.execute(_PEOPLE.order_by(people.c.name))

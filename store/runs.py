@@ -21,7 +21,7 @@ from opslayer.bot.runs.model import (
     RunStatus,
 )
 from opslayer.store.db import Db
-from opslayer.store.tables import agents, memory_refs, people, runs
+from opslayer.store.tables import agents, groups, memory_refs, people, runs
 
 _SELECT = select(
     runs,
@@ -351,6 +351,23 @@ class SqlRunRepository:
             stmt = stmt.where(
                 func.cast(runs.c.health, type_=runs.c.title.type).like(f'%"{query.health.value}"%')
             )
+        if query.group is not None:
+            members = (
+                select(people.c.id)
+                .join(groups, people.c.group_id == groups.c.id)
+                .where(groups.c.name == query.group)
+            )
+            stmt = stmt.where(runs.c.owner_id.in_(members.scalar_subquery()))
+        if query.visible_to is not None:
+            stmt = stmt.where(
+                or_(
+                    runs.c.owner_id.in_(query.visible_to),
+                    runs.c.pending_owner_id.in_(query.visible_to),
+                )
+            )
+        if query.search:
+            pattern = "%" + query.search.replace("\\", "").replace("%", "").replace("_", "") + "%"
+            stmt = stmt.where(or_(runs.c.title.ilike(pattern), runs.c.external_id.ilike(pattern)))
         if query.cursor is not None:
             stmt = stmt.where(runs.c.id < query.cursor)
         rows = list(await self._conn.execute(stmt))

@@ -100,6 +100,9 @@ people = Table(
     Column("teams_channel", String(400)),
     Column("removed_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    # member (the default), admin (every right, like OPSLAYER_ADMINS) or viewer (sees all, acts
+    # on nothing).
+    Column("role", String(16), nullable=False, server_default="member"),
 )
 
 runs = Table(
@@ -233,6 +236,20 @@ commands = Table(
     Index("ix_commands_next_attempt_at", "next_attempt_at"),
 )
 
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    # Every attempt to deliver a command, with what the agent's webhook answered: the run page
+    # shows them, and an agent's delivery health is read from them.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("command_id", String(40), nullable=False),
+    Column("run_id", String(40), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("status_code", Integer),  # the HTTP status, when an answer came
+    Column("error", Text),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,
@@ -303,4 +320,30 @@ seen_requests = Table(
     # as their signature is accepted, so a replay is refused on every replica.
     Column("key", String(128), primary_key=True),
     Column("seen_at", UTCDateTime(), nullable=False, index=True),
+)
+
+
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    # One-time links into the console (`opslayer login-link`, `/agent login`, the first admin's
+    # set-up link), stored only as hashes; a person id of NULL is the set-up link.
+    Column("token_hash", String(64), primary_key=True),
+    Column("person_id", String(40), ForeignKey("people.id")),
+    Column("purpose", String(16), nullable=False),  # login, setup
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # A signed-in browser: the cookie's hash, whose person, and the CSRF token its forms carry.
+    Column("token_hash", String(64), primary_key=True),
+    Column("person_id", String(40), ForeignKey("people.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
 )

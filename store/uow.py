@@ -35,6 +35,7 @@ from opslayer.store.db import Db
 from opslayer.store.people import SqlPeopleRepository
 from opslayer.store.runs import SqlRunRepository
 from opslayer.store.seen import SqlSeenRequestRepository
+from opslayer.store.sessions import SqlSessionRepository
 
 T = TypeVar("T")
 _MAX_BATCH = 128
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationRepository(db, now)
         self.seen = SqlSeenRequestRepository(db)
         self.rules = SqlRuleRepository(db)
+        self.sessions = SqlSessionRepository(db)
 
 
 class _Poisoned(Exception):

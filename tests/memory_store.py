@@ -21,18 +21,20 @@ from opslayer.bot.alerts.model import Alert, AlertStatus
 from opslayer.bot.approvals.model import Approval, ApprovalStatus
 from opslayer.bot.approvals.rules import Rule
 from opslayer.bot.audit import AuditEvent
-from opslayer.bot.commands.model import Command, CommandStatus, Delivery
+from opslayer.bot.commands.model import Attempt, Command, CommandStatus, Delivery
 from opslayer.bot.errors import Conflict
 from opslayer.bot.ids import new_id
-from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.people.model import Group, Identity, Person, Role
 from opslayer.bot.ports import (
     Agent,
     BeatUpdate,
     Conversation,
     MessageRef,
     RunFilter,
+    SignInLink,
     TokenRow,
     UnitOfWork,
+    WebSession,
 )
 from opslayer.bot.runs.model import Checkpoint, Health, Run, RunStatus
 
@@ -59,6 +61,9 @@ class State:
     conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)
     seen: dict[str, datetime] = field(default_factory=dict)
     rules: dict[str, tuple[Rule, datetime | None]] = field(default_factory=dict)  # → removed at
+    links: dict[str, SignInLink] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    sessions: dict[str, WebSession] = field(default_factory=dict)
 
 
 class _Repo:
@@ -141,6 +146,12 @@ class People(_Repo):
     async def everyone(self) -> Sequence[Person]:
         return sorted(self.s.people.values(), key=lambda p: p.name)
 
+    async def set_role(self, person_id: str, role: Role) -> None:
+        self.s.people[person_id] = dataclasses.replace(self.s.people[person_id], role=role)
+
+    async def member_ids(self, group: str) -> list[str]:
+        return [p.id for p in self.s.people.values() if p.group == group]
+
     async def add_group(self, group: Group) -> Group:
         self.s.groups[group.name] = group
         return group
@@ -210,6 +221,17 @@ class Runs(_Repo):
             and (query.owner is None or query.owner in (r.owner.id, r.owner.email))
             and (query.health is None or query.health in r.health)
             and (query.cursor is None or r.id < query.cursor)
+            and (query.group is None or r.owner.group == query.group)
+            and (
+                query.visible_to is None
+                or r.owner.id in query.visible_to
+                or r.pending_owner_id in query.visible_to
+            )
+            and (
+                not query.search
+                or query.search.lower() in r.title.lower()
+                or query.search.lower() in r.external_id.lower()
+            )
         ]
         more = len(runs) > query.limit
         items = runs[: query.limit]
@@ -343,6 +365,10 @@ class Approvals(_Repo):
         self.s.approvals[approval.id] = approval
         return True
 
+    async def pending(self, *, limit: int = 500) -> list[Approval]:
+        waiting = [a for a in self.s.approvals.values() if a.status is ApprovalStatus.PENDING]
+        return sorted(waiting, key=lambda a: a.created_at)[:limit]
+
     async def past_deadline(self, now: datetime, *, limit: int = 500) -> list[Approval]:
         due = [
             a
@@ -443,6 +469,12 @@ class Commands(_Repo):
         )
         self.s.claimed.pop(command_id, None)
         return True
+
+    async def record_attempt(self, attempt: Attempt) -> None:
+        self.s.attempts.append(attempt)
+
+    async def attempts_for_run(self, run_id: str) -> list[Attempt]:
+        return [a for a in self.s.attempts if a.run_id == run_id]
 
     async def count_by_status(self) -> dict[CommandStatus, int]:
         counts: dict[CommandStatus, int] = {}
@@ -586,6 +618,33 @@ class Seen(_Repo):
         return len(old)
 
 
+class Sessions(_Repo):
+    async def add_link(self, link: SignInLink) -> None:
+        self.s.links[link.token_hash] = link
+
+    async def link(self, token_hash: str) -> SignInLink | None:
+        return self.s.links.get(token_hash)
+
+    async def take_link(self, token_hash: str, *, now: datetime) -> SignInLink | None:
+        link = self.s.links.get(token_hash)
+        if link is None or link.used_at is not None or link.expires_at <= now:
+            return None
+        self.s.links[token_hash] = dataclasses.replace(link, used_at=now)
+        return self.s.links[token_hash]
+
+    async def add_session(self, session: WebSession) -> None:
+        self.s.sessions[session.token_hash] = session
+
+    async def session(self, token_hash: str) -> WebSession | None:
+        return self.s.sessions.get(token_hash)
+
+    async def end(self, token_hash: str, *, at: datetime) -> None:
+        if token_hash in self.s.sessions:
+            self.s.sessions[token_hash] = dataclasses.replace(
+                self.s.sessions[token_hash], ended_at=at
+            )
+
+
 class MemoryUnitOfWork:
     def __init__(self, state: State, now: datetime) -> None:
         self.agents = Agents(state, now)
@@ -599,6 +658,7 @@ class MemoryUnitOfWork:
         self.conversations = Conversations(state, now)
         self.seen = Seen(state, now)
         self.rules = Rules(state, now)
+        self.sessions = Sessions(state, now)
 
 
 class MemoryStore:

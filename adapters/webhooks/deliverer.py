@@ -134,10 +134,13 @@ class Deliverer:
             await self._outbox.failed(command, error=f"{type(exc).__name__}: {exc}"[:500])
             return
         if 200 <= status < 300:
-            await self._outbox.delivered(command)
+            await self._outbox.delivered(command, status=status)
         elif status == 410:
-            await self._outbox.failed(command, error="HTTP 410 Gone", gone=True)
+            await self._outbox.failed(command, error="HTTP 410 Gone", gone=True, status=410)
         else:
             await self._outbox.failed(
-                command, error=f"HTTP {status}", retry_after_s=retry_after_seconds(retry_after)
+                command,
+                error=f"HTTP {status}",
+                retry_after_s=retry_after_seconds(retry_after),
+                status=status,
             )

@@ -88,6 +88,18 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at delivering a command, and what the agent's webhook answered."""
+
+    command_id: str
+    run_id: str
+    at: datetime
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """A command claimed for one delivery attempt, with where and how to sign it."""
 

@@ -8,11 +8,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from opslayer.bot.audit import SYSTEM, AuditEvent
-from opslayer.bot.commands.model import Command, CommandStatus, Delivery
+from opslayer.bot.commands.model import Attempt, Command, CommandStatus, Delivery
 from opslayer.bot.commands.rules import retry_delay
 from opslayer.bot.ports import Clock, Store, UnitOfWork
 from opslayer.bot.runs.model import Health
 from opslayer.bot.runs.saving import save_run
+
+REFUSED = frozenset({401, 403})  # the webhook does not accept who we are
+REFUSALS_BEFORE_GIVING_UP = 3
 
 
 class Outbox:
@@ -50,13 +53,16 @@ class Outbox:
 
         return await self._store.run(job)
 
-    async def delivered(self, command: Command) -> None:
+    async def delivered(self, command: Command, *, status: int | None = None) -> None:
         """The agent answered 2xx. (The run's `undelivered` flag is not this command's: a
         command that had run out of retries cleared it when it was sent again.)"""
         now = self._clock.now()
 
         async def job(uow: UnitOfWork) -> None:
-            await uow.commands.mark_delivered(command.id, at=now)
+            if await uow.commands.mark_delivered(command.id, at=now):
+                await uow.commands.record_attempt(
+                    Attempt(command.id, command.run_id, now, delivered=True, status_code=status)
+                )
 
         await self._store.run(job)
 
@@ -67,6 +73,7 @@ class Outbox:
         error: str,
         retry_after_s: float | None = None,
         gone: bool = False,
+        status: int | None = None,
     ) -> None:
         """An attempt failed; schedule the next one, or give up (always, when the URL is gone)."""
         now = self._clock.now()
@@ -76,9 +83,15 @@ class Outbox:
             if current is None or current.status is not CommandStatus.PENDING:
                 return
             attempts = current.attempts + 1
+            await uow.commands.record_attempt(
+                Attempt(current.id, current.run_id, now, False, status_code=status, error=error)
+            )
+            # A webhook that refuses our signature is misconfigured, not busy: after a few
+            # tries the command is given up and the owner told (redeliver once it is fixed).
+            refused = status in REFUSED and attempts >= REFUSALS_BEFORE_GIVING_UP
             delay = (
                 None
-                if gone
+                if gone or refused
                 else retry_delay(
                     attempts, self._schedule, retry_after_s=retry_after_s, jitter=self._jitter()
                 )
@@ -100,7 +113,15 @@ class Outbox:
                     last_error=error,
                 )
             )
-            why = "the agent's webhook answered 410 Gone" if gone else f"{attempts} attempts failed"
+            why = (
+                "the agent's webhook answered 410 Gone"
+                if gone
+                else f"the agent's webhook refused it {attempts} times (HTTP {status}): it does"
+                " not accept our signature or token; check its webhook secret"
+                " (`opslayer token rotate`), then `opslayer commands redeliver`"
+                if refused
+                else f"{attempts} attempts failed"
+            )
             detail = {
                 "command_id": current.id,
                 "kind": current.kind.value,

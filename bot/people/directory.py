@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from opslayer.bot.audit import SYSTEM, AuditEvent
 from opslayer.bot.errors import Conflict, NotLinked, ValidationFailed
 from opslayer.bot.ids import new_id
-from opslayer.bot.people.model import Group, Identity, Person
+from opslayer.bot.people.model import Group, Identity, Person, Role
 from opslayer.bot.ports import Clock, Store, UnitOfWork
 
 
@@ -19,6 +19,7 @@ async def add_person(
     group: str | None = None,
     slack_channel: str | None = None,
     teams_channel: str | None = None,
+    role: Role = "member",
 ) -> Person:
     """Add a person; refused when any of their identities already belongs to someone."""
     if not (identity.email or identity.slack_user_id or identity.teams_user_id):
@@ -41,6 +42,7 @@ async def add_person(
             group=group,
             slack_channel=slack_channel,
             teams_channel=teams_channel,
+            role=role,
         )
         return await uow.people.add(person)
 

@@ -4,6 +4,11 @@ agent claims about who owns a run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# member: what they own, approve or their group's; admin: everything; viewer: sees, never acts.
+Role = Literal["member", "admin", "viewer"]
+ROLES: tuple[Role, ...] = ("member", "admin", "viewer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +24,12 @@ class Person:
     removed: bool = False
     slack_channel: str | None = None  # their own alert channel, before their group's
     teams_channel: str | None = None
+    role: Role = "member"
+
+    @property
+    def is_viewer(self) -> bool:
+        """A viewer sees every run and acts on none."""
+        return self.role == "viewer"
 
 
 @dataclass(frozen=True, slots=True)

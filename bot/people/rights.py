@@ -31,10 +31,18 @@ class Admins:
             frozenset(found["slack"]), frozenset(found["teams"]), frozenset(found["email"])
         )
 
+    @property
+    def configured(self) -> bool:
+        """True when OPSLAYER_ADMINS names anyone."""
+        return bool(self.slack or self.teams or self.email)
+
     def includes(self, person: Person) -> bool:
-        """True when any of the person's identities is an admin's."""
+        """True when the person has the admin role or any of their identities is an admin's."""
+        if person.removed:
+            return False
         return (
-            (person.slack_user_id is not None and person.slack_user_id in self.slack)
+            person.role == "admin"
+            or (person.slack_user_id is not None and person.slack_user_id in self.slack)
             or (person.teams_user_id is not None and person.teams_user_id in self.teams)
             or (person.email is not None and person.email.lower() in self.email)
         )
@@ -55,8 +63,19 @@ def is_approver(person: Person, approval: Approval) -> bool:
 
 def may_act(person: Person, run: Run, admins: Admins, approval: Approval | None = None) -> bool:
     """The owner, an admin, or (for an approval) one of its approvers."""
-    if person.removed:
+    if person.removed or person.is_viewer:
         return False
     if run.owner.id == person.id or admins.includes(person):
         return True
     return approval is not None and is_approver(person, approval)
+
+
+def may_see(person: Person, run: Run, admins: Admins, group_members: frozenset[str]) -> bool:
+    """Who may look at a run in the console: admins and viewers everything; a member what they
+    own, are offered, or what someone of their group owns (`group_members`: their ids)."""
+    if person.removed:
+        return False
+    if person.is_viewer or admins.includes(person):
+        return True
+    owners = {run.owner.id, run.pending_owner_id}
+    return person.id in owners or bool(owners & group_members)

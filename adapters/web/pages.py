@@ -1,0 +1,335 @@
+"""The console's pages (GET): inbox, runs, a run, agents, an agent, people; and the stamp that
+tells an open page it changed."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from opslayer.adapters.web.checklist import checklist
+from opslayer.adapters.web.console import Console, Sight
+from opslayer.adapters.web.links import chat_links
+from opslayer.adapters.web.timeline import timeline
+from opslayer.bot.alerts.kinds import AlertKind
+from opslayer.bot.alerts.ledger import current_view
+from opslayer.bot.approvals.model import ApprovalStatus
+from opslayer.bot.audit import Via
+from opslayer.bot.commands.model import CommandKind
+from opslayer.bot.commands.rules import ALLOWED, plan_retry
+from opslayer.bot.errors import ValidationFailed
+from opslayer.bot.ports import RunFilter
+from opslayer.bot.runs.model import Health, Run, RunStatus
+from opslayer.bot.views.alerts import approval_view
+from opslayer.store.console import ConsoleQueries
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def _enum(kind: Any, value: str | None, what: str) -> Any:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ValidationFailed(f"{what} {value!r} is not one of: {allowed}") from None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def inbox(
+    request: Request,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    agent: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    sight = await console.sight(session.person)
+    alert_kind = _enum(AlertKind, kind, "kind")
+    now = console.now()
+    async with console.store.read() as uow:
+        queries = ConsoleQueries(uow.db)
+        ids, total = await queries.inbox_alert_ids(
+            visible_to=sight.visible_to, kind=alert_kind, agent=agent or None
+        )
+        if not sight.everything and sight.approving:
+            extra, _ = await queries.inbox_alert_ids(
+                visible_to=None, kind=alert_kind, agent=agent or None, run_ids=sight.approving
+            )
+            ids = list(dict.fromkeys([*ids, *extra]))
+            total = max(total, len(ids))
+        items = []
+        for alert_id in ids:
+            alert = await uow.alerts.get(alert_id)
+            if alert is None:
+                continue
+            items.append({"alert": alert, "view": await current_view(uow, alert, now)})
+        agents = [a.name for a in await queries.agents()]
+    kinds = [k.value for k in AlertKind if k is not AlertKind.DIGEST]
+    return console.render(
+        request,
+        "inbox.html",
+        session,
+        section="inbox",
+        stamp_url="/stamp",
+        stamp_value=await _stamp(console, None),
+        items=items,
+        total=total,
+        kinds=kinds,
+        kind=kind or "",
+        agent=agent or "",
+        agents=agents,
+        everyone=sight.everything,
+    )
+
+
+@router.get("/runs", response_class=HTMLResponse)
+async def runs(
+    request: Request,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    health: Annotated[str | None, Query(max_length=32)] = None,
+    agent: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[str | None, Query(max_length=320)] = None,
+    group: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    sight = await console.sight(session.person)
+    query = RunFilter(
+        status=_enum(RunStatus, status, "status"),
+        health=_enum(Health, health, "health"),
+        agent=agent or None,
+        owner=owner or None,
+        group=group or None,
+        search=(q or "").strip() or None,
+        cursor=after or None,
+        limit=PAGE,
+        visible_to=sight.visible_to,
+    )
+    items, cursor = await console.core.reads.list_runs(query)
+    filters = {
+        "status": status or "",
+        "health": health or "",
+        "agent": agent or "",
+        "owner": owner or "",
+        "group": group or "",
+        "q": q or "",
+    }
+    return console.render(
+        request,
+        "runs.html",
+        session,
+        section="runs",
+        runs=items,
+        cursor=cursor,
+        filters=filters,
+        statuses=[s.value for s in RunStatus],
+        healths=[h.value for h in Health],
+        deep=bool(after),
+    )
+
+
+def _commands_allowed(run: Run) -> list[str]:
+    allowed = [kind.value for kind, statuses in ALLOWED.items() if run.status in statuses]
+    if Health.STUCK in run.health and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        allowed.append(CommandKind.RETRY.value)
+    return [a for a in allowed if a not in ("approve", "reject")]
+
+
+async def _visible_run(console: Console, sight: Sight, run_id: str) -> Run | None:
+    async with console.store.read() as uow:
+        run = await uow.runs.get(run_id)
+    if run is None:
+        return None
+    return console.core.cache.current(run)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: str) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    sight = await console.sight(session.person)
+    run = await _visible_run(console, sight, run_id)
+    if run is None:
+        return console.render(
+            request,
+            "message.html",
+            session,
+            status_code=404,
+            title="No such run",
+            text=f"There is no run {run_id}.",
+        )
+    if not console.sees(sight, run):
+        await console.refuse_view(session.person, run_id)
+        return console.render(
+            request,
+            "message.html",
+            session,
+            status_code=403,
+            title="Not yours to see",
+            text=f"Run {run_id} is neither yours, your group's, nor waiting for your approval."
+            " Ask its owner or an admin.",
+        )
+    now = console.now()
+    async with console.store.read() as uow:
+        points = await uow.checkpoints.for_run(run_id)
+        approvals = await uow.approvals.for_run(run_id)
+        commands = await uow.commands.for_run(run_id)
+        attempts = await uow.commands.attempts_for_run(run_id)
+        events = await uow.audit.for_run(run_id)
+        alerts = await uow.alerts.open_for_run(run_id)
+        everyone = {p.id: p for p in await uow.people.everyone()}
+    retry = None
+    if CommandKind.RETRY.value in _commands_allowed(run):
+        try:
+            plan = plan_retry(points, None)
+            retry = [e.key for e in plan.unsafe]
+        except ValidationFailed:
+            retry = []
+    by_command: dict[str, list[Any]] = {}
+    for attempt in attempts:
+        by_command.setdefault(attempt.command_id, []).append(attempt)
+    decidable = [a for a in approvals if a.status is ApprovalStatus.PENDING]
+    return console.render(
+        request,
+        "run.html",
+        session,
+        run=run,
+        checkpoints=points,
+        approvals=[
+            {
+                "approval": a,
+                "view": approval_view(a, now=now, agent=run.agent),
+                "arguments": json.dumps(a.arguments, indent=2, ensure_ascii=False)
+                if a.arguments is not None
+                else None,
+                "state": json.dumps(a.state, indent=2, ensure_ascii=False, default=str)
+                if a.state is not None
+                else None,
+            }
+            for a in approvals
+        ],
+        decidable=decidable,
+        commands=commands,
+        attempts=by_command,
+        timeline=timeline(events, points, attempts),
+        allowed=_commands_allowed(run),
+        unsafe_on_retry=retry,
+        alerts=alerts,
+        pending_owner=everyone.get(run.pending_owner_id or ""),
+        people=[p for p in everyone.values() if not p.removed and not p.is_viewer],
+        chat=await chat_links(console, alerts),
+        section="runs",
+        stamp_url=f"/stamp?run={run_id}",
+        stamp_value=await _stamp(console, run_id),
+        may_act=console.core.operations.acting.admins.includes(session.person)
+        or (not session.person.is_viewer and run.owner.id == session.person.id)
+        or bool(run.id in sight.approving),
+    )
+
+
+async def _stamp(console: Console, run_id: str | None) -> str:
+    async with console.queries() as queries:
+        return await queries.stamp(run_id)
+
+
+@router.get("/stamp")
+async def stamp(
+    request: Request, run: Annotated[str | None, Query(max_length=40)] = None
+) -> Response:
+    """What an open page polls: it reloads itself when the stamp moves."""
+    console = _console(request)
+    if await console.session(request) is None:
+        return JSONResponse({"detail": "sign in again"}, status_code=401)
+    return JSONResponse(
+        {"stamp": await _stamp(console, run)}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/agents", response_class=HTMLResponse)
+async def agents_page(request: Request) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    async with console.queries() as queries:
+        found = await queries.agents()
+    return console.render(
+        request,
+        "agents.html",
+        session,
+        section="agents",
+        agents=found,
+        statuses=[s.value for s in RunStatus],
+    )
+
+
+@router.get("/agents/{name}", response_class=HTMLResponse)
+async def agent_page(request: Request, name: str) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    async with console.queries() as queries:
+        facts = await queries.agent_facts(name, now=console.now())
+    if facts is None:
+        return console.render(
+            request,
+            "message.html",
+            session,
+            status_code=404,
+            title="No such agent",
+            text=f"No agent is called {name!r}. `opslayer token create --agent NAME` adds one.",
+        )
+    return console.render(
+        request,
+        "agent.html",
+        session,
+        section="agents",
+        facts=facts,
+        answers=checklist(facts),
+        statuses=[s.value for s in RunStatus],
+    )
+
+
+@router.get("/people", response_class=HTMLResponse)
+async def people_page(request: Request) -> Response:
+    console = _console(request)
+    session = await console.signed_in(request)
+    admins = console.core.operations.acting.admins
+    if not admins.includes(session.person):
+        await console.core.operations.acting.record_refusal(
+            who=session.person.id,
+            via=Via.WEB,
+            action="view people",
+            run_id=None,
+            reason="only admins see people and groups",
+            person=session.person,
+            refusal="NotAuthorized",
+        )
+        return console.render(
+            request,
+            "message.html",
+            session,
+            status_code=403,
+            title="Admins only",
+            text="Only admins see people and groups.",
+        )
+    async with console.store.read() as uow:
+        people = await uow.people.everyone()
+        groups = await uow.people.groups()
+    return console.render(
+        request,
+        "people.html",
+        session,
+        section="people",
+        people=people,
+        groups=groups,
+        admin_of=lambda p: admins.includes(p),
+    )
