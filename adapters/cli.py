@@ -19,6 +19,7 @@ from opslayer.adapters.cli_directory import add_directory_commands
 from opslayer.adapters.cli_operate import add_operator_commands
 from opslayer.adapters.cli_rules import add_rule_commands
 from opslayer.adapters.cli_runs import add_run_commands
+from opslayer.adapters.demo.run import add_demo_command
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.terminal import EscapingFormatter, printable
 from opslayer.bot.errors import ConfirmationRequired, OpsError
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_operator_commands(runs, sub)
     add_rule_commands(sub)
     add_console_commands(sub)
+    add_demo_command(sub)
     return parser
 
 

@@ -116,6 +116,8 @@ class Scanner:
                     await uow.audit.add(AuditEvent("alert.raised", now, SYSTEM, run.id, detail))
                 health = health_of(detected[run.id])
                 moment = next_check_at(run, now)
+                if moment == now and run.auth_expires_at is not None:
+                    moment = run.auth_expires_at  # warned (now or before): next, the expiry
                 if health != run.health or moment != run.next_check_at:
                     assessed = dataclasses.replace(run, health=health, next_check_at=moment)
                     assessments.append((assessed, run.version))

@@ -83,7 +83,13 @@ def next_check_at(run: Run, now: datetime) -> datetime | None:
     if run.status in WAITING:
         moments.append(run.status_changed_at + timedelta(seconds=policy.stale_after_s))
     if run.auth_expires_at is not None and run.status is not RunStatus.WAITING_AUTH:
-        moments.extend([run.auth_expires_at - AUTH_WARNING, run.auth_expires_at])
+        warning = run.auth_expires_at - AUTH_WARNING
+        if warning <= now < run.auth_expires_at:
+            # Inside the warning window (credentials reported with less than the warning left):
+            # no health flag marks it, so the run stays due until it expires; the scan raises
+            # the warning once (alerts are keyed) and looks again each round, cheaply.
+            return now
+        moments.extend([warning, run.auth_expires_at])
     future = [m for m in moments if m > now]
     return min(future) if future else None
 
@@ -91,11 +97,11 @@ def next_check_at(run: Run, now: datetime) -> datetime | None:
 def assess(run: Run, now: datetime) -> tuple[tuple[Health, ...], datetime | None]:
     """The run's health flags now and the next moment to look again: what the store keeps.
 
-    When a flag clears (a heartbeat ends `stuck`), the run is due at once, so the scanner
-    resolves its alert and the message in chat says so.
+    When a flag clears (a heartbeat ends `stuck`) or appears (credentials expired while the
+    agent kept writing), the run is due at once, so the scanner resolves or raises its alert.
     """
     health = health_of(detect(run, now))
-    if set(run.health) - set(health):
+    if set(run.health) != set(health):
         return health, now
     return health, next_check_at(run, now)
 

@@ -4,6 +4,7 @@ clears, reminded, escalated, acknowledged, and digests once per channel and day.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -380,3 +381,23 @@ async def test_a_surface_that_is_down_does_not_hold_up_the_others(world: World) 
     assert await watch.sync() == 3
     assert await watch.behind() == 0
     assert len(world.chat.posts) == 3 and len(flaky.posts) == 3  # nothing posted twice
+
+
+async def test_credentials_reported_with_less_than_the_warning_left_are_warned_at_once(
+    world: World,
+) -> None:
+    """An agent that reports its token expires in 20 minutes (inside the hour's warning) gets
+    the warning on the next scan, once, not only when the token has expired."""
+    expires = world.clock.now() + timedelta(minutes=20)
+    run_id = await world.run()
+    await world.core.runs.report_status(
+        "bot", run_id, StatusReport(status=RunStatus.RUNNING, auth_expires_at=expires)
+    )
+    await world.tick()
+    await world.tick()  # looking again raises nothing new
+    assert [view["kind"] for _, view in world.chat.alerts] == ["auth_expiring"]
+    world.clock.advance(minutes=21)
+    await world.core.runs.heartbeat("bot", run_id, Heartbeat(step="still here"))
+    await world.core.cache.flush()
+    await world.tick()
+    assert [view["kind"] for _, view in world.chat.alerts] == ["auth_expiring", "auth_expired"]
