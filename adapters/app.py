@@ -147,12 +147,21 @@ def create_app(
             deliverer = Deliverer(
                 core.outbox, http=webhooks_http, poll_s=settings.delivery_poll_s, egress=egress
             )
+            sign_in = SignIn(
+                store,
+                clock,
+                admins=Admins.parse(settings.admins),
+                session_ttl=timedelta(hours=settings.session_hours),
+            )
             use = UseCases(
                 store=store,
                 clock=clock,
                 reads=core.reads,
                 operations=core.operations,
                 subscriptions=core.subscriptions,
+                sign_in=sign_in,
+                console_url=settings.base_url,
+                public_url=settings.public_url,
             )
             app.state.core = core
             app.state.use_cases = use
@@ -166,12 +175,6 @@ def create_app(
                     settings, client=slack_client, use=use, replays=core.replays
                 )
                 stack.push_async_callback(app.state.slack.close)
-            sign_in = SignIn(
-                store,
-                clock,
-                admins=Admins.parse(settings.admins),
-                session_ttl=timedelta(hours=settings.session_hours),
-            )
             app.state.console = Console(
                 settings=settings,
                 core=core,

@@ -242,16 +242,18 @@ class ConsoleQueries:
             effects += len(declared)
             unsafe += sum(1 for e in declared if not e.get("idempotent", True))
 
-        unowned_rows = list(
-            await self._db.execute(
-                select(runs.c.id)
+        unowned_rows = [
+            row.id
+            for row in await self._db.execute(
+                select(runs.c.id, people.c.removed_at, runs.c.owner_claim)
                 .select_from(runs.join(people, runs.c.owner_id == people.c.id))
                 .where(mine, or_(people.c.removed_at.is_not(None), runs.c.owner_claim.is_not(None)))
             )
-        )
-        # An owner claim is kept only when something in it was not the owner's own.
+            # a claim naming identities that are not the owner's own
+            if row.removed_at is not None or (row.owner_claim or {}).get("unverified")
+        ]
         if unowned_rows:
-            example["unowned"] = unowned_rows[0].id
+            example["unowned"] = unowned_rows[0]
 
         retry_runs = select(commands.c.run_id).where(
             commands.c.run_id.in_(run_ids), commands.c.kind == CommandKind.RETRY.value

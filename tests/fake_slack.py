@@ -79,6 +79,11 @@ class FakeSlack:
                 if email
                 else {"ok": False, "error": "user_not_found"}
             )
+        elif name == "chat.getPermalink":
+            stamp = str(body.get("message_ts", "")).replace(".", "")
+            answer.update(
+                permalink=f"https://team.slack.test/archives/{body.get('channel')}/p{stamp}"
+            )
         elif name in ("chat.postMessage", "chat.update"):
             answer.update(
                 channel=body.get("channel"),

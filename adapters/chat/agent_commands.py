@@ -17,7 +17,7 @@ from opslayer.bot.runs.model import Health, RunStatus
 
 LIST_LIMIT = 50
 # What `answer` understands (any other word gets the help); Teams' manifest lists the same.
-COMMAND_WORDS = ("status", "stuck", "waiting", "mine", "ack", "subscribe", "help")
+COMMAND_WORDS = ("status", "stuck", "waiting", "mine", "ack", "subscribe", "login", "help")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Asker:
     person: Callable[[], Awaitable[Person]]
     via: Via
     channel: str | None = None  # where they asked, for `subscribe`
+    private: bool = False  # only they see the answer (a slash command's, a direct message)
 
 
 def help_text(m: Markup, *, shared_hint: bool) -> str:
@@ -52,6 +53,7 @@ def help_text(m: Markup, *, shared_hint: bool) -> str:
         f"• {m.code(m.prefix + 'ack RUN')} — take a run's alerts: escalation waits",
         f"• {m.code(m.prefix + 'subscribe')} — your alerts come to this channel "
         f"({m.code(m.prefix + 'subscribe team NAME')}: your group's alerts and digests)",
+        f"• {m.code(m.prefix + 'login')} — a one-time link into the web console (only you see it)",
         f"• {m.code(m.prefix + 'help')} — this",
     ]
     return "\n".join(lines)
@@ -111,6 +113,14 @@ async def answer(
     if verb == "ack" and arg:
         await use.operations.alerts.acknowledge(arg, person=person, via=asker.via)
         return f"You took the alerts of {m.code(arg)}; escalation waits."
+    if verb == "login":
+        if not asker.private or use.sign_in is None:
+            return (
+                "A sign-in link is for your eyes only: ask with /agent login in Slack, or in a"
+                " personal chat with the bot in Teams."
+            )
+        token = await use.sign_in.link(person, via=asker.via)
+        return f"Your one-time sign-in link, good for 15 minutes: {use.console_url}/login/{token}"
     if verb == "subscribe":
         if asker.channel is None:
             return "Run this in the channel that should get the alerts."

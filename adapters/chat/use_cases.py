@@ -10,6 +10,7 @@ from opslayer.bot.errors import NotAuthorized
 from opslayer.bot.operations import Operations
 from opslayer.bot.people.directory import find_person
 from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.people.sign_in import SignIn
 from opslayer.bot.people.subscriptions import Subscriptions
 from opslayer.bot.ports import Clock, Store
 from opslayer.bot.runs.reads import RunReads
@@ -22,6 +23,9 @@ class UseCases:
     reads: RunReads
     operations: Operations
     subscriptions: Subscriptions
+    sign_in: SignIn | None = None  # `agent login`: a link into the console
+    console_url: str = ""  # where sign-in links point
+    public_url: str | None = None  # OPSLAYER_PUBLIC_URL: chat messages link to run pages
 
     async def person(
         self,

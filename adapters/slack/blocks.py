@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from opslayer.adapters.chat.links import OPEN_TEXT
 from opslayer.bot.views.alerts import (
     BUTTON_TEXT,
     PING_TEXT,
@@ -28,6 +29,7 @@ from opslayer.bot.views.model import (
 
 MAX_BLOCKS = 50
 ACTION_PREFIX = "opslayer_"
+OPEN_ACTION = "open_in_opslayer"  # a link button: Slack still reports the click, acked and ignored
 _STYLE = {"approve": "primary", "accept": "primary", "reject": "danger", "cancel": "danger"}
 
 
@@ -183,11 +185,20 @@ def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
     ]
     if notes:
         blocks.append(_context(*notes))
-    if view.get("state") != "resolved" and view["actions"]:
-        buttons = [button(verb, view) for verb in view["actions"] if verb in BUTTON_TEXT]
-        blocks.append(
-            {"type": "actions", "block_id": f"run|{view['run_id']}", "elements": buttons[:25]}
+    buttons = []
+    if view.get("state") != "resolved":
+        buttons = [button(verb, view) for verb in view["actions"] if verb in BUTTON_TEXT][:24]
+    if "link" in view:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": OPEN_ACTION,
+                "text": {"type": "plain_text", "text": OPEN_TEXT},
+                "url": view["link"],
+            }
         )
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"run|{view['run_id']}", "elements": buttons})
     return blocks[:MAX_BLOCKS]
 
 

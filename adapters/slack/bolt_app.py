@@ -17,6 +17,7 @@ from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
 from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.slack.blocks import (
     CONFIRMED,
+    OPEN_ACTION,
     details_modal,
     edit_modal,
     reassign_modal,
@@ -135,6 +136,11 @@ def build_bolt_app(
             view = details_modal(run_id, timeline, subject)
         await client.views_open(trigger_id=trigger_id, view=view)
         return ""
+
+    @bolt.action(OPEN_ACTION)
+    async def on_open(ack: Any) -> None:
+        """ "Open in opslayer" is a link: the browser opens it; Slack wants an ack all the same."""
+        await ack()
 
     @bolt.action(re.compile(r"^opslayer_"))
     async def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -266,18 +272,29 @@ def build_bolt_app(
         shared = bool(words) and words[-1] == "here"
         if shared:
             words = words[:-1]
-        text = await _answer(words, command["user_id"], command.get("channel_id"), slash, True)
+        if words[:1] == ["login"]:
+            shared = False  # a sign-in link is never shown to the channel
+        text = await _answer(
+            words, command["user_id"], command.get("channel_id"), slash, True, private=True
+        )
         if text.startswith(":no_entry:"):
             shared = False
         await respond(text=text, response_type="in_channel" if shared else "ephemeral")
 
     async def _answer(
-        words: list[str], user: str, channel: str | None, markup: Markup, shared_hint: bool
+        words: list[str],
+        user: str,
+        channel: str | None,
+        markup: Markup,
+        shared_hint: bool,
+        *,
+        private: bool = False,
     ) -> str:
         asker = Asker(
             person=lambda: known(user, (markup.prefix + " ".join(words[:1])).strip()),
             via=Via.SLACK,
             channel=channel,
+            private=private,
         )
         try:
             return await answer(words, asker, use=use, markup=markup, shared_hint=shared_hint)
@@ -304,7 +321,9 @@ def build_bolt_app(
         if words and words[0].lower() == "agent":
             words = words[1:]
         await say(
-            text=await _answer(words, event["user"], event.get("channel"), slack_markup(""), False)
+            text=await _answer(
+                words, event["user"], event.get("channel"), slack_markup(""), False, private=True
+            )
         )
 
     return bolt

@@ -91,7 +91,12 @@ async def connect_slack(
 
 
 def slack_notifier(client: AsyncWebClient, settings: Settings) -> SlackNotifier:
-    return SlackNotifier(client, spacing_s=settings.chat_spacing_s, command=settings.slack_command)
+    return SlackNotifier(
+        client,
+        spacing_s=settings.chat_spacing_s,
+        command=settings.slack_command,
+        public_url=settings.public_url,
+    )
 
 
 def add_slack_route(app: FastAPI) -> None:

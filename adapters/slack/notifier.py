@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from opslayer.adapters.chat.links import with_link
 from opslayer.adapters.chat.pacing import ChannelPacer
 from opslayer.adapters.slack.blocks import alert_blocks, digest_messages, fallback_text
 from opslayer.bot.ports import MessageRef
@@ -40,9 +41,15 @@ class SlackNotifier:
     name = "slack"
 
     def __init__(
-        self, client: AsyncWebClient, *, spacing_s: float = 1.0, command: str = "/agent"
+        self,
+        client: AsyncWebClient,
+        *,
+        spacing_s: float = 1.0,
+        command: str = "/agent",
+        public_url: str | None = None,
     ) -> None:
         self._client = client
+        self._public_url = public_url
         self._command = command
         self._pacer = ChannelPacer(spacing_s)
         self._users: dict[str, str | None] = {}
@@ -75,7 +82,9 @@ class SlackNotifier:
         """The message (a digest may take several: the rest go in the first one's thread)."""
         if is_digest(view):
             return digest_messages(view, command=self._command)
-        return [alert_blocks(await self._with_user(view))]
+        linked = with_link(view, self._public_url)
+        assert not is_digest(linked)
+        return [alert_blocks(await self._with_user(linked))]
 
     async def post(
         self, target: Target, view: MessageView, *, thread: MessageRef | None = None

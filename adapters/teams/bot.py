@@ -21,6 +21,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ChannelAccount, TextFormatTypes
 
 from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
+from opslayer.adapters.chat.links import with_link
 from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.teams.cards import (
     CARD_TYPE,
@@ -242,6 +243,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             person=self._person(turn_context, " ".join(words[:1]) or "status"),
             via=Via.TEAMS,
             channel=conversation_id(activity),
+            private=(activity.conversation.conversation_type or "personal") == "personal",
         )
         try:
             reply = await answer(
@@ -279,7 +281,9 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             alert = await uow.alerts.get(alert_id)
             if alert is None:
                 return None
-            view = await current_view(uow, alert, self._use.clock.now())
+            view = with_link(
+                await current_view(uow, alert, self._use.clock.now()), self._use.public_url
+            )
         return None if is_digest(view) else view
 
     async def _on_card_action(

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from opslayer.adapters.chat.links import OPEN_TEXT
 from opslayer.bot.views.alerts import (
     BUTTON_TEXT,
     PING_TEXT,
@@ -183,6 +184,8 @@ def alert_card(view: AlertView, *, notice: str | None = None) -> dict[str, Any]:
             for verb in view["actions"]
             if verb in BUTTON_TEXT
         ]
+    if "link" in view:
+        actions.append({"type": "Action.OpenUrl", "title": OPEN_TEXT, "url": view["link"]})
     if len(actions) > MAX_ACTIONS:
         keep, rest = actions[: MAX_ACTIONS - 1], actions[MAX_ACTIONS - 1 :]
         more_card = {"type": "AdaptiveCard", "body": [], "actions": rest}

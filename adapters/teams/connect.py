@@ -68,6 +68,7 @@ class TeamsConnection:
             app_id=configuration.APP_ID,
             store=store,
             spacing_s=settings.chat_spacing_s,
+            public_url=settings.public_url,
         )
         self.bot: OpslayerTeamsBot | None = None
 

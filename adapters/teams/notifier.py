@@ -17,6 +17,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
+from opslayer.adapters.chat.links import with_link
 from opslayer.adapters.chat.pacing import ChannelPacer
 from opslayer.adapters.teams.cards import CARD_TYPE, card_for, notification_text
 from opslayer.bot.ports import Conversation, MessageRef, Store, UnitOfWork
@@ -71,8 +72,10 @@ class TeamsNotifier:
         store: Store,
         spacing_s: float = 1.0,
         retries: int = 3,
+        public_url: str | None = None,
     ) -> None:
         self._adapter = adapter
+        self._public_url = public_url
         self.app_id = app_id
         self._store = store
         self._pacer = ChannelPacer(spacing_s)
@@ -153,7 +156,9 @@ class TeamsNotifier:
                     target["teams"],
                 )
             return None
-        activity = card_activity(card_for(view), summary=notification_text(view))
+        activity = card_activity(
+            card_for(with_link(view, self._public_url)), summary=notification_text(view)
+        )
         # A follow-up to the same channel is a reply in the card's thread (channels have
         # threads; personal chats do not).
         root = (
@@ -212,7 +217,9 @@ class TeamsNotifier:
             place = await uow.conversations.get(SURFACE, ref["conversation"])
         if place is None or not ref.get("activity_id"):
             return
-        activity = card_activity(card_for(view), summary=notification_text(view))
+        activity = card_activity(
+            card_for(with_link(view, self._public_url)), summary=notification_text(view)
+        )
         activity.id = ref["activity_id"]
 
         async def replace(turn: TurnContext) -> None:

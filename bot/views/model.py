@@ -108,6 +108,7 @@ class AlertView(TypedDict):
     confirmed: NotRequired[Note]  # the agent's confirmation ("the agent reported running")
     acknowledged: NotRequired[Note]  # who took it
     ping: NotRequired[str]  # a follow-up of the first message: reminder, escalation, handoff
+    link: NotRequired[str]  # the run's console page (with OPSLAYER_PUBLIC_URL): "Open in opslayer"
 
 
 class DigestLineView(TypedDict):
