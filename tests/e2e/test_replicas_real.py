@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import _empty_tables
-from tests.e2e.test_real_server import Server
+from tests.real_server import Server
 
 
 @pytest.fixture
