@@ -67,6 +67,8 @@ _ELEMENTS: dict[str, tuple[set[str], set[str]]] = {  # type → (required, allow
 }
 _ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "Action.ShowCard": ({"title", "card"}, {"title", "card", "style", "mode", "tooltip"}),
+    # "Open in opslayer": a link to the run's console page (Adaptive Cards 1.0, Teams renders it).
+    "Action.OpenUrl": ({"title", "url"}, {"title", "url", "style", "mode", "tooltip", "isEnabled"}),
     "Action.Execute": (
         {"title", "verb"},
         {"title", "verb", "data", "style", "mode", "associatedInputs", "tooltip", "isEnabled"},

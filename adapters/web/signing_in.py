@@ -86,6 +86,9 @@ async def setup(
     email: Annotated[str, Form(max_length=320)],
 ) -> Response:
     console: Console = request.app.state.console
+    link = await console.sign_in.peek(token)
+    if link is None or link.purpose != "setup":
+        return console.render(request, "login.html", None, spent=True, status_code=410, next="/")
     try:
         session = await console.sign_in.set_up(token, name=name, email=email)
     except OpsError as refusal:
