@@ -21,6 +21,7 @@ from opslayer_client.contract import (
     RunCreate,
     RunDetailOut,
     RunOut,
+    RunPage,
     RunStatus,
     StatusReport,
 )
@@ -92,6 +93,14 @@ class OpslayerClient:
     async def register_run(self, run: RunCreate | Mapping[str, Any]) -> RunOut:
         """Register (or find again, by external_id) a run."""
         return await self._model(RunOut, "POST", "/runs", RunCreate.model_validate(run))
+
+    async def list_runs(
+        self, *, status: RunStatus | str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> RunPage:
+        """This agent's runs, newest first (`next_cursor` pages on)."""
+        query = f"?limit={limit}" + (f"&status={status}" if status else "")
+        query += f"&cursor={cursor}" if cursor else ""
+        return await self._model(RunPage, "GET", f"/runs{query}")
 
     async def run(self, run_id: str) -> RunDetailOut:
         return await self._model(RunDetailOut, "GET", f"/runs/{run_id}")

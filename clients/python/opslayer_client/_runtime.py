@@ -1,0 +1,226 @@
+"""What every integration shares: one background thread that talks to opslayer in order (so a
+framework's own threads and loops never wait on the network, and a down opslayer never breaks
+the agent), the runs it registered, and where decisions come from: signed webhooks or polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from opslayer_client.client import OpslayerClient, OpslayerError, parse_command
+from opslayer_client.contract import CommandBody, CommandMessage, RunStatus
+from opslayer_client.signing import InvalidSignature
+
+log = logging.getLogger("opslayer_client")
+T = TypeVar("T")
+Job = Callable[[OpslayerClient], Awaitable[Any]]
+
+
+class Runtime:
+    """A thread with its own event loop and client; jobs run one after another."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        webhook_secret: str | None = None,
+        owner: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        poll_s: float = 1.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self.webhook_secret = webhook_secret
+        self.owner = dict(owner or {})
+        self.webhook_url = webhook_url
+        self.poll_s = poll_s
+        self.runs: dict[str, str] = {}  # external id → run id
+        self._token = token
+        self._http = http
+        self._decisions: dict[str, asyncio.Queue[CommandBody]] = {}  # run id → its commands
+        self._seen: set[str] = set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="opslayer", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self.client = OpslayerClient(self.url, self._token, http=self._http)
+        self._queue: asyncio.Queue[tuple[Job, concurrent.futures.Future[Any]]] = asyncio.Queue()
+        self._loop.create_task(self._consume())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _consume(self) -> None:
+        while True:
+            job, done = await self._queue.get()
+            try:
+                result = await job(self.client)
+            except Exception as error:  # reported to whoever waits; logged for fire-and-forget
+                if not done.cancelled():
+                    done.set_exception(error)
+            else:
+                if not done.cancelled():
+                    done.set_result(result)
+            finally:
+                self._queue.task_done()
+
+    def call(self, job: Job) -> concurrent.futures.Future[Any]:
+        """Run `job` after every job queued before it; its future holds the result."""
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (job, done))
+        return done
+
+    def fire(self, job: Job, what: str) -> None:
+        """Queue `job`; if it fails, log it (the agent goes on: opslayer is not in its way)."""
+
+        def logged(done: concurrent.futures.Future[Any]) -> None:
+            error = done.exception()
+            if error is not None:
+                log.warning("opslayer: %s failed: %s", what, error)
+
+        self.call(job).add_done_callback(logged)
+
+    async def wait(self, job: Job) -> Any:
+        """`call`, awaited from any event loop."""
+        return await asyncio.wrap_future(self.call(job))
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Block until everything queued so far reached opslayer (or failed)."""
+
+        async def drained(_client: OpslayerClient) -> None:
+            return None
+
+        self.call(drained).result(timeout=timeout_s)
+
+    async def aflush(self) -> None:
+        await self.wait(lambda _client: asyncio.sleep(0))
+
+    def close(self) -> None:
+        """Send what is queued, then stop the thread."""
+        try:
+            self.flush()
+        finally:
+            future = asyncio.run_coroutine_threadsafe(self.client.aclose(), self._loop)
+            future.result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def ensure_run(
+        self, client: OpslayerClient, external_id: str, title: str, **fields: Any
+    ) -> str:
+        """The run of `external_id`, registered on first use (registering is idempotent, so a
+        restarted process finds its runs again)."""
+        if external_id not in self.runs:
+            owner = fields.pop("owner", None) or self.owner
+            body: dict[str, Any] = {"external_id": external_id, "title": title, "owner": owner}
+            if self.webhook_url:
+                body["webhook_url"] = self.webhook_url
+            run = await client.register_run({**body, **fields})
+            self.runs[external_id] = run.id
+        return self.runs[external_id]
+
+    async def set_status(
+        self, client: OpslayerClient, run_id: str, status: RunStatus | str, **why: Any
+    ) -> None:
+        """Report a status; one the run is already in, or cannot move to, is not an error."""
+        try:
+            await client.report_status(run_id, status, **why)
+        except OpslayerError as refused:
+            if refused.status != 409:
+                raise
+            log.debug("opslayer: %s not reported for %s: %s", status, run_id, refused.detail)
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _inbox(self, run_id: str) -> asyncio.Queue[CommandBody]:
+        return self._decisions.setdefault(run_id, asyncio.Queue())
+
+    def deliver(self, command: CommandBody) -> bool:
+        """A command for one of our runs (from the webhook or a poll); False when seen before."""
+        if command.id in self._seen:
+            return False
+        self._seen.add(command.id)
+        self._loop.call_soon_threadsafe(self._inbox(command.run_id).put_nowait, command)
+        return True
+
+    async def next_command(self, run_id: str) -> CommandBody:
+        """The run's next command, from the webhook or, without one, by polling opslayer."""
+
+        async def take() -> CommandBody:
+            inbox = self._inbox(run_id)
+            while True:
+                if self.webhook_url is None:
+                    for pending in await self.client.pending_commands(run_id):
+                        self.deliver(CommandMessage.model_validate(pending.payload).command)
+                try:
+                    return await asyncio.wait_for(inbox.get(), timeout=self.poll_s)
+                except TimeoutError:
+                    continue
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(take(), self._loop))
+
+    async def ack(
+        self, command: CommandBody, *, done: bool = True, message: str | None = None
+    ) -> None:
+        await self.wait(lambda c: c.ack(command.id, done=done, message=message))
+
+    def asgi(
+        self, on_command: Callable[[CommandBody], Coroutine[Any, Any, None]] | None = None
+    ) -> Any:
+        """An ASGI app for the webhook: verifies each signed delivery (401 otherwise), answers
+        204 at once, and hands the command on (to `on_command`, else to whoever waits)."""
+        if not self.webhook_secret:
+            raise ValueError("a webhook needs the agent's webhook_secret (whsec_…)")
+        secret = self.webhook_secret
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                while True:
+                    event = (await receive())["type"]
+                    if event == "lifespan.startup":
+                        await send({"type": "lifespan.startup.complete"})
+                    elif event == "lifespan.shutdown":
+                        await send({"type": "lifespan.shutdown.complete"})
+                        return
+            if scope["type"] != "http" or scope["method"] != "POST":
+                await _answer(send, 405)
+                return
+            body = b""
+            while True:
+                part = await receive()
+                body += part.get("body", b"")
+                if not part.get("more_body"):
+                    break
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            try:
+                message = parse_command(secret, headers, body)
+            except (InvalidSignature, ValueError):
+                await _answer(send, 401)
+                return
+            await _answer(send, 204)
+            if not self.deliver(message.command) or on_command is None:
+                return
+            task = asyncio.get_running_loop().create_task(on_command(message.command))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        return app
+
+
+async def _answer(send: Any, status: int) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
