@@ -107,14 +107,23 @@ class Runtime:
         await self.wait(lambda _client: asyncio.sleep(0))
 
     def close(self) -> None:
-        """Send what is queued, then stop the thread."""
+        """Send what is queued, then stop the thread and everything running on it."""
         try:
             self.flush()
         finally:
-            future = asyncio.run_coroutine_threadsafe(self.client.aclose(), self._loop)
-            future.result(timeout=10)
+
+            async def shut() -> None:
+                current = asyncio.current_task()
+                others = [t for t in asyncio.all_tasks() if t is not current]
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
+                await self.client.aclose()
+
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+            self._loop.close()
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -142,6 +151,14 @@ class Runtime:
             if refused.status != 409:
                 raise
             log.debug("opslayer: %s not reported for %s: %s", status, run_id, refused.detail)
+
+    async def report(self, run_id: str, status: RunStatus | str, **why: Any) -> None:
+        """`set_status`, awaited from any event loop."""
+        await self.wait(lambda client: self.set_status(client, run_id, status, **why))
+
+    async def beat(self, run_id: str, step: str | None = None) -> None:
+        """A heartbeat, awaited from any event loop."""
+        await self.wait(lambda client: client.heartbeat(run_id, step=step))
 
     # -- decisions ----------------------------------------------------------------------------
 

@@ -69,6 +69,25 @@ def _thread(config: Mapping[str, Any]) -> str | None:
     return str(thread) if thread is not None else None
 
 
+def _node_thread() -> str | None:
+    """The thread a node runs for (inside a node the namespace is the node's task)."""
+    thread = get_config().get("configurable", {}).get("thread_id")
+    return str(thread) if thread is not None else None
+
+
+def _node_step() -> tuple[str, str] | None:
+    """(thread, the checkpoint the running node started from): what its effects belong to."""
+    configurable = get_config().get("configurable", {})
+    thread = configurable.get("thread_id")
+    parent = (configurable.get("checkpoint_map") or {}).get("")
+    return (str(thread), str(parent)) if thread is not None and parent else None
+
+
+def _parent(config: Mapping[str, Any]) -> str:
+    """The checkpoint a write (or a new checkpoint) follows."""
+    return str(config.get("configurable", {}).get("checkpoint_id") or "")
+
+
 class Opslayer(_Base):
     """opslayer for LangGraph: `watch(saver)` to report, `webhook(graph)`/`serve(graph)` to
     act on decisions."""
@@ -76,8 +95,11 @@ class Opslayer(_Base):
     def __init__(self, url: str, *, heartbeat_s: float = 15.0, **options: Any) -> None:
         super().__init__(url, **options)
         self._lock = threading.Lock()
-        self._nodes: dict[str, list[str]] = {}  # thread → nodes that wrote since its checkpoint
-        self._effects: dict[str, list[dict[str, Any]]] = {}  # thread → declared, unreported
+        # (thread, checkpoint) → the nodes that ran from it, and the side effects they declared:
+        # both belong to the checkpoint that follows it. Keyed by checkpoint, because LangGraph
+        # saves in the background: the next step's nodes may run before a save is reported.
+        self._nodes: dict[tuple[str, str], list[str]] = {}
+        self._effects: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._skip: dict[str, set[str]] = {}  # thread → side effects a retry must not repeat
         self._state: dict[str, str] = {}  # thread → what we last told opslayer
         self._graph_name: str | None = None
@@ -101,14 +123,14 @@ class Opslayer(_Base):
     ) -> None:
         """Inside a node: it did something to the outside world; reported with the next
         checkpoint, so a retry knows what it would repeat."""
-        thread = _thread(get_config())
-        if thread is None:
+        step = _node_step()
+        if step is None:
             return
-        effect = {"key": key, "idempotent": idempotent}
+        effect: dict[str, Any] = {"key": key, "idempotent": idempotent}
         if description:
             effect["description"] = description
         with self._lock:
-            self._effects.setdefault(thread, []).append(effect)
+            self._effects.setdefault(step, []).append(effect)
 
     def declares(
         self, key: str, *, idempotent: bool = False, description: str | None = None
@@ -129,9 +151,13 @@ class Opslayer(_Base):
     def skipping(self, key: str) -> bool:
         """Inside a node during a retry: True when the side effect `key` was committed before
         the checkpoint the retry starts from (do not do it again)."""
-        thread = _thread(get_config())
+        thread = _node_thread()
         with self._lock:
             return thread is not None and key in self._skip.get(thread, set())
+
+    def ended(self, thread: str) -> bool:
+        """True once the thread's run succeeded, failed or was canceled (as far as we know)."""
+        return self._state.get(thread) in ("succeeded", "failed", "canceled")
 
     def _title(self, config: Mapping[str, Any], thread: str) -> str:
         metadata = config.get("metadata") or {}
@@ -148,7 +174,7 @@ class Opslayer(_Base):
         data = [(channel, value) for channel, value in writes]
         if node and not node.startswith("__") and not any(c == INTERRUPT for c, _ in data):
             with self._lock:
-                self._nodes.setdefault(thread, []).append(node)
+                self._nodes.setdefault((thread, _parent(config)), []).append(node)
         for channel, value in data:
             if channel == INTERRUPT:
                 self._interrupted(config, thread, value)
@@ -194,8 +220,8 @@ class Opslayer(_Base):
         if thread is None:
             return
         with self._lock:
-            nodes = self._nodes.pop(thread, [])
-            effects = self._effects.pop(thread, [])
+            nodes = self._nodes.pop((thread, _parent(config)), [])
+            effects = self._effects.pop((thread, _parent(config)), [])
         done = not _pending(checkpoint)
         source = metadata.get("source", "loop")
         step = ", ".join(dict.fromkeys(nodes)) or str(source)
