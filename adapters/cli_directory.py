@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from opslayer.adapters.cli_people import add_change_commands, cron_check
 from opslayer.adapters.cli_table import table
 from opslayer.adapters.settings import Settings
 from opslayer.bot.alerts.digest import Digests
@@ -118,6 +119,7 @@ async def _groups_add(args: argparse.Namespace, store: SqlStore) -> int:
         teams_escalation_channel=args.teams_escalation_channel,
         digest_cron=args.digest_cron,
         all_clear=args.all_clear,
+        check_cron=cron_check(),
     )
     print(f"added group {group.name} ({group.id})")
     return 0
@@ -144,10 +146,12 @@ async def _groups_list(_args: argparse.Namespace, store: SqlStore) -> int:
             g.teams_channel,
             g.slack_escalation_channel,
             g.teams_escalation_channel,
+            g.digest_cron or "default",
         )
         for g in await list_groups(store)
     ]
-    print(table(["name", "slack", "teams", "slack escalation", "teams escalation"], rows))
+    headers = ["name", "slack", "teams", "slack escalation", "teams escalation", "digest"]
+    print(table(headers, rows))
     return 0
 
 
@@ -260,6 +264,7 @@ def add_directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     gadd.set_defaults(handler=_groups_add)
     groups.add_parser("list", help="list groups").set_defaults(handler=_groups_list)
+    add_change_commands(people, groups)
     digest = sub.add_parser("digest", help="daily digests").add_subparsers(
         dest="digest_command", required=True
     )

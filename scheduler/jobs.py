@@ -73,20 +73,37 @@ def build_scheduler(
     # (commands from the CLI or another replica, retries that fell due).
     scheduler.add_job(wake_deliverer, IntervalTrigger(seconds=5), id="outbox")
     scheduler.add_job(wake_sync, IntervalTrigger(seconds=5), id="notify")
-    own = {g.name for g in groups if g.digest_cron}
-    default_groups = {g.name for g in groups} - own
+    own = _own_digest_times(groups, timezone)
+    default_groups = {g.name for g in groups} - set(own)
     scheduler.add_job(
         digest_for(default_groups if own else None),
         CronTrigger.from_crontab(digest_cron, timezone=timezone),
         id="digest",
         misfire_grace_time=6 * 3600,
     )
-    for group in groups:
-        if group.digest_cron:
-            scheduler.add_job(
-                digest_for({group.name}),
-                CronTrigger.from_crontab(group.digest_cron, timezone=timezone),
-                id=f"digest:{group.name}",
-                misfire_grace_time=6 * 3600,
-            )
+    for name, trigger in own.items():
+        scheduler.add_job(
+            digest_for({name}), trigger, id=f"digest:{name}", misfire_grace_time=6 * 3600
+        )
     return scheduler
+
+
+def _own_digest_times(groups: Sequence[Group], timezone: str) -> dict[str, CronTrigger]:
+    """Groups with a digest time of their own. One stored before opslayer checked them that the
+    scheduler cannot read is logged with the fix and left to the default time: never fatal."""
+    own: dict[str, CronTrigger] = {}
+    for group in groups:
+        if not group.digest_cron:
+            continue
+        try:
+            own[group.name] = CronTrigger.from_crontab(group.digest_cron, timezone=timezone)
+        except ValueError as wrong:
+            log.error(
+                "group %s: digest time %r is not a crontab line (%s); it gets the default"
+                " digest. Fix it: opslayer groups update %s --digest-cron '0 9 * * mon-fri'",
+                group.name,
+                group.digest_cron,
+                wrong,
+                group.name,
+            )
+    return own

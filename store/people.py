@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from opslayer.bot.people.model import Group, Identity, Person, Role
 from opslayer.store.db import Db
@@ -116,6 +116,55 @@ class SqlPeopleRepository:
             )
         )
         return person
+
+    async def update_person(self, person: Person) -> None:
+        group_id = None
+        if person.group is not None:
+            found = await self.group(person.group)
+            group_id = found.id if found else None
+        await self._conn.execute(
+            update(people)
+            .where(people.c.id == person.id)
+            .values(
+                name=person.name,
+                email=person.email.lower() if person.email else None,
+                slack_user_id=person.slack_user_id,
+                teams_user_id=person.teams_user_id,
+                group_id=group_id,
+                slack_channel=person.slack_channel,
+                teams_channel=person.teams_channel,
+                role=person.role,
+            )
+        )
+
+    async def remove_person(self, person_id: str, *, at: datetime) -> None:
+        await self._conn.execute(
+            update(people).where(people.c.id == person_id).values(removed_at=at)
+        )
+
+    async def update_group(self, group: Group) -> None:
+        await self._conn.execute(
+            update(groups)
+            .where(groups.c.id == group.id)
+            .values(
+                slack_channel=group.slack_channel,
+                teams_channel=group.teams_channel,
+                slack_escalation_channel=group.slack_escalation_channel,
+                teams_escalation_channel=group.teams_escalation_channel,
+                digest_cron=group.digest_cron,
+                all_clear=group.all_clear,
+            )
+        )
+
+    async def remove_group(self, name: str) -> int:
+        found = await self.group(name)
+        if found is None:
+            return 0
+        members = await self._conn.execute(
+            update(people).where(people.c.group_id == found.id).values(group_id=None)
+        )
+        await self._conn.execute(delete(groups).where(groups.c.id == found.id))
+        return max(int(members.rowcount), 0)
 
     async def set_role(self, person_id: str, role: Role) -> None:
         await self._conn.execute(update(people).where(people.c.id == person_id).values(role=role))

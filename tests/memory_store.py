@@ -146,6 +146,22 @@ class People(_Repo):
     async def everyone(self) -> Sequence[Person]:
         return sorted(self.s.people.values(), key=lambda p: p.name)
 
+    async def update_person(self, person: Person) -> None:
+        self.s.people[person.id] = person
+
+    async def remove_person(self, person_id: str, *, at: datetime) -> None:
+        self.s.people[person_id] = dataclasses.replace(self.s.people[person_id], removed=True)
+
+    async def update_group(self, group: Group) -> None:
+        self.s.groups[group.name] = group
+
+    async def remove_group(self, name: str) -> int:
+        self.s.groups.pop(name, None)
+        members = [p for p in self.s.people.values() if p.group == name]
+        for person in members:
+            self.s.people[person.id] = dataclasses.replace(person, group=None)
+        return len(members)
+
     async def set_role(self, person_id: str, role: Role) -> None:
         self.s.people[person_id] = dataclasses.replace(self.s.people[person_id], role=role)
 

@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opslayer.bot.audit import SYSTEM, AuditEvent
 from opslayer.bot.errors import Conflict, NotLinked, ValidationFailed
 from opslayer.bot.ids import new_id
 from opslayer.bot.people.model import Group, Identity, Person, Role
+from opslayer.bot.people.validation import (
+    check_email,
+    check_group_name,
+    check_slack_channel,
+    check_slack_user,
+    check_teams_channel,
+    check_teams_user,
+)
 from opslayer.bot.ports import Clock, Store, UnitOfWork
+
+
+def check_person(
+    identity: Identity, *, slack_channel: str | None = None, teams_channel: str | None = None
+) -> None:
+    """Every value of a person that will be stored, checked (ValidationFailed says the fix)."""
+    check_email(identity.email)
+    check_slack_user(identity.slack_user_id)
+    check_teams_user(identity.teams_user_id)
+    check_slack_channel(slack_channel)
+    check_teams_channel(teams_channel)
+
+
+def check_group(group: Group, check_cron: Callable[[str], None] | None = None) -> None:
+    """Every value of a group that will be stored, checked, its digest time included."""
+    check_group_name(group.name)
+    for channel in (group.slack_channel, group.slack_escalation_channel):
+        check_slack_channel(channel)
+    for channel in (group.teams_channel, group.teams_escalation_channel):
+        check_teams_channel(channel)
+    if group.digest_cron is not None and check_cron is not None:
+        try:
+            check_cron(group.digest_cron)
+        except ValueError as wrong:
+            raise ValidationFailed(
+                f"digest time {group.digest_cron!r} is not a crontab line ({wrong}): write five"
+                " fields, minute hour day month weekday, e.g. '0 9 * * mon-fri'"
+            ) from None
 
 
 async def add_person(
@@ -24,6 +60,7 @@ async def add_person(
     """Add a person; refused when any of their identities already belongs to someone."""
     if not (identity.email or identity.slack_user_id or identity.teams_user_id):
         raise ValidationFailed("a person needs an email, a Slack user id or a Teams user id")
+    check_person(identity, slack_channel=slack_channel, teams_channel=teams_channel)
     async with store.transaction() as uow:
         if await uow.people.find(identity) is not None:
             raise Conflict(
@@ -63,21 +100,24 @@ async def add_group(
     teams_escalation_channel: str | None = None,
     digest_cron: str | None = None,
     all_clear: bool = False,
+    check_cron: Callable[[str], None] | None = None,
 ) -> Group:
-    """Add a group with its alert and escalation channels."""
+    """Add a group with its alert and escalation channels; `check_cron` refuses a digest time
+    the scheduler could not read (ValueError), before it is stored."""
+    group = Group(
+        id=new_id("grp"),
+        name=name,
+        slack_channel=slack_channel,
+        teams_channel=teams_channel,
+        slack_escalation_channel=slack_escalation_channel,
+        teams_escalation_channel=teams_escalation_channel,
+        digest_cron=digest_cron,
+        all_clear=all_clear,
+    )
+    check_group(group, check_cron)
     async with store.transaction() as uow:
         if await uow.people.group(name) is not None:
             raise Conflict(f"group {name!r} already exists")
-        group = Group(
-            id=new_id("grp"),
-            name=name,
-            slack_channel=slack_channel,
-            teams_channel=teams_channel,
-            slack_escalation_channel=slack_escalation_channel,
-            teams_escalation_channel=teams_escalation_channel,
-            digest_cron=digest_cron,
-            all_clear=all_clear,
-        )
         return await uow.people.add_group(group)
 
 
