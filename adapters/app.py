@@ -76,6 +76,15 @@ def log_banner(settings: Settings) -> None:
     log.info("Connect an agent: opslayer token create --agent NAME")
 
 
+async def _give_up_leases(core: Core) -> None:
+    """At shutdown (SIGTERM, a deploy): a peer, or this process restarted, scans at once."""
+    try:
+        await core.scanner.release()
+        await core.sync.release()
+    except Exception:  # the store may be gone already; the leases then lapse on their own
+        log.warning("could not give up the scan and notify leases; they lapse by themselves")
+
+
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
@@ -192,6 +201,8 @@ def create_app(
                 await core.outbox.release_claims()
             # Closed in reverse: the scheduler stops first, then the loops, then the last
             # heartbeats are written, then the connections above close.
+            # Last of all (after the loops and the scheduler stopped): give up the leases.
+            stack.push_async_callback(_give_up_leases, core)
             stack.push_async_callback(core.cache.flush)
             background = [
                 asyncio.create_task(

@@ -3,6 +3,7 @@ and the scheduler act through. Typed, so nothing reaches into `app.state` by gue
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +15,6 @@ from opslayer.bot.approvals.requests import ApprovalRequests
 from opslayer.bot.commands.acks import CommandAcks
 from opslayer.bot.commands.egress import Egress
 from opslayer.bot.commands.outbox import Outbox
-from opslayer.bot.ids import new_id
 from opslayer.bot.operations import Operations
 from opslayer.bot.people.rights import Admins
 from opslayer.bot.people.subscriptions import Subscriptions
@@ -61,8 +61,11 @@ class Core:
         `holder` names this process in the leases it takes (a fresh name by default)."""
         admins = Admins.parse(settings.admins)
         admin_channels = settings.admins_target
-        holder = holder or new_id("proc")  # one lease holder per process: scan and sync
-        lease_s = max(60.0, 2 * settings.scan_interval_s)
+        # The leases name where this process serves, so a restarted process (a deploy, a crash)
+        # takes its own leases back at once instead of waiting for them to lapse.
+        holder = holder or f"{socket.gethostname()}:{settings.port}"
+        # A peer takes over a dead holder's leases within a few scan intervals.
+        lease_s = max(10.0, 3 * settings.scan_interval_s)
         cache = RunCache(store, clock, ttl_s=settings.run_cache_ttl_s)
         return Core(
             store=store,

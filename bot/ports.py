@@ -318,6 +318,9 @@ class AlertRepository(Protocol):
     async def take_lease(
         self, name: str, *, holder: str, now: datetime, until: datetime
     ) -> bool: ...
+    async def release_lease(self, name: str, *, holder: str) -> None:
+        """Give the lease up now, if this holder has it (a peer takes it on its next round)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
 
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.model import Alert, AlertStatus
@@ -204,6 +204,11 @@ class SqlAlertRepository:
             update(alerts_table)
             .where(alerts_table.c.id == alert_id, alerts_table.c.updated_at == seen_update)
             .values(needs_sync=False)
+        )
+
+    async def release_lease(self, name: str, *, holder: str) -> None:
+        await self._conn.execute(
+            delete(leases).where(leases.c.name == name, leases.c.holder == holder)
         )
 
     async def take_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:

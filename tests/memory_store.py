@@ -583,6 +583,10 @@ class Alerts(_Repo):
             needs_sync=alert.needs_sync and not in_step,
         )
 
+    async def release_lease(self, name: str, *, holder: str) -> None:
+        if name in self.s.leases and self.s.leases[name][0] == holder:
+            del self.s.leases[name]
+
     async def take_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
         current = self.s.leases.get(name)
         if current is not None and current[0] != holder and current[1] >= now:

@@ -58,6 +58,16 @@ class Metrics:
             "Rounds of bringing Slack and Teams in step, since this process started",
             registry=self.registry,
         )
+        self.last_scan = Gauge(
+            "opslayer_scan_last_timestamp_seconds",
+            "When this process last ran the scan (Unix time; 0: not yet): stalls show here",
+            registry=self.registry,
+        )
+        self.last_notify = Gauge(
+            "opslayer_notify_last_timestamp_seconds",
+            "When this process last brought Slack and Teams in step (Unix time; 0: not yet)",
+            registry=self.registry,
+        )
         self.alerts_behind = Gauge(
             "opslayer_alerts_unsynced",
             "Alerts Slack or Teams has not caught up with yet (grows while one is down)",
@@ -119,6 +129,9 @@ async def metrics(request: Request) -> Response:
     registry.scan_seconds.set(core.scanner.last_scan_s)
     registry.scans.set(core.scanner.scans)
     registry.sync_rounds.set(core.sync.rounds)
+    scanned, notified = core.scanner.last_scan_at, core.sync.last_round_at
+    registry.last_scan.set(scanned.timestamp() if scanned else 0)
+    registry.last_notify.set(notified.timestamp() if notified else 0)
     registry.heartbeats_pending.set(core.cache.pending_heartbeats)
     registry.alerts_behind.set(await core.sync.behind())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

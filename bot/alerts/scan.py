@@ -60,6 +60,11 @@ class Scanner:
         self._lease = timedelta(seconds=lease_s)
         self.last_scan_s = 0.0  # how long the last scan took (a metric)
         self.scans = 0  # scans this process ran (skipped ones too: the lease was elsewhere)
+        self.last_scan_at: datetime | None = None  # when the last one ended: a metric
+
+    async def release(self) -> None:
+        """At shutdown: let a peer (or this process, restarted) take over at once."""
+        await self._store.run(lambda uow: uow.alerts.release_lease("scan", holder=self._holder))
 
     async def scan(self) -> ScanReport:
         """Look at every run that is due (the index, not a sweep), raise what is new, resolve
@@ -129,6 +134,7 @@ class Scanner:
         report = await self._store.run(job)
         self.last_scan_s = time.perf_counter() - began
         self.scans += 1
+        self.last_scan_at = self._clock.now()
         return report
 
     async def follow_ups(self) -> int:

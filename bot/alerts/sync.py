@@ -38,6 +38,7 @@ class ChatSync:
         self._lease = timedelta(seconds=lease_s)
         self._syncing = asyncio.Lock()  # one sync at a time in this process, too
         self.rounds = 0  # sync rounds this process ran (without the lease too): a metric
+        self.last_round_at: datetime | None = None  # when the last round ended: a metric
 
     async def behind(self) -> int:
         """Alerts the chat surfaces have not caught up with (it grows while one is down)."""
@@ -59,7 +60,12 @@ class ChatSync:
         async with self._syncing:
             done = await self._sync(await self._store.run(leased))
             self.rounds += 1
+            self.last_round_at = self._clock.now()
             return done
+
+    async def release(self) -> None:
+        """At shutdown: let a peer (or this process, restarted) take over at once."""
+        await self._store.run(lambda uow: uow.alerts.release_lease("notify", holder=self._holder))
 
     async def _sync(self, pending: list[Alert]) -> int:
         done = 0
