@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opslayer.adapters.core import Core
 from opslayer.bot.commands.model import CommandStatus
+from opslayer.bot.ports import UnitOfWork
 from opslayer.bot.runs.model import Health, RunStatus
 
 router = APIRouter(tags=["operations"])
@@ -111,6 +114,33 @@ class RequestMetrics:
 @router.get("/healthz", summary="Liveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the database takes writes",
+    responses={503: {"description": "The database does not take writes now; retry later"}},
+)
+async def readyz(request: Request) -> Response:
+    """Ready when a write reaches the database within two seconds (a full disk, a read-only
+    or unreachable database answer 503 with the reason, so a load balancer stops sending)."""
+    core: Core = request.app.state.core
+    now = core.clock.now()
+
+    async def probe(uow: UnitOfWork) -> bool:
+        return await uow.alerts.take_lease("readyz", holder="readyz", now=now, until=now)
+
+    try:
+        async with asyncio.timeout(2):
+            await core.store.run(probe)
+    except Exception as error:
+        reason = str(getattr(error, "message", "") or error).splitlines()[0][:300]
+        return JSONResponse(
+            {"status": "unavailable", "reason": f"the database takes no writes: {reason}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return JSONResponse({"status": "ready"})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
