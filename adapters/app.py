@@ -30,10 +30,12 @@ from opslayer.adapters.web.console import Console
 from opslayer.adapters.web.routes import install_console
 from opslayer.adapters.webhooks.deliverer import Deliverer
 from opslayer.adapters.webhooks.resolver import GuardedResolver
+from opslayer.bot.audit import SYSTEM
 from opslayer.bot.commands.egress import Egress
 from opslayer.bot.people.rights import Admins
 from opslayer.bot.people.sign_in import SignIn
 from opslayer.bot.ports import ChatNotifier, Clock, SystemClock
+from opslayer.bot.runs.retention import Retention
 from opslayer.scheduler.jobs import build_scheduler
 from opslayer.scheduler.sync_loop import SyncLoop
 from opslayer.store import migrate
@@ -74,6 +76,20 @@ def log_banner(settings: Settings) -> None:
     else:
         log.info("Teams: off. Turn it on with MicrosoftAppId and MicrosoftAppPassword; see README")
     log.info("Connect an agent: opslayer token create --agent NAME")
+
+
+def _nightly_prune(
+    settings: Settings, store: SqlStore, clock: Clock
+) -> Callable[[], Awaitable[object]] | None:
+    if settings.retention_days is None:
+        return None
+    keep = timedelta(days=settings.retention_days)
+
+    async def prune() -> None:
+        removed = await Retention(store, clock).prune(keep, actor=SYSTEM)
+        log.info("retention: removed %s", removed or "nothing")
+
+    return prune
 
 
 async def _give_up_leases(core: Core) -> None:
@@ -223,6 +239,7 @@ def create_app(
                 groups=groups,
                 wake_sync=sync_loop.wake,
                 wake_deliverer=deliverer.wake,
+                prune=_nightly_prune(settings, store, clock),
             )
             app.state.scheduler = scheduler
             scheduler.start()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from opslayer.adapters.cli_console import add_console_commands
 from opslayer.adapters.cli_directory import add_directory_commands
 from opslayer.adapters.cli_operate import add_operator_commands
+from opslayer.adapters.cli_retention import add_retention_commands
 from opslayer.adapters.cli_rules import add_rule_commands
 from opslayer.adapters.cli_runs import add_run_commands
 from opslayer.adapters.demo.run import add_demo_command
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rule_commands(sub)
     add_console_commands(sub)
     add_demo_command(sub)
+    add_retention_commands(sub)
     return parser
 
 

@@ -18,14 +18,14 @@ from opslayer.store.uow import SqlStore
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def duration(text: str) -> timedelta:
+def duration(text: str, *, limit_days: float = 7) -> timedelta:
     """`90s`, `15m`, `2h`, `1d` (a bare number is minutes)."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
     if found is None:
         raise argparse.ArgumentTypeError(f"{text!r}: write a duration like 15m, 2h or 1d")
     seconds = float(found[1]) * _UNITS[found[2] or "m"]
-    if not 0 < seconds <= 7 * 86400:
-        raise argparse.ArgumentTypeError(f"{text!r}: between a second and 7 days")
+    if not 0 < seconds <= limit_days * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: between a second and {limit_days:g} days")
     return timedelta(seconds=seconds)
 
 

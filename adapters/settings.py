@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # sign-in links use it; without it, http://HOST:PORT.
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     session_hours: float = Field(12.0, gt=0)  # how long a console sign-in lasts
+    # Ended runs older than this many days are pruned every night (their audit trail stays).
+    retention_days: int | None = Field(None, gt=0)
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")

@@ -323,6 +323,17 @@ class AlertRepository(Protocol):
         ...
 
 
+class RetentionRepository(Protocol):
+    async def ended_before(self, moment: datetime, *, limit: int) -> list[str]:
+        """Runs that ended before `moment` (some of them, up to `limit`)."""
+        ...
+
+    async def count_ended_before(self, moment: datetime) -> dict[str, int]: ...
+    async def purge(self, run_ids: Sequence[str], *, audit: bool) -> dict[str, int]:
+        """Remove the runs and what hangs off them (their audit trail only with `audit`)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving the block commits, an error rolls back."""
 
@@ -351,6 +362,8 @@ class UnitOfWork(Protocol):
     def rules(self) -> RuleRepository: ...
     @property
     def sessions(self) -> SessionRepository: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
 
 
 class Store(Protocol):

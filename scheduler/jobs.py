@@ -8,7 +8,7 @@ are safe to cancel at shutdown because the database, not the job, holds the trut
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -36,6 +36,7 @@ def build_scheduler(
     groups: Sequence[Group],
     wake_sync: Callable[[], None],
     wake_deliverer: Callable[[], None],
+    prune: Callable[[], Awaitable[object]] | None = None,
 ) -> AsyncIOScheduler:
     """Every job of the watch; per-group digest times get a job of their own."""
     scheduler = AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
@@ -68,6 +69,8 @@ def build_scheduler(
         return digest
 
     scheduler.add_job(scan, IntervalTrigger(seconds=scan_interval_s), id="scan")
+    if prune is not None:  # OPSLAYER_RETENTION_DAYS: every night, when little else happens
+        scheduler.add_job(prune, CronTrigger(hour=3, minute=17, timezone=timezone), id="prune")
     scheduler.add_job(housekeeping, IntervalTrigger(seconds=60), id="housekeeping")
     # The deliverer wakes on every command this process enqueues; this catches the rest
     # (commands from the CLI or another replica, retries that fell due).

@@ -33,6 +33,7 @@ from opslayer.store.commands import SqlCommandRepository
 from opslayer.store.conversations import SqlConversationRepository
 from opslayer.store.db import Db
 from opslayer.store.people import SqlPeopleRepository
+from opslayer.store.retention import SqlRetentionRepository
 from opslayer.store.runs import SqlRunRepository
 from opslayer.store.seen import SqlSeenRequestRepository
 from opslayer.store.sessions import SqlSessionRepository
@@ -67,6 +68,7 @@ class SqlUnitOfWork:
         self.seen = SqlSeenRequestRepository(db)
         self.rules = SqlRuleRepository(db)
         self.sessions = SqlSessionRepository(db)
+        self.retention = SqlRetentionRepository(db)
 
 
 class _Poisoned(Exception):

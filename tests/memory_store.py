@@ -665,6 +665,21 @@ class Sessions(_Repo):
             )
 
 
+class Retention(_Repo):
+    async def ended_before(self, moment: datetime, *, limit: int) -> list[str]:
+        return [
+            r.id for r in self.s.runs.values() if r.status.terminal and r.status_changed_at < moment
+        ][:limit]
+
+    async def count_ended_before(self, moment: datetime) -> dict[str, int]:
+        return {"runs": len(await self.ended_before(moment, limit=10**9))}
+
+    async def purge(self, run_ids: Sequence[str], *, audit: bool) -> dict[str, int]:
+        for run_id in run_ids:
+            self.s.runs.pop(run_id, None)
+        return {"runs": len(run_ids)}
+
+
 class MemoryUnitOfWork:
     def __init__(self, state: State, now: datetime) -> None:
         self.agents = Agents(state, now)
@@ -679,6 +694,7 @@ class MemoryUnitOfWork:
         self.seen = Seen(state, now)
         self.rules = Rules(state, now)
         self.sessions = Sessions(state, now)
+        self.retention = Retention(state, now)
 
 
 class MemoryStore:
