@@ -22,6 +22,7 @@ from opslayer.bot.people.tokens import TokenAuthenticator
 from opslayer.bot.ports import ChatNotifier, Clock, Store
 from opslayer.bot.replays import ReplayGuard
 from opslayer.bot.runs.cache import RunCache
+from opslayer.bot.runs.limits import AgentLimits
 from opslayer.bot.runs.reads import RunReads
 from opslayer.bot.runs.service import RunService
 
@@ -67,11 +68,21 @@ class Core:
         # A peer takes over a dead holder's leases within a few scan intervals.
         lease_s = max(10.0, 3 * settings.scan_interval_s)
         cache = RunCache(store, clock, ttl_s=settings.run_cache_ttl_s)
+        limits = AgentLimits(
+            open_runs=settings.max_open_runs_per_agent,
+            pending_approvals=settings.max_pending_approvals_per_agent,
+        )
         return Core(
             store=store,
             clock=clock,
             cache=cache,
-            runs=RunService(store, clock, cache=cache, egress=Egress.parse(settings.webhook_deny)),
+            runs=RunService(
+                store,
+                clock,
+                cache=cache,
+                egress=Egress.parse(settings.webhook_deny),
+                limits=limits,
+            ),
             reads=RunReads(store, cache=cache),
             approval_requests=ApprovalRequests(
                 store,
@@ -80,6 +91,7 @@ class Core:
                 admins=admin_channels,
                 on_alert=on_alert,
                 on_command=on_command,
+                limits=limits,
             ),
             acks=CommandAcks(store, clock),
             operations=Operations.build(store, clock, admins=admins, on_command=on_command),

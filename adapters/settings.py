@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     token_cache_ttl_s: float = Field(1.0, ge=0)
     # Requests with an unknown token a client may make per second before it gets 429s.
     auth_failures_per_s: float = Field(5.0, gt=0)
+    # Per agent (token): requests a second (bursts of twice that), runs not ended, approvals
+    # not decided. Beyond them: 429 with the reason, counted in /metrics.
+    agent_rate_per_s: float = Field(1000.0, gt=0)
+    max_open_runs_per_agent: int = Field(10_000, gt=0)
+    max_pending_approvals_per_agent: int = Field(1_000, gt=0)
     delivery_lease_s: float = Field(60.0, gt=0)
     delivery_poll_s: float = Field(1.0, gt=0)
     delivery_timeout_s: float = Field(10.0, gt=0)

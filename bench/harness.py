@@ -106,6 +106,8 @@ def serve(
         **os.environ,
         "OPSLAYER_DATABASE_URL": database_url,
         "OPSLAYER_LOG_LEVEL": "warning",
+        # The load is one agent on purpose: measure the server, not the per-agent rate limit.
+        "OPSLAYER_AGENT_RATE_PER_S": "1000000",
         **(extra_env or {}),
     }
     started = time.perf_counter()

@@ -141,3 +141,15 @@ class StorageUnavailable(OpsError):
     def __init__(self, cause: str) -> None:
         super().__init__(f"storage is unavailable ({cause}); nothing was changed, try again")
         self.cause = cause
+
+
+class LimitReached(OpsError):
+    """An agent reached one of its limits (open runs, pending approvals): nothing was changed."""
+
+    def __init__(self, *, agent: str, limit: str, allowed: int, setting: str) -> None:
+        super().__init__(
+            f"agent {agent!r} has {allowed} {limit} already, its limit: finish or cancel some"
+            f" first, or raise {setting}"
+        )
+        self.agent = agent
+        self.limit = limit

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from opslayer.bot.approvals.model import (
     Approval,
@@ -20,7 +20,7 @@ from opslayer.bot.approvals.model import (
 from opslayer.bot.approvals.rules import Rule, RuleDecision
 from opslayer.bot.audit import Actor, Via
 from opslayer.store.db import Db
-from opslayer.store.tables import approval_rules, approvals
+from opslayer.store.tables import agents, approval_rules, approvals, runs
 
 
 def _vote(stored: dict[str, Any]) -> Vote:
@@ -169,6 +169,18 @@ class SqlApprovalRepository:
             .values(_decision_values(approval))
         )
         return result.rowcount == 1
+
+    async def count_pending(self, agent: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(
+                approvals.join(runs, approvals.c.run_id == runs.c.id).join(
+                    agents, runs.c.agent_id == agents.c.id
+                )
+            )
+            .where(agents.c.name == agent, approvals.c.status == ApprovalStatus.PENDING.value)
+        )
+        return int((await self._conn.execute(query)).scalar_one())
 
     async def pending(self, *, limit: int = 500) -> list[Approval]:
         """Pending approvals, oldest first."""

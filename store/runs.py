@@ -385,6 +385,17 @@ class SqlRunRepository:
                 counts[Health(flag)] = counts.get(Health(flag), 0) + 1
         return counts
 
+    async def count_open(self, agent: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(runs.join(agents, runs.c.agent_id == agents.c.id))
+            .where(
+                agents.c.name == agent,
+                runs.c.status.in_([s.value for s in RunStatus if not s.terminal]),
+            )
+        )
+        return int((await self._conn.execute(query)).scalar_one())
+
     async def count_by_status(self) -> dict[RunStatus, int]:
         query = select(runs.c.status, func.count().label("n")).group_by(runs.c.status)
         rows = await self._conn.execute(query)

@@ -227,6 +227,9 @@ class Runs(_Repo):
         self.s.runs[run.id] = run
         return True
 
+    async def count_open(self, agent: str) -> int:
+        return sum(1 for r in self.s.runs.values() if r.agent == agent and not r.status.terminal)
+
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]:
         runs = [r for r in map(self._whole, self.s.runs.values()) if r is not None]
         runs = [
@@ -380,6 +383,15 @@ class Approvals(_Repo):
             return False
         self.s.approvals[approval.id] = approval
         return True
+
+    async def count_pending(self, agent: str) -> int:
+        return sum(
+            1
+            for a in self.s.approvals.values()
+            if a.status is ApprovalStatus.PENDING
+            and a.run_id in self.s.runs
+            and self.s.runs[a.run_id].agent == agent
+        )
 
     async def pending(self, *, limit: int = 500) -> list[Approval]:
         waiting = [a for a in self.s.approvals.values() if a.status is ApprovalStatus.PENDING]

@@ -6,6 +6,7 @@ a database lookup, while clients with valid tokens are not affected."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -47,6 +48,28 @@ class FailureLimiter:
             del self._buckets[next(iter(self._buckets))]
 
 
+class RateLimiter:
+    """A token bucket per key (an agent's name): `take` spends one request, or says how long
+    to wait. Per replica: N replicas let an agent through N times the rate."""
+
+    def __init__(self, *, per_s: float, burst: float | None = None) -> None:
+        self.per_s = per_s
+        self._burst = burst if burst is not None else max(1.0, 2 * per_s)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
+
+    def take(self, key: str) -> float | None:
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        level = min(self._burst, tokens + (now - at) * self.per_s)
+        if level < 1:
+            self._buckets[key] = (level, now)
+            return (1 - level) / self.per_s
+        self._buckets[key] = (level - 1, now)
+        if len(self._buckets) > _CLIENTS_LIMIT:
+            del self._buckets[next(iter(self._buckets))]
+        return None
+
+
 async def current_agent(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Agent:
@@ -71,6 +94,16 @@ async def current_agent(
         limiter.failed(client)
         raise HTTPException(
             401, "unknown or revoked token: mint one with 'opslayer token create'", _CHALLENGE
+        )
+    rate: RateLimiter = request.app.state.agent_rate
+    wait = rate.take(agent.name)
+    if wait is not None:
+        request.app.state.metrics.limited.labels(agent.name, "requests per second").inc()
+        raise HTTPException(
+            429,
+            f"agent {agent.name!r} sends more than {rate.per_s:g} requests a second; slow down"
+            " (or raise OPSLAYER_AGENT_RATE_PER_S)",
+            {"Retry-After": str(max(1, math.ceil(wait)))},
         )
     return agent
 

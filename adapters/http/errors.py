@@ -16,6 +16,7 @@ from opslayer.bot.errors import (
     Conflict,
     Forbidden,
     InvalidTransition,
+    LimitReached,
     NotAuthorized,
     NotFound,
     OpsError,
@@ -32,8 +33,10 @@ _STATUS: list[tuple[type[OpsError], int]] = [
     (ConfirmationRequired, 409),
     (ValidationFailed, 422),
     (StorageUnavailable, 503),
+    (LimitReached, 429),
 ]
 RETRY_AFTER_S = 5  # how soon a client may try again after a 503
+LIMIT_RETRY_AFTER_S = 60  # an agent at its limit: runs and approvals end in minutes, not ms
 
 
 def status_for(error: OpsError) -> int:
@@ -44,12 +47,15 @@ def status_for(error: OpsError) -> int:
     return 400
 
 
-async def _ops_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _ops_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OpsError)
     body: dict[str, object] = {"detail": exc.message}
     if isinstance(exc, InvalidTransition):
         body["status"] = exc.status
     headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, StorageUnavailable) else None
+    if isinstance(exc, LimitReached):
+        headers = {"Retry-After": str(LIMIT_RETRY_AFTER_S)}
+        request.app.state.metrics.limited.labels(exc.agent, exc.limit).inc()
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 

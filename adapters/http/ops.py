@@ -71,6 +71,18 @@ class Metrics:
             "When this process last brought Slack and Teams in step (Unix time; 0: not yet)",
             registry=self.registry,
         )
+        self.limited = Counter(
+            "opslayer_agent_limited",
+            "Requests refused because an agent reached a limit (rate, open runs, approvals)",
+            ["agent", "limit"],
+            registry=self.registry,
+        )
+        self.limits = Gauge(
+            "opslayer_agent_limit",
+            "Each agent's limits, as configured",
+            ["limit"],
+            registry=self.registry,
+        )
         self.alerts_behind = Gauge(
             "opslayer_alerts_unsynced",
             "Alerts Slack or Teams has not caught up with yet (grows while one is down)",

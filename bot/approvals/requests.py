@@ -22,6 +22,7 @@ from opslayer.bot.people.audience import audience
 from opslayer.bot.ports import Clock, Store, UnitOfWork
 from opslayer.bot.runs.cache import RunCache
 from opslayer.bot.runs.effects import carry_out
+from opslayer.bot.runs.limits import AgentLimits
 from opslayer.bot.runs.model import Run
 from opslayer.bot.runs.saving import save_run
 from opslayer.bot.runs.transitions import RunEvent, transition
@@ -89,7 +90,9 @@ class ApprovalRequests:
         admins: Escalation | None = None,
         on_alert: Callable[[], None] | None = None,
         on_command: Callable[[], None] | None = None,
+        limits: AgentLimits | None = None,
     ) -> None:
+        self._limits = limits or AgentLimits()
         self._store = store
         self._clock = clock
         self._cache = cache
@@ -114,6 +117,7 @@ class ApprovalRequests:
             existing = await uow.approvals.by_request_id(run_id, req.request_id)
             if existing is not None:
                 return existing, None
+            await self._limits.check_new_approval(uow, agent)
             after, effects = transition(run, RunEvent.REQUEST_APPROVAL, now, reason=req.title)
             saved = await save_run(uow, stored, after, now)
             if saved is None:

@@ -24,6 +24,7 @@ from opslayer.bot.ports import Clock, Store, UnitOfWork
 from opslayer.bot.runs.cache import RunCache
 from opslayer.bot.runs.effects import carry_out
 from opslayer.bot.runs.health import assess, record_heartbeat
+from opslayer.bot.runs.limits import AgentLimits
 from opslayer.bot.runs.model import (
     Channel,
     Checkpoint,
@@ -105,7 +106,9 @@ class RunService:
         egress: Egress = DEFAULT_EGRESS,
         admins: Escalation | None = None,
         on_alert: Callable[[], None] | None = None,
+        limits: AgentLimits | None = None,
     ) -> None:
+        self._limits = limits or AgentLimits()
         self._store = store
         self._clock = clock
         self._cache = cache
@@ -131,6 +134,7 @@ class RunService:
         existing = await uow.runs.by_external_id(agent, req.external_id)
         if existing is not None:
             return existing, False
+        await self._limits.check_new_run(uow, agent)
         claim = Identity(**req.owner.model_dump())
         resolution = resolve_claim(claim, await uow.people.holders(claim))
         owner = resolution.owner or await uow.people.add(_person_for(resolution.anchor))
