@@ -384,7 +384,8 @@ class Store(Protocol):
         """A consistent read-only view (writes through it are a bug)."""
         ...
 
-    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]], *, urgent: bool = False) -> T:
         """Run a write job in a transaction (perhaps shared with other jobs: group commit) and
-        return its result once durable. The job may run twice, so it reads all it decides on."""
+        return its result once durable. The job may run twice, so it reads all it decides on.
+        `urgent` jobs (the watch's) go ahead of queued ones, so ingest load cannot delay it."""
         ...

@@ -99,6 +99,7 @@ class SqlStore:
         self.read_engine = read_engine or engine
         self._clock = clock
         self._queue: list[_Pending] = []
+        self._urgent: list[_Pending] = []  # the watch's jobs: in the very next batch
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -125,16 +126,18 @@ class SqlStore:
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from exc
 
-    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]], *, urgent: bool = False) -> T:
         """Run `job` in a transaction and return its result once that transaction is durable.
 
         The job may run more than once (its first run rolled back), so it must derive
-        everything from what it reads through the unit of work.
+        everything from what it reads through the unit of work. An `urgent` job (the scan,
+        the chat sync) goes into the next batch ahead of everything queued: under ingest load
+        the queue can hold hundreds of writes, and the watch must keep its schedule.
         """
         if self._closed:
             raise StorageUnavailable("the store is closed (opslayer is shutting down)")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((job, future))
+        (self._urgent if urgent else self._queue).append((job, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         return await future
@@ -146,16 +149,20 @@ class SqlStore:
     async def _drain(self) -> None:
         batch: list[_Pending] = []
         try:
-            while self._queue:
-                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            while self._urgent or self._queue:
+                first, self._urgent = self._urgent[:_MAX_BATCH], self._urgent[_MAX_BATCH:]
+                room = _MAX_BATCH - len(first)
+                rest, self._queue = self._queue[:room], self._queue[room:]
+                batch = first + rest
                 await self._write(batch)
         finally:
             # Stopped (cancelled) or died: nobody may be left waiting for an answer.
             stopped = StorageUnavailable("the store's writer stopped before confirming the write")
-            for _, future in [*batch, *self._queue]:
+            for _, future in [*batch, *self._urgent, *self._queue]:
                 if not future.done():
                     future.set_exception(stopped)
             self._queue = []
+            self._urgent = []
 
     async def _write(self, batch: list[_Pending]) -> None:
         """Run one batch and answer each of its callers."""

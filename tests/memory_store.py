@@ -726,6 +726,6 @@ class MemoryStore:
     async def read(self) -> AsyncIterator[UnitOfWork]:
         yield MemoryUnitOfWork(copy.deepcopy(self.state), self._clock.now())
 
-    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def run(self, job: Callable[[UnitOfWork], Awaitable[T]], *, urgent: bool = False) -> T:
         async with self.transaction() as uow:
             return await job(uow)

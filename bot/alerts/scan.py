@@ -131,7 +131,7 @@ class Scanner:
             return ScanReport(scanned=len(due), raised=len(fresh), resolved=resolved)
 
         began = time.perf_counter()
-        report = await self._store.run(job)
+        report = await self._store.run(job, urgent=True)
         self.last_scan_s = time.perf_counter() - began
         self.scans += 1
         self.last_scan_at = self._clock.now()
@@ -166,7 +166,7 @@ class Scanner:
                 done += action is not None
             return done
 
-        return await self._store.run(job)
+        return await self._store.run(job, urgent=True)
 
 
 async def _still_true(uow: UnitOfWork, alert: Alert, run: Run, now: datetime) -> bool:

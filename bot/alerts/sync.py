@@ -58,7 +58,7 @@ class ChatSync:
             return await uow.alerts.to_sync(limit=limit)
 
         async with self._syncing:
-            done = await self._sync(await self._store.run(leased))
+            done = await self._sync(await self._store.run(leased, urgent=True))
             self.rounds += 1
             self.last_round_at = self._clock.now()
             return done

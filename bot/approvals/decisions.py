@@ -335,7 +335,7 @@ class ApprovalDecisions:
                     return False
                 return True
 
-            if await acting.store.run(job):
+            if await acting.store.run(job, urgent=True):
                 decided += 1
         if decided:
             acting.woke()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -186,3 +187,32 @@ async def test_a_stopped_writer_answers_every_caller_and_a_closed_store_refuses(
     await store.close()
     with pytest.raises(StorageUnavailable, match="closed"):
         await store.run(quick)
+
+
+async def test_the_watchs_writes_go_ahead_of_a_long_queue(store: SqlStore) -> None:
+    """Under ingest load hundreds of writes wait; a scan's write goes into the next batch."""
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def first(uow: UnitOfWork) -> None:
+        await gate.wait()  # the writer is busy with this batch while the queue fills
+        order.append("first")
+
+    def ingest(n: int) -> Callable[[UnitOfWork], Awaitable[None]]:
+        async def job(uow: UnitOfWork) -> None:
+            order.append(f"ingest {n}")
+
+        return job
+
+    async def scan(uow: UnitOfWork) -> None:
+        order.append("scan")
+
+    busy = asyncio.create_task(store.run(first))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(store.run(ingest(n))) for n in range(300)]
+    urgent = asyncio.create_task(store.run(scan, urgent=True))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(busy, urgent, *queued)
+    assert order[:2] == ["first", "scan"]  # not after 300 ingest writes
+    assert len(order) == 302
