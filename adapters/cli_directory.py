@@ -59,10 +59,11 @@ async def _token_list(_args: argparse.Namespace, store: SqlStore) -> int:
             f"until {t.previous_secret_until:%Y-%m-%d %H:%M} UTC"
             if t.previous_secret_until and t.previous_secret_until > now
             else "-",
+            f"{_age(now - t.last_used_at)} ago" if t.last_used_at else "never",
         )
         for t in tokens
     ]
-    print(table(["agent", "created", "age", "state", "old secret signs"], rows))
+    print(table(["agent", "created", "age", "state", "old secret signs", "last use"], rows))
     if not rows:
         print("No agents yet: `opslayer token create --agent NAME` makes the first.")
     return 0

@@ -57,14 +57,21 @@ class SqlAgentRepository:
         """Every agent's tokens, agents by name, newest token first."""
         query = (
             select(agents.c.name, agent_tokens.c.created_at, agent_tokens.c.revoked_at,
-                   agents.c.previous_secret_until)
+                   agents.c.previous_secret_until, agent_tokens.c.last_used_at)
             .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
             .order_by(agents.c.name, agent_tokens.c.created_at.desc())
         )  # fmt: skip
         return [
-            TokenRow(r.name, r.created_at, r.revoked_at, r.previous_secret_until)
+            TokenRow(r.name, r.created_at, r.revoked_at, r.previous_secret_until, r.last_used_at)
             for r in await self._conn.execute(query)
         ]
+
+    async def used(self, token_hash: str, *, at: datetime) -> None:
+        await self._conn.execute(
+            update(agent_tokens)
+            .where(agent_tokens.c.token_hash == token_hash)
+            .values(last_used_at=at)
+        )
 
     async def by_token_hash(self, token_hash: str) -> Agent | None:
         row = (

@@ -72,6 +72,7 @@ agent_tokens = Table(
     Column("agent_id", String(40), ForeignKey("agents.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
+    Column("last_used_at", UTCDateTime()),  # at most a minute behind: written once a minute
 )
 
 groups = Table(

@@ -102,6 +102,9 @@ class Agents(_Repo):
             for agent, revoked in self.s.tokens.values()
         ]
 
+    async def used(self, token_hash: str, *, at: datetime) -> None:
+        return None
+
     async def revoke(self, name: str) -> int:
         live = [h for h, (agent, revoked) in self.s.tokens.items() if agent == name and not revoked]
         for token_hash in live:

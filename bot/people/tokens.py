@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -11,7 +12,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from opslayer.bot.errors import Conflict
-from opslayer.bot.ports import Agent, Clock, Store, SystemClock
+from opslayer.bot.ports import Agent, Clock, Store, SystemClock, UnitOfWork
 
 TOKEN_PREFIX = "opl_"
 SECRET_PREFIX = "whsec_"
@@ -39,6 +40,7 @@ def new_webhook_secret() -> str:
 
 
 ROTATION_GRACE_S = 24 * 3600  # how long the old secret still signs after a rotation
+USE_RESOLUTION_S = 60.0  # how often a token's last use is written
 
 
 async def mint_token(
@@ -94,7 +96,11 @@ class TokenAuthenticator:
         ttl_s: float,
         unknown_ttl_s: float = 600.0,
         limit: int = _CACHE_LIMIT,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
+        self._recorded: dict[str, float] = {}  # token hash → when its use was last written
+        self._writes: set[asyncio.Task[None]] = set()
         self._store = store
         self._ttl_s = ttl_s
         self._unknown_ttl_s = unknown_ttl_s
@@ -111,6 +117,7 @@ class TokenAuthenticator:
         clock = time.monotonic()
         hit = self._known.get(key)
         if hit is not None and hit[0] > clock:
+            self._note_use(key, clock)
             return hit[1]
         unknown_until = self._unknown.get(key)
         if unknown_until is not None and unknown_until > clock:
@@ -124,7 +131,29 @@ class TokenAuthenticator:
         else:
             self._unknown.pop(key, None)
             _bounded_put(self._known, key, (clock + self._ttl_s, agent), self._limit)
+            self._note_use(key, clock)
         return agent
+
+    def _note_use(self, key: str, clock: float) -> None:
+        """`token list` shows when a token was last used: written at most once a minute per
+        token, in the background, so the request path never waits for it."""
+        if clock - self._recorded.get(key, -USE_RESOLUTION_S) < USE_RESOLUTION_S:
+            return
+        _bounded_put(self._recorded, key, clock, self._limit)
+        at = self._clock.now()
+
+        async def write(uow: UnitOfWork) -> None:
+            await uow.agents.used(key, at=at)
+
+        async def record() -> None:
+            try:
+                await self._store.run(write)
+            except Exception:  # a last-use stamp is not worth an error
+                return
+
+        task = asyncio.get_running_loop().create_task(record())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     def forget(self) -> None:
         """Drop every cached answer (after a revocation in this process)."""

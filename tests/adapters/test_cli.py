@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import TypeVar
@@ -289,3 +290,30 @@ def test_cli_token_rotation_is_explicit_and_listed(
     assert code == 0 and len(lines) == 2 and all("live" in line for line in lines)
     assert all("until " in line for line in lines)  # the old secret still signs
     assert run_cli(capsys, "token", "create", "--agent", "billing-bot", "--rotate")[0] == 0
+
+
+async def test_token_list_says_when_each_token_was_last_used(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opslayer.adapters.app import create_app
+    from opslayer.adapters.settings import Settings
+
+    made = await in_thread(run_cli, capsys, "token", "create", "--agent", "a1", "--json")
+    used = json.loads(made[1])
+    await in_thread(run_cli, capsys, "token", "create", "--agent", "idle", "--json")
+    app = create_app(Settings(database_url=cli_db))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as api:
+            auth = {"Authorization": f"Bearer {used['token']}"}
+            for _ in range(3):
+                assert (await api.get("/v1/runs", headers=auth)).status_code == 200
+        for _ in range(100):  # written in the background, once a minute at most
+            async with app.state.core.store.read() as uow:
+                if any(r.last_used_at for r in await uow.agents.tokens()):
+                    break
+            await asyncio.sleep(0.02)
+    out = (await in_thread(run_cli, capsys, "token", "list"))[1]
+    [a1] = [line for line in out.splitlines() if line.startswith("a1")]
+    [idle] = [line for line in out.splitlines() if line.startswith("idle")]
+    assert "LAST USE" in out and " ago" in a1 and idle.rstrip().endswith("never")
