@@ -35,9 +35,13 @@ RunId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
 ApprovalId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
 CommandId = Annotated[str, Path(max_length=200, pattern=_NO_NUL)]
 
+# Every answer a route may give is in the document: 400 (a body that is not JSON), 429 (an
+# agent over its rate or limits, with Retry-After) and 503 (the database takes no writes).
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
+# Creating routes are idempotent: the same request again answers 200 with what exists.
+_AGAIN: dict[int | str, dict[str, object]] = {200: {"description": "Already there: the same again"}}
 router = APIRouter(prefix="/v1", tags=["agents"], responses=_ERRORS)
 
 
@@ -56,7 +60,13 @@ def _json(model: BaseModel, *, created: bool = False) -> Response:
     )
 
 
-@router.post("/runs", status_code=201, response_model=RunOut, summary="Register a run (idempotent)")
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunOut,
+    responses=_AGAIN,
+    summary="Register a run (idempotent)",
+)
 async def register_run(body: RunCreate, agent: CurrentAgent, bot: Bot) -> Response:
     run, created = await bot.runs.register_run(agent.name, body)
     return _json(RunOut.model_validate(run), created=created)
@@ -121,6 +131,7 @@ async def report_status(
     "/runs/{run_id}/checkpoints",
     status_code=201,
     response_model=CheckpointOut,
+    responses=_AGAIN,
     summary="Record a checkpoint",
 )
 async def add_checkpoint(
@@ -146,6 +157,7 @@ async def list_checkpoints(run_id: RunId, agent: CurrentAgent, bot: Bot) -> list
     "/runs/{run_id}/approvals",
     status_code=201,
     response_model=ApprovalOut,
+    responses=_AGAIN,
     summary="Ask a human to decide",
 )
 async def request_approval(

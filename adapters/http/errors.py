@@ -8,8 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from opslayer.bot.errors import (
     ConfirmationRequired,
@@ -81,6 +84,27 @@ async def _invalid_body(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _plain(jsonable_encoder(exc.errors()))}, status_code=422)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer, except a 405 names every method the path takes: Starlette's Allow
+    names only the first route that matched the path (GET /v1/runs and POST /v1/runs are two)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    allow = ", ".join(allowed) or (exc.headers or {}).get("Allow", "")
+    return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allow})
+
+
 async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
     """A bug: say so in JSON, and close the connection (its state is unknown after a failure
     mid-request). The exception itself is logged by the server."""
@@ -96,4 +120,5 @@ def install_error_handlers(app: FastAPI) -> None:
     anything else with a JSON 500 that closes the connection."""
     app.add_exception_handler(OpsError, _ops_error)
     app.add_exception_handler(RequestValidationError, _invalid_body)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal)

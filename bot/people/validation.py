@@ -10,6 +10,7 @@ from opslayer.bot.errors import ValidationFailed
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[^\s#@<>]{2,400}$")  # platform ids: one word, no name or handle marks
+_CONVERSATION = re.compile(r"^[^\s#<>]{2,400}$")  # Teams': 19:…@thread.tacv2 has an @
 _GROUP = re.compile(r"^[\w.-]{1,64}$")
 
 
@@ -51,7 +52,7 @@ def check_teams_user(value: str | None) -> None:
 
 
 def check_teams_channel(value: str | None) -> None:
-    if value is not None and not _ID.match(value):
+    if value is not None and not _CONVERSATION.match(value):
         _refuse(
             value,
             "a Teams conversation id",

@@ -118,3 +118,8 @@ async def test_a_revoked_token_stops_working_within_the_cache_ttl(
         assert (await client.get("/v1/runs", headers=auth)).status_code == 200  # still cached
         now[0] += app.state.settings.token_cache_ttl_s + 0.01
         assert (await client.get("/v1/runs", headers=auth)).status_code == 401
+
+
+async def test_a_wrong_method_names_every_method_the_path_takes(app_client: BotClient) -> None:
+    answer = await app_client.request("DELETE", "/v1/runs")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, POST"

@@ -17,10 +17,13 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
+    Strict,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -152,7 +155,20 @@ Email = Annotated[
         max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", strip_whitespace=True, to_lower=True
     ),
 ]
-Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600)]
+
+
+# Numbers and flags on the wire are what they say: `"progress": false`, `"timeout_s": "60"` or
+# `"idempotent": "yes"` are refused, not coerced (Strict), so a client's bug shows at once.
+def _a_number(value: Any) -> Any:
+    """JSON numbers only: `true` or `"60"` are refused; `60.0` is the integer 60, as JSON
+    Schema says."""
+    if isinstance(value, bool | str):
+        raise ValueError("expected a number")
+    return value
+
+
+Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600), BeforeValidator(_a_number)]
+Flag = Annotated[bool, Strict()]
 # What an approval asks to do, as rules match it: `send_email`, `payments.refund`.
 ActionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:/-]+$")]
 
@@ -191,7 +207,22 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+def _written_moment(value: Any) -> Any:
+    """A moment is RFC 3339 text (`2026-11-29T09:00:00Z`): a bare number is refused, not read
+    as seconds since 1970."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("a moment is written as RFC 3339 text, e.g. 2026-11-29T09:00:00Z")
+    return value
+
+
+# The document says what the server checks: RFC 3339 with a zone, in the years it computes with.
+_MOMENT_SCHEMA = {"pattern": r"^(197[1-9]|19[89]\d|[2-8]\d{3})-"}
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_written_moment),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date-time", **_MOMENT_SCHEMA}),
+]
 
 
 class _In(BaseModel):
@@ -221,6 +252,17 @@ class OwnerIn(_In):
     """Who owns a run, as the agent claims it. Identities that belong to one known person make
     them the owner; the rest only route messages and are never linked to anyone (see
     `owner_claim.unverified` on the run)."""
+
+    # The document says it too: at least one identity, as text.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                for name in ("email", "slack_user_id", "teams_user_id")
+            ]
+        },
+    )
 
     email: Email | None = None
     slack_user_id: Id | None = None
@@ -285,7 +327,7 @@ class Heartbeat(_Body):
 
     at: Moment | None = None
     step: Title | None = None
-    progress: Annotated[float, Field(ge=0, le=1)] | None = None
+    progress: Annotated[float, Strict(), Field(ge=0, le=1)] | None = None
     message: Text | None = None
 
 
@@ -303,7 +345,7 @@ class SideEffectIn(_In):
 
     key: Id
     description: Text | None = None
-    idempotent: bool
+    idempotent: Flag
 
 
 class CheckpointIn(_Body):
@@ -313,7 +355,7 @@ class CheckpointIn(_Body):
     step: Title
     summary: Text | None = None
     side_effects: Annotated[list[SideEffectIn], Field(max_length=500)] = []
-    resumable: bool = True
+    resumable: Flag = True
 
     @model_validator(mode="after")
     def _unique_keys(self) -> CheckpointIn:
@@ -340,6 +382,23 @@ class ApprovalIn(_Body):
     approvers, a deadline (`timeout_s` or `expires_at`) with `on_timeout`, and `risk`.
     `approvers` name people (email, Slack or Teams id) or groups (`group:NAME`)."""
 
+    # The document says what the server checks: a deadline is given once, and offering
+    # "edit" needs the arguments to edit.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "not": {
+                "required": ["timeout_s", "expires_at"],
+                "properties": {"timeout_s": {"type": "integer"}, "expires_at": {"type": "string"}},
+            },
+            "if": {
+                "required": ["decisions"],
+                "properties": {"decisions": {"type": "array", "contains": {"const": "edit"}}},
+            },
+            "then": {"required": ["arguments"], "properties": {"arguments": {"type": "object"}}},
+        },
+    )
+
     request_id: Id
     title: Title
     details: Text | None = None
@@ -353,7 +412,7 @@ class ApprovalIn(_Body):
         DecisionType.APPROVE,
         DecisionType.REJECT,
     ]
-    required_approvals: Annotated[int, Field(ge=1, le=20)] = 1
+    required_approvals: Annotated[int, Field(ge=1, le=20), BeforeValidator(_a_number)] = 1
     timeout_s: Seconds | None = None
     on_timeout: OnTimeout = OnTimeout.EXPIRE
     risk: Risk | None = None
