@@ -490,3 +490,36 @@ async def test_a_rotated_secret_signs_beside_the_old_one_until_the_grace_ends(
     assert verified(rotated, after)["command"]["kind"] == "resume"
     with pytest.raises(WebhookVerificationError):
         verified(agent, after)  # the grace is over: only the new secret signs
+
+
+@pytest.mark.parametrize("refusal", [401, 403])
+async def test_a_webhook_that_refuses_our_signature_is_given_up_after_three_tries(
+    app_client: BotClient,
+    auth: dict[str, str],
+    receiver: AgentReceiver,
+    clock: MovableClock,
+    refusal: int,
+) -> None:
+    """A 401/403 is configuration, not load: the owner hears of it after a few minutes, not
+    after the day-long retry schedule; redelivered once fixed."""
+    run = await started_run(app_client, auth, receiver)
+    schedule = app_client.settings.webhook_retry_s
+    assert len(schedule) > 3
+    receiver.script = [(refusal, {})] * 3
+    alice = await person(app_client, "alice@example.com")
+    decision = await ops(app_client).commands.pause(run["id"], person=alice, via=Via.CLI)
+    await receiver.wait_for(1)
+    for attempt in (2, 3):
+        await _until_attempts(app_client, auth, run["id"], attempt - 1)
+        clock.advance(seconds=schedule[attempt - 1] * 1.25)
+        await app_client.deliverer.deliver_due()
+        await receiver.wait_for(attempt)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "undelivered")
+    stored = (await app_client.get(f"/v1/runs/{run['id']}", headers=auth)).json()
+    assert "undelivered" in stored["health"]  # the owner's alert follows from this flag
+    audit = (await app_client.get(f"/v1/runs/{run['id']}/audit", headers=auth)).json()
+    assert audit[-1]["action"] == "command.undelivered"
+    assert f"HTTP {refusal}" in audit[-1]["reason"] and "token rotate" in audit[-1]["reason"]
+    await ops(app_client).commands.redeliver(decision.command.id, person=alice, via=Via.CLI)
+    await receiver.wait_for(4)
+    await _until_status(app_client, auth, run["id"], decision.command.id, "delivered")
