@@ -25,6 +25,7 @@ from opslayer.adapters.http.auth import FailureLimiter, RateLimiter
 from opslayer.adapters.http.errors import install_error_handlers
 from opslayer.adapters.http.limits import BodyLimit
 from opslayer.adapters.http.ops import Metrics, RequestMetrics
+from opslayer.adapters.http.read_cache import ReadCache
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.web.console import Console
 from opslayer.adapters.web.routes import install_console
@@ -157,6 +158,7 @@ def create_app(
                 notifiers.append(teams.notifier)
 
             def decided() -> None:  # a command to deliver, a message to update
+                app.state.read_cache.forget_all()  # agents' reads show it at once
                 deliverer.wake()
                 sync_loop.wake()
 
@@ -264,6 +266,7 @@ def create_app(
         summary="The ops layer for persistent AI agents: runs, approvals and signed commands.",
         lifespan=lifespan,
     )
+    app.state.read_cache = ReadCache(ttl_s=settings.run_cache_ttl_s)
     metrics = Metrics()
     metrics.limits.labels("requests per second").set(settings.agent_rate_per_s)
     metrics.limits.labels("open runs").set(settings.max_open_runs_per_agent)

@@ -101,7 +101,7 @@ async def main() -> int:
                 "write", concurrency=n, seconds=secs, request=write, on_progress=progress
             )
         with serve(f"sqlite+aiosqlite:///{folder / 'opslayer.db'}") as server:
-            token = server.token("bench")["token"]
+            token = server.mint("bench")["token"]
             ids = await _runs(server.url, token, args.runs)
             auth = {"Authorization": f"Bearer {token}"}
 

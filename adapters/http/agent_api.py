@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from opslayer.adapters.core import Core
 from opslayer.adapters.http.auth import CurrentAgent
+from opslayer.adapters.http.read_cache import ReadCache
 from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, RunStatus
@@ -41,6 +42,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 # Creating routes are idempotent: the same request again answers 200 with what exists.
+_COMMANDS = TypeAdapter(list[CommandOut])
 _AGAIN: dict[int | str, dict[str, object]] = {200: {"description": "Already there: the same again"}}
 router = APIRouter(prefix="/v1", tags=["agents"], responses=_ERRORS)
 
@@ -51,6 +53,26 @@ async def _core(request: Request) -> Core:
 
 
 Bot = Annotated[Core, Depends(_core)]
+
+
+def _answers(request: Request) -> ReadCache:
+    cache: ReadCache = request.app.state.read_cache
+    return cache
+
+
+def _cached(request: Request, agent: str) -> Response | None:
+    body = _answers(request).get(agent, str(request.url.path) + "?" + str(request.url.query))
+    return Response(body, media_type="application/json") if body is not None else None
+
+
+def _keep(request: Request, agent: str, body: bytes, run_id: str | None) -> Response:
+    key = str(request.url.path) + "?" + str(request.url.query)
+    _answers(request).put(agent, key, body, run_id=run_id)
+    return Response(body, media_type="application/json")
+
+
+def _wrote(request: Request, agent: str, run_id: str | None) -> None:
+    _answers(request).forget_run(agent, run_id)
 
 
 def _json(model: BaseModel, *, created: bool = False) -> Response:
@@ -67,13 +89,17 @@ def _json(model: BaseModel, *, created: bool = False) -> Response:
     responses=_AGAIN,
     summary="Register a run (idempotent)",
 )
-async def register_run(body: RunCreate, agent: CurrentAgent, bot: Bot) -> Response:
+async def register_run(
+    request: Request, body: RunCreate, agent: CurrentAgent, bot: Bot
+) -> Response:
     run, created = await bot.runs.register_run(agent.name, body)
+    _wrote(request, agent.name, run.id)
     return _json(RunOut.model_validate(run), created=created)
 
 
 @router.get("/runs", response_model=RunPage, summary="List this agent's runs, newest first")
 async def list_runs(
+    request: Request,
     agent: CurrentAgent,
     bot: Bot,
     status: RunStatus | None = None,
@@ -87,11 +113,14 @@ async def list_runs(
 ) -> Response:
     if agent_name is not None and agent_name != agent.name:
         raise HTTPException(403, f"an agent token lists only its own runs ({agent.name!r})")
+    if (cached := _cached(request, agent.name)) is not None:
+        return cached
     query = RunFilter(
         status=status, health=health, owner=owner, agent=agent.name, limit=limit, cursor=cursor
     )
     items, next_cursor = await bot.reads.list_runs(query)
-    return _json(RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor))
+    page = RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor)
+    return _keep(request, agent.name, page.model_dump_json().encode(), None)
 
 
 @router.get(
@@ -99,32 +128,45 @@ async def list_runs(
     response_model=RunDetailOut,
     summary="One run, with open approvals and pending commands",
 )
-async def get_run(run_id: RunId, agent: CurrentAgent, bot: Bot) -> Response:
+async def get_run(request: Request, run_id: RunId, agent: CurrentAgent, bot: Bot) -> Response:
+    if (cached := _cached(request, agent.name)) is not None:
+        return cached
     detail = await bot.reads.get_run(run_id, agent=agent.name)
     out = RunOut.model_validate(detail.run).model_dump()
-    return _json(
+    return _keep(
+        request,
+        agent.name,
         RunDetailOut(
             **out,
             approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
             pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
         )
+        .model_dump_json()
+        .encode(),
+        run_id,
     )
 
 
 @router.post(
     "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
 )
-async def heartbeat(run_id: RunId, body: Heartbeat, agent: CurrentAgent, bot: Bot) -> Response:
-    return _json(RunOut.model_validate(await bot.runs.heartbeat(agent.name, run_id, body)))
+async def heartbeat(
+    request: Request, run_id: RunId, body: Heartbeat, agent: CurrentAgent, bot: Bot
+) -> Response:
+    run = await bot.runs.heartbeat(agent.name, run_id, body)
+    _wrote(request, agent.name, run_id)
+    return _json(RunOut.model_validate(run))
 
 
 @router.post(
     "/runs/{run_id}/status", response_model=RunOut, summary="Report a new status (409 if illegal)"
 )
 async def report_status(
-    run_id: RunId, body: StatusReport, agent: CurrentAgent, bot: Bot
+    request: Request, run_id: RunId, body: StatusReport, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    return _json(RunOut.model_validate(await bot.runs.report_status(agent.name, run_id, body)))
+    run = await bot.runs.report_status(agent.name, run_id, body)
+    _wrote(request, agent.name, run_id)
+    return _json(RunOut.model_validate(run))
 
 
 @router.post(
@@ -135,9 +177,10 @@ async def report_status(
     summary="Record a checkpoint",
 )
 async def add_checkpoint(
-    run_id: RunId, body: CheckpointIn, agent: CurrentAgent, bot: Bot
+    request: Request, run_id: RunId, body: CheckpointIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
     checkpoint, created = await bot.runs.add_checkpoint(agent.name, run_id, body)
+    _wrote(request, agent.name, run_id)
     return _json(CheckpointOut.model_validate(checkpoint), created=created)
 
 
@@ -161,9 +204,10 @@ async def list_checkpoints(run_id: RunId, agent: CurrentAgent, bot: Bot) -> list
     summary="Ask a human to decide",
 )
 async def request_approval(
-    run_id: RunId, body: ApprovalIn, agent: CurrentAgent, bot: Bot
+    request: Request, run_id: RunId, body: ApprovalIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
     approval, created = await bot.approval_requests.request_approval(agent.name, run_id, body)
+    _wrote(request, agent.name, run_id)
     return _json(ApprovalOut.model_validate(approval), created=created)
 
 
@@ -182,10 +226,17 @@ async def get_approval(approval_id: ApprovalId, agent: CurrentAgent, bot: Bot) -
     summary="Commands for agents that poll",
 )
 async def list_commands(
-    run_id: RunId, agent: CurrentAgent, bot: Bot, status: CommandStatus | None = None
-) -> list[CommandOut]:
+    request: Request,
+    run_id: RunId,
+    agent: CurrentAgent,
+    bot: Bot,
+    status: CommandStatus | None = None,
+) -> Response:
+    if (cached := _cached(request, agent.name)) is not None:
+        return cached
     commands = await bot.reads.commands(run_id, agent=agent.name, status=status)
-    return [CommandOut.model_validate(c) for c in commands]
+    body = _COMMANDS.dump_json([CommandOut.model_validate(c) for c in commands])
+    return _keep(request, agent.name, body, run_id)
 
 
 @router.post(
@@ -194,11 +245,11 @@ async def list_commands(
     summary="Confirm a command was acted on",
 )
 async def ack_command(
-    command_id: CommandId, body: CommandAck, agent: CurrentAgent, bot: Bot
+    request: Request, command_id: CommandId, body: CommandAck, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    return _json(
-        CommandOut.model_validate(await bot.acks.ack_command(agent.name, command_id, body))
-    )
+    command = await bot.acks.ack_command(agent.name, command_id, body)
+    _wrote(request, agent.name, command.run_id)
+    return _json(CommandOut.model_validate(command))
 
 
 @router.get(

@@ -1,0 +1,56 @@
+"""An agent's reads are answered from memory for the run cache's lifetime, yet it always reads
+what it just wrote, and a decision made in this process shows at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from opslayer.adapters.settings import Settings
+from opslayer.bot.audit import Via
+from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.model import Identity
+from opslayer.bot.people.tokens import MintedToken
+from tests.harness import BotClient
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, run_cache_ttl_s=60, heartbeat_flush_s=3600)
+
+
+async def test_reads_are_remembered_and_forgotten_when_anything_changes(
+    app_client: BotClient, agent: MintedToken
+) -> None:
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body: dict[str, Any] = {"external_id": "j", "title": "J", "owner": {"email": "a@example.com"}}
+    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    queries: list[str] = []
+    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    first = await app_client.get(f"/v1/runs/{run_id}", headers=auth)
+    asked = len(queries)
+    again = await app_client.get(f"/v1/runs/{run_id}", headers=auth)
+    assert asked > 0 and len(queries) == asked  # the second read touched no database
+    assert again.content == first.content
+    # What the agent writes, it reads back at once:
+    await app_client.post(f"/v1/runs/{run_id}/heartbeat", json={"step": "two"}, headers=auth)
+    assert (await app_client.get(f"/v1/runs/{run_id}", headers=auth)).json()["step"] == "two"
+    listed = await app_client.get("/v1/runs", headers=auth)
+    await app_client.post("/v1/runs", json={**body, "external_id": "k"}, headers=auth)
+    relisted = await app_client.get("/v1/runs", headers=auth)
+    assert len(relisted.json()["items"]) == len(listed.json()["items"]) + 1
+    # A decision made here is in the agent's next poll:
+    path = f"/v1/runs/{run_id}/commands?status=pending"
+    assert (await app_client.get(path, headers=auth)).json() == []
+    alice = await find_person(app_client.store, Identity(email="a@example.com"))
+    await app_client.operations.commands.pause(run_id, person=alice, via=Via.CLI)
+    [command] = (await app_client.get(path, headers=auth)).json()
+    assert command["kind"] == "pause"
+    ack = await app_client.post(
+        f"/v1/commands/{command['id']}/ack", json={"result": "done"}, headers=auth
+    )
+    assert ack.status_code == 200
+    assert (await app_client.get(path, headers=auth)).json() == []
