@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -60,14 +61,11 @@ def _answers(request: Request) -> ReadCache:
     return cache
 
 
-def _cached(request: Request, agent: str) -> Response | None:
-    body = _answers(request).get(agent, str(request.url.path) + "?" + str(request.url.query))
-    return Response(body, media_type="application/json") if body is not None else None
-
-
-def _keep(request: Request, agent: str, body: bytes, run_id: str | None) -> Response:
+async def _remembered(
+    request: Request, agent: str, run_id: str | None, load: Callable[[], Awaitable[bytes]]
+) -> Response:
     key = str(request.url.path) + "?" + str(request.url.query)
-    _answers(request).put(agent, key, body, run_id=run_id)
+    body = await _answers(request).answer(agent, key, load, run_id=run_id)
     return Response(body, media_type="application/json")
 
 
@@ -113,14 +111,16 @@ async def list_runs(
 ) -> Response:
     if agent_name is not None and agent_name != agent.name:
         raise HTTPException(403, f"an agent token lists only its own runs ({agent.name!r})")
-    if (cached := _cached(request, agent.name)) is not None:
-        return cached
     query = RunFilter(
         status=status, health=health, owner=owner, agent=agent.name, limit=limit, cursor=cursor
     )
-    items, next_cursor = await bot.reads.list_runs(query)
-    page = RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor)
-    return _keep(request, agent.name, page.model_dump_json().encode(), None)
+
+    async def load() -> bytes:
+        items, next_cursor = await bot.reads.list_runs(query)
+        page = RunPage(items=[RunOut.model_validate(r) for r in items], next_cursor=next_cursor)
+        return page.model_dump_json().encode()
+
+    return await _remembered(request, agent.name, None, load)
 
 
 @router.get(
@@ -129,22 +129,20 @@ async def list_runs(
     summary="One run, with open approvals and pending commands",
 )
 async def get_run(request: Request, run_id: RunId, agent: CurrentAgent, bot: Bot) -> Response:
-    if (cached := _cached(request, agent.name)) is not None:
-        return cached
-    detail = await bot.reads.get_run(run_id, agent=agent.name)
-    out = RunOut.model_validate(detail.run).model_dump()
-    return _keep(
-        request,
-        agent.name,
-        RunDetailOut(
-            **out,
-            approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
-            pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
+    async def load() -> bytes:
+        detail = await bot.reads.get_run(run_id, agent=agent.name)
+        out = RunOut.model_validate(detail.run).model_dump()
+        return (
+            RunDetailOut(
+                **out,
+                approvals=[ApprovalOut.model_validate(a) for a in detail.approvals],
+                pending_commands=[CommandOut.model_validate(c) for c in detail.pending_commands],
+            )
+            .model_dump_json()
+            .encode()
         )
-        .model_dump_json()
-        .encode(),
-        run_id,
-    )
+
+    return await _remembered(request, agent.name, run_id, load)
 
 
 @router.post(
@@ -232,11 +230,12 @@ async def list_commands(
     bot: Bot,
     status: CommandStatus | None = None,
 ) -> Response:
-    if (cached := _cached(request, agent.name)) is not None:
-        return cached
-    commands = await bot.reads.commands(run_id, agent=agent.name, status=status)
-    body = _COMMANDS.dump_json([CommandOut.model_validate(c) for c in commands])
-    return _keep(request, agent.name, body, run_id)
+
+    async def load() -> bytes:
+        commands = await bot.reads.commands(run_id, agent=agent.name, status=status)
+        return _COMMANDS.dump_json([CommandOut.model_validate(c) for c in commands])
+
+    return await _remembered(request, agent.name, run_id, load)
 
 
 @router.post(
