@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from opslayer.adapters.web.checklist import checklist
-from opslayer.adapters.web.console import Console, Sight
+from opslayer.adapters.web.console import Console
 from opslayer.adapters.web.links import chat_links
 from opslayer.adapters.web.timeline import timeline
 from opslayer.bot.alerts.kinds import AlertKind
@@ -146,7 +146,7 @@ def _commands_allowed(run: Run) -> list[str]:
     return [a for a in allowed if a not in ("approve", "reject")]
 
 
-async def _visible_run(console: Console, sight: Sight, run_id: str) -> Run | None:
+async def _current_run(console: Console, run_id: str) -> Run | None:
     async with console.store.read() as uow:
         run = await uow.runs.get(run_id)
     if run is None:
@@ -159,7 +159,7 @@ async def run_page(request: Request, run_id: str) -> Response:
     console = _console(request)
     session = await console.signed_in(request)
     sight = await console.sight(session.person)
-    run = await _visible_run(console, sight, run_id)
+    run = await _current_run(console, run_id)
     if run is None:
         return console.render(
             request,

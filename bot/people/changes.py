@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from opslayer.bot.audit import Actor, AuditEvent, Via
 from opslayer.bot.errors import Conflict, NotFound, ValidationFailed
@@ -15,6 +15,7 @@ from opslayer.bot.ports import Clock, Store, UnitOfWork
 
 COMMAND_LINE = Actor(id="cli", name="command line", via=Via.CLI)
 UNSET = ""  # an empty value clears a field (`--group ''`)
+T = TypeVar("T", Person, Group)
 
 
 def _changed(before: Any, after: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -23,6 +24,14 @@ def _changed(before: Any, after: Any, fields: tuple[str, ...]) -> dict[str, Any]
         for f in fields
         if getattr(before, f) != getattr(after, f)
     }
+
+
+def _changed_to(before: T, changes: dict[str, Any]) -> T:
+    """`before` with the given fields changed (`""` clears one, None leaves it)."""
+    values: dict[str, Any] = {
+        k: (None if v == UNSET else v) for k, v in changes.items() if v is not None
+    }
+    return dataclasses.replace(before, **values)
 
 
 async def _person(uow: UnitOfWork, who: Identity) -> Person:
@@ -45,10 +54,7 @@ async def update_person(
 
     async def job(uow: UnitOfWork) -> Person:
         before = await _person(uow, who)
-        values: dict[str, Any] = {
-            k: (None if v == UNSET else v) for k, v in changes.items() if v is not None
-        }
-        after = dataclasses.replace(before, **values)
+        after = _changed_to(before, changes)
         if after.role not in ("member", "admin", "viewer"):
             raise ValidationFailed(f"role {after.role!r}: member, admin or viewer")
         check_person(
@@ -121,10 +127,7 @@ async def update_group(
         before = await uow.people.group(name)
         if before is None:
             raise NotFound(f"no group {name!r}; see `opslayer groups list`")
-        values: dict[str, Any] = {
-            k: (None if v == UNSET else v) for k, v in changes.items() if v is not None
-        }
-        after = dataclasses.replace(before, **values)
+        after = _changed_to(before, changes)
         check_group(after, check_cron)
         diff = _changed(before, after, GROUP_FIELDS)
         if not diff:

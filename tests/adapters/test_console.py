@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from opslayer.bot.audit import Via
 from opslayer.bot.people.directory import add_person
 from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import MintedToken
@@ -357,3 +358,25 @@ async def test_the_first_admin_sets_up_with_the_link_serve_printed(
         assert done.status_code == 303
         assert (await ada.page("/people")).status_code == 200  # an admin now
     assert await console.sign_in.setup_link() is None  # nobody gets in this way again
+
+
+async def test_the_person_a_run_is_offered_to_accepts_it_in_the_console(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    client, agent = bot
+    run_id = await refund_waiting(client, agent)
+    await add_person(client.store, identity=Identity(email="bob@example.com", name="Bob"))
+    async with client.store.read() as uow:
+        alice = await uow.people.find(Identity(email="alice@example.com"))
+    assert alice is not None
+    await client.operations.handoffs.reassign(
+        run_id, person=alice, via=Via.CLI, new_owner=Identity(email="bob@example.com")
+    )
+    async with Person(client) as bob:
+        await bob.sign_in("bob@example.com")
+        page = (await bob.page(f"/runs/{run_id}")).text
+        assert "Offered to you" in page and 'id="h-act"' not in page
+        assert (await bob.act(run_id, "accept")).status_code == 303
+        assert "the run is yours now" in await bob.flash(run_id)
+    run = (await client.get(f"/v1/runs/{run_id}", headers=auth(agent))).json()
+    assert run["owner"]["email"] == "bob@example.com"
