@@ -249,8 +249,13 @@ async def stamp(
 ) -> Response:
     """What an open page polls: it reloads itself when the stamp moves."""
     console = _console(request)
-    if await console.session(request) is None:
+    session = await console.session(request)
+    if session is None:
         return JSONResponse({"detail": "sign in again"}, status_code=401)
+    if run is not None:
+        found = await _current_run(console, run)
+        if found is None or not console.sees(await console.sight(session.person), found):
+            return JSONResponse({"detail": "no such run of yours"}, status_code=404)
     return JSONResponse(
         {"stamp": await _stamp(console, run)}, headers={"Cache-Control": "no-store"}
     )

@@ -380,3 +380,20 @@ async def test_the_person_a_run_is_offered_to_accepts_it_in_the_console(
         assert "the run is yours now" in await bob.flash(run_id)
     run = (await client.get(f"/v1/runs/{run_id}", headers=auth(agent))).json()
     assert run["owner"]["email"] == "bob@example.com"
+
+
+async def test_a_live_page_stamp_is_only_for_runs_one_may_see(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    client, agent = bot
+    run_id = await refund_waiting(client, agent)
+    await add_person(client.store, identity=Identity(email="bob@example.com", name="Bob"))
+    async with Person(client) as alice, Person(client) as bob:
+        assert (await alice.http.get(f"/stamp?run={run_id}")).status_code == 401
+        await alice.sign_in("alice@example.com")
+        await bob.sign_in("bob@example.com")
+        before = (await alice.http.get(f"/stamp?run={run_id}")).json()["stamp"]
+        assert (await bob.http.get(f"/stamp?run={run_id}")).status_code == 404
+        await alice.page(f"/runs/{run_id}")
+        await alice.act(run_id, "reject", message="no")
+        assert (await alice.http.get(f"/stamp?run={run_id}")).json()["stamp"] != before
