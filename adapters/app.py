@@ -21,7 +21,7 @@ from opslayer.adapters.chat.log import LogNotifier
 from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.core import Core
 from opslayer.adapters.http import agent_api, ops
-from opslayer.adapters.http.auth import FailureLimiter, RateLimiter
+from opslayer.adapters.http.auth import TokenBucket
 from opslayer.adapters.http.errors import install_error_handlers
 from opslayer.adapters.http.limits import BodyLimit
 from opslayer.adapters.http.ops import Metrics, RequestMetrics
@@ -193,8 +193,8 @@ def create_app(
             app.state.core = core
             app.state.use_cases = use
             app.state.deliverer = deliverer
-            app.state.auth_failures = FailureLimiter(per_s=settings.auth_failures_per_s)
-            app.state.agent_rate = RateLimiter(per_s=settings.agent_rate_per_s)
+            app.state.auth_failures = TokenBucket(per_s=settings.auth_failures_per_s)
+            app.state.agent_rate = TokenBucket(per_s=settings.agent_rate_per_s)
             app.state.slack = None
             if slack_client is not None:
                 from opslayer.adapters.slack.connect import connect_slack

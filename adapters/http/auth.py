@@ -21,53 +21,38 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _CLIENTS_LIMIT = 10_000
 
 
-class FailureLimiter:
-    """A token bucket of authentication failures per client address (bounded)."""
-
-    def __init__(self, *, per_s: float, burst: float | None = None) -> None:
-        self._rate = per_s
-        self._burst = burst if burst is not None else max(1.0, 2 * per_s)
-        self._buckets: dict[str, tuple[float, float]] = {}  # client → (tokens, at)
-
-    def _level(self, client: str, now: float) -> float:
-        tokens, at = self._buckets.get(client, (self._burst, now))
-        return min(self._burst, tokens + (now - at) * self._rate)
-
-    def blocked(self, client: str) -> float | None:
-        """Seconds until this client may try again, when it spent its failures; else None."""
-        now = time.monotonic()
-        level = self._level(client, now)
-        return None if level >= 1 else (1 - level) / self._rate
-
-    def failed(self, client: str) -> None:
-        now = time.monotonic()
-        level = self._level(client, now)
-        self._buckets.pop(client, None)
-        self._buckets[client] = (level - 1, now)
-        while len(self._buckets) > _CLIENTS_LIMIT:
-            del self._buckets[next(iter(self._buckets))]
-
-
-class RateLimiter:
-    """A token bucket per key (an agent's name): `take` spends one request, or says how long
-    to wait. Per replica: N replicas let an agent through N times the rate."""
+class TokenBucket:
+    """A token bucket per key (a client address, an agent's name), bounded in keys: `wait`
+    says how long until the key may spend again, `spend` takes one. Per replica."""
 
     def __init__(self, *, per_s: float, burst: float | None = None) -> None:
         self.per_s = per_s
         self._burst = burst if burst is not None else max(1.0, 2 * per_s)
         self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
 
-    def take(self, key: str) -> float | None:
-        now = time.monotonic()
+    def _level(self, key: str, now: float) -> float:
         tokens, at = self._buckets.get(key, (self._burst, now))
-        level = min(self._burst, tokens + (now - at) * self.per_s)
-        if level < 1:
-            self._buckets[key] = (level, now)
-            return (1 - level) / self.per_s
+        return min(self._burst, tokens + (now - at) * self.per_s)
+
+    def wait(self, key: str) -> float | None:
+        """Seconds until `key` has a token again; None when it has one now."""
+        level = self._level(key, time.monotonic())
+        return None if level >= 1 else (1 - level) / self.per_s
+
+    def spend(self, key: str) -> None:
+        now = time.monotonic()
+        level = self._level(key, now)
+        self._buckets.pop(key, None)
         self._buckets[key] = (level - 1, now)
-        if len(self._buckets) > _CLIENTS_LIMIT:
+        while len(self._buckets) > _CLIENTS_LIMIT:
             del self._buckets[next(iter(self._buckets))]
-        return None
+
+    def take(self, key: str) -> float | None:
+        """Spend a token if there is one (None), else say how long to wait."""
+        wait = self.wait(key)
+        if wait is None:
+            self.spend(key)
+        return wait
 
 
 async def current_agent(
@@ -79,9 +64,9 @@ async def current_agent(
         raise HTTPException(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", _CHALLENGE
         )
-    limiter: FailureLimiter = request.app.state.auth_failures
+    limiter: TokenBucket = request.app.state.auth_failures
     client = request.client.host if request.client else "unknown"
-    wait = limiter.blocked(client)
+    wait = limiter.wait(client)
     if wait is not None:
         raise HTTPException(
             429,
@@ -91,11 +76,11 @@ async def current_agent(
     authenticator: TokenAuthenticator = request.app.state.core.authenticator
     agent = await authenticator.authenticate(credentials.credentials)
     if agent is None:
-        limiter.failed(client)
+        limiter.spend(client)
         raise HTTPException(
             401, "unknown or revoked token: mint one with 'opslayer token create'", _CHALLENGE
         )
-    rate: RateLimiter = request.app.state.agent_rate
+    rate: TokenBucket = request.app.state.agent_rate
     wait = rate.take(agent.name)
     if wait is not None:
         request.app.state.metrics.limited.labels(agent.name, "requests per second").inc()
