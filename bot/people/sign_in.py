@@ -18,6 +18,7 @@ from opslayer.bot.ids import new_id
 from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.people.rights import Admins
 from opslayer.bot.people.tokens import hash_token
+from opslayer.bot.people.validation import check_email
 from opslayer.bot.ports import Clock, SignInLink, Store, UnitOfWork, WebSession
 
 LINK_TTL = timedelta(minutes=15)
@@ -114,8 +115,7 @@ class SignIn:
         """Use the set-up link: the person (made, or found by email) becomes an admin."""
         now = self._clock.now()
         address = email.strip().lower()
-        if "@" not in address.strip("@") or any(c.isspace() for c in address):
-            raise ValidationFailed(f"{email!r} is not an email address")
+        check_email(address)
         name = name.strip() or address
 
         async def job(uow: UnitOfWork) -> SignedIn:

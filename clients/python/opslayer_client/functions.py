@@ -138,21 +138,16 @@ class Opslayer:
                 decided = Decided.of(command)
                 await runtime.ack(command)
                 if command.kind.value != "approve":
-                    await runtime.wait(
-                        lambda c: runtime.set_status(c, run_id, "canceled", reason=decided.message)
-                    )
+                    await runtime.report(run_id, "canceled", reason=decided.message)
                     raise ApprovalRejected(decided.type, decided.message, command.actor.name)
                 by = f"{decided.type} by {command.actor.name}"
-                await runtime.wait(lambda c: runtime.set_status(c, run_id, "running", reason=by))
+                await runtime.report(run_id, "running", reason=by)
                 if decided.type == "edit" and decided.arguments:
                     call.arguments.update(decided.arguments)
                 try:
                     result = await function(*call.args, **call.kwargs)
                 except Exception as error:
-                    failure = repr(error)[:2000]
-                    await runtime.wait(
-                        lambda c: runtime.set_status(c, run_id, "failed", error=failure)
-                    )
+                    await runtime.report(run_id, "failed", error=repr(error)[:2000])
                     raise
                 effect = {"key": f"{action}:{external_id}", "idempotent": False}
                 done = {"checkpoint_id": "done", "step": action, "side_effects": [effect]}

@@ -298,15 +298,11 @@ class Opslayer(_Base):
                 return
             if kind == "cancel":
                 self._beating.pop(thread, None)
-                await runtime.wait(
-                    lambda c: runtime.set_status(
-                        c, command.run_id, "canceled", reason=command.reason
-                    )
-                )
+                await runtime.report(command.run_id, "canceled", reason=command.reason)
                 self._state[thread] = "canceled"
             elif kind == "pause":
                 self._beating.pop(thread, None)
-                await runtime.wait(lambda c: runtime.set_status(c, command.run_id, "paused"))
+                await runtime.report(command.run_id, "paused")
                 self._state[thread] = "paused"
             elif kind in ("resume", "retry"):
                 if kind == "retry" and command.from_checkpoint_id:
