@@ -132,7 +132,13 @@ class ConsoleQueries:
         latest: Any = (await self._db.execute(select(last, changed))).one()
         return f"{latest[0]}:{latest[1]}"
 
-    async def agents(self) -> list[AgentSummary]:
+    async def agent_names(self) -> list[str]:
+        """Every agent's name, for the inbox's filter (no runs read)."""
+        query = select(agents.c.name).order_by(agents.c.name)
+        return [row.name for row in await self._db.execute(query)]
+
+    async def agents(self, name: str | None = None) -> list[AgentSummary]:
+        """Each agent's runs by status (only the named agent's, when given)."""
         query = (
             select(
                 agents.c.name,
@@ -146,6 +152,8 @@ class ConsoleQueries:
             .select_from(agents.outerjoin(runs, runs.c.agent_id == agents.c.id))
             .group_by(agents.c.name, runs.c.status)
         )
+        if name is not None:
+            query = query.where(agents.c.name == name)
         found: dict[str, AgentSummary] = {}
         for row in await self._db.execute(query):
             summary = found.get(row.name) or AgentSummary(row.name, 0, {}, 0, None)
@@ -164,7 +172,7 @@ class ConsoleQueries:
 
     async def agent_facts(self, name: str, *, now: datetime) -> AgentFacts | None:
         """Everything the agent page and its checklist show, from what was observed."""
-        summary = next((s for s in await self.agents() if s.name == name), None)
+        summary = next(iter(await self.agents(name)), None)
         if summary is None:
             return None
         agent_id = select(agents.c.id).where(agents.c.name == name).scalar_subquery()

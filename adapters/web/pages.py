@@ -72,7 +72,7 @@ async def inbox(
             if alert is None:
                 continue
             items.append({"alert": alert, "view": await current_view(uow, alert, now)})
-        agents = [a.name for a in await queries.agents()]
+        agents = await queries.agent_names()
     kinds = [k.value for k in AlertKind if k is not AlertKind.DIGEST]
     return console.render(
         request,
