@@ -19,6 +19,7 @@ from opslayer.adapters.core import Core
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.web.session import COOKIE, FLASH, SignInNeeded
 from opslayer.adapters.web.text import age, moment
+from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Via
 from opslayer.bot.people.model import Person
 from opslayer.bot.people.rights import is_approver, may_see
@@ -84,13 +85,18 @@ class Console:
         approving = frozenset(a.run_id for a in pending if is_approver(person, a))
         return Sight(person, False, tuple(dict.fromkeys(owners)), approving)
 
-    def sees(self, sight: Sight, run: Run) -> bool:
+    async def sees_run(self, person: Person, run: Run) -> bool:
+        """`sees`, for one run: reads only that run's pending approvals (a live page asks this
+        every second; `sight` reads every pending approval)."""
         admins = self.core.operations.acting.admins
-        return (
-            sight.everything
-            or may_see(sight.person, run, admins, frozenset(sight.owners))
-            or run.id in sight.approving
-        )
+        if person.is_viewer or admins.includes(person):
+            return True
+        async with self.store.read() as uow:
+            group = await uow.people.member_ids(person.group) if person.group else []
+            if may_see(person, run, admins, frozenset(group)):
+                return True
+            pending = await uow.approvals.for_run(run.id, status=ApprovalStatus.PENDING)
+        return any(is_approver(person, a) for a in pending)
 
     async def refuse_view(self, person: Person, run_id: str) -> None:
         await self.core.operations.acting.record_refusal(

@@ -20,6 +20,7 @@ from opslayer.bot.audit import Via
 from opslayer.bot.commands.model import CommandKind
 from opslayer.bot.commands.rules import ALLOWED, plan_retry
 from opslayer.bot.errors import ValidationFailed
+from opslayer.bot.people.rights import may_act
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, Run, RunStatus
 from opslayer.bot.views.alerts import approval_view
@@ -158,7 +159,6 @@ async def _current_run(console: Console, run_id: str) -> Run | None:
 async def run_page(request: Request, run_id: str) -> Response:
     console = _console(request)
     session = await console.signed_in(request)
-    sight = await console.sight(session.person)
     run = await _current_run(console, run_id)
     if run is None:
         return console.render(
@@ -169,7 +169,7 @@ async def run_page(request: Request, run_id: str) -> Response:
             title="No such run",
             text=f"There is no run {run_id}.",
         )
-    if not console.sees(sight, run):
+    if not await console.sees_run(session.person, run):
         await console.refuse_view(session.person, run_id)
         return console.render(
             request,
@@ -232,9 +232,10 @@ async def run_page(request: Request, run_id: str) -> Response:
         section="runs",
         stamp_url=f"/stamp?run={run_id}",
         stamp_value=await _stamp(console, run_id),
-        may_act=console.core.operations.acting.admins.includes(session.person)
-        or (not session.person.is_viewer and run.owner.id == session.person.id)
-        or bool(run.id in sight.approving),
+        may_act=any(
+            may_act(session.person, run, console.core.operations.acting.admins, approval)
+            for approval in [None, *decidable]
+        ),
     )
 
 
@@ -254,7 +255,7 @@ async def stamp(
         return JSONResponse({"detail": "sign in again"}, status_code=401)
     if run is not None:
         found = await _current_run(console, run)
-        if found is None or not console.sees(await console.sight(session.person), found):
+        if found is None or not await console.sees_run(session.person, found):
             return JSONResponse({"detail": "no such run of yours"}, status_code=404)
     return JSONResponse(
         {"stamp": await _stamp(console, run)}, headers={"Cache-Control": "no-store"}

@@ -397,3 +397,30 @@ async def test_a_live_page_stamp_is_only_for_runs_one_may_see(
         await alice.page(f"/runs/{run_id}")
         await alice.act(run_id, "reject", message="no")
         assert (await alice.http.get(f"/stamp?run={run_id}")).json()["stamp"] != before
+
+
+async def test_an_approver_who_does_not_own_the_run_sees_it_and_decides(
+    bot: tuple[BotClient, MintedToken], receiver: AgentReceiver
+) -> None:
+    client, agent = bot
+    await add_person(client.store, identity=Identity(email="bob@example.com", name="Bob"))
+    body = {
+        "external_id": "needs-bob",
+        "title": "Needs Bob",
+        "owner": {"email": "alice@example.com"},
+        "webhook_url": receiver.url,
+    }
+    run_id = (await client.post("/v1/runs", json=body, headers=auth(agent))).json()["id"]
+    asked = {"request_id": "q", "title": "Bob, OK?", "approvers": ["bob@example.com"]}
+    await client.post(f"/v1/runs/{run_id}/approvals", json=asked, headers=auth(agent))
+    async with Person(client) as bob:
+        await bob.sign_in("bob@example.com")
+        assert "Needs Bob" in (await bob.page("/")).text  # in his inbox
+        page = await bob.page(f"/runs/{run_id}")
+        assert page.status_code == 200 and 'id="h-act"' in page.text
+        assert (await bob.http.get(f"/stamp?run={run_id}")).status_code == 200
+        await bob.act(run_id, "approve")
+        assert "Approved by Bob" in await bob.flash(run_id)
+    [delivery] = await receiver.wait_for(1)
+    command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
+    assert command["kind"] == "approve" and command["actor"]["name"] == "Bob"
