@@ -25,6 +25,8 @@ class ReadCache:
         self._ttl_s = ttl_s
         # key → (until, body, the run it is about, or None for a list)
         self._answers: dict[Key, tuple[float, bytes, str | None]] = {}
+        # (agent, run or None) → the keys of its answers: a write drops them without a scan
+        self._about: dict[tuple[str, str | None], set[Key]] = {}
         self._loading: dict[Key, asyncio.Task[bytes]] = {}
         self._epoch = 0  # moves on every forget: a load begun before one is not kept
 
@@ -53,8 +55,10 @@ class ReadCache:
             if epoch == self._epoch:
                 if len(self._answers) >= _LIMIT:
                     self._answers.clear()
+                    self._about.clear()
                 lifetime = self._ttl_s * random.uniform(0.8, 1.0)
                 self._answers[where] = (time.monotonic() + lifetime, body, run_id)
+                self._about.setdefault((where[0], run_id), set()).add(where)
             return body
         finally:
             self._loading.pop(where, None)
@@ -62,18 +66,16 @@ class ReadCache:
     def forget_run(self, agent: str, run_id: str | None) -> None:
         """The agent wrote about a run: its answers about it, and its lists, are stale."""
         self._epoch += 1
-        stale = [
-            key
-            for key, (_, _, about) in self._answers.items()
-            if key[0] == agent and (about is None or about == run_id)
-        ]
-        for key in stale:
-            del self._answers[key]
-        for key in [k for k in self._loading if k[0] == agent]:
-            self._loading.pop(key, None)  # later readers load afresh
+        for about in ((agent, run_id), (agent, None)):
+            for key in self._about.pop(about, ()):
+                self._answers.pop(key, None)
+        if self._loading:
+            for key in [k for k in self._loading if k[0] == agent]:
+                self._loading.pop(key, None)  # later readers load afresh
 
     def forget_all(self) -> None:
         """Someone decided something (a command is on its way): every answer may be stale."""
         self._epoch += 1
         self._answers.clear()
+        self._about.clear()
         self._loading.clear()
