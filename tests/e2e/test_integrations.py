@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypedDict
@@ -98,7 +99,7 @@ class Refund(TypedDict, total=False):
     refunded_eur: int
 
 
-def refund_graph(ops: GraphOps) -> Any:
+def refund_graph(ops: GraphOps, saver: InMemorySaver | None = None) -> Any:
     def look_up(state: Refund) -> Refund:
         return {"amount_eur": 42}
 
@@ -125,7 +126,40 @@ def refund_graph(ops: GraphOps) -> Any:
     builder.add_edge("look_up", "ask")
     builder.add_edge("ask", "pay")
     builder.add_edge("pay", END)
-    return builder.compile(checkpointer=ops.watch(InMemorySaver()), name="Refund graph")
+    saver = saver if saver is not None else InMemorySaver()
+    return builder.compile(checkpointer=ops.watch(saver), name="Refund graph")
+
+
+class LateSaver(InMemorySaver):
+    """Saves checkpoints late, as LangGraph's background saves sometimes are: the interrupt's
+    writes reach the saver before the checkpoint the interrupt paused at."""
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return super().put(*args, **kwargs)
+
+
+async def test_a_checkpoint_saved_after_its_interrupt_leaves_the_run_waiting(
+    server: Server,
+) -> None:
+    minted = agent(server, "late-refunds")
+    ops = GraphOps(server.url, token=minted["token"], owner=OWNER, poll_s=0.2)
+    try:
+        graph = ops.follow(refund_graph(ops, LateSaver()))
+        config = {"configurable": {"thread_id": "order-8"}}
+        paused = await asyncio.to_thread(graph.invoke, {"order": 8}, config)
+        assert "__interrupt__" in paused
+        await ops.runtime.aflush()
+        run = await run_of(server, minted["token"], "order-8")
+        assert run is not None and run["status"] == "waiting_approval"
+        server.cli("runs", "approve", run["id"], "--as", "alice@example.com")
+        stop = asyncio.Event()
+        serving_task = asyncio.create_task(ops.serve(graph, stop=stop))
+        await until(lambda: _is(status_of(server, minted["token"], "order-8"), "succeeded"))
+        stop.set()
+        await serving_task
+    finally:
+        ops.close()
 
 
 async def test_a_langgraph_interrupt_is_an_approval_and_an_edit_resumes_the_graph(

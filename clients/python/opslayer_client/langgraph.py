@@ -102,6 +102,10 @@ class Opslayer(_Base):
         self._effects: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._skip: dict[str, set[str]] = {}  # thread → side effects a retry must not repeat
         self._state: dict[str, str] = {}  # thread → what we last told opslayer
+        # thread → the checkpoint its interrupt paused at. LangGraph may save that checkpoint
+        # (and those before it) after the interrupt's writes; reporting them then must not undo
+        # `waiting_approval`. Checkpoint ids are time-ordered (uuid6), so "before" is `<=`.
+        self._paused_at: dict[str, str] = {}
         self._graph_name: str | None = None
         self._heartbeat_s = heartbeat_s
         self._beating: dict[str, str] = {}  # thread → run id, while the graph works on it
@@ -189,6 +193,7 @@ class Opslayer(_Base):
         ]
         title = self._title(config, thread)
         runtime = self.runtime
+        paused_at = str((config.get("configurable") or {}).get("checkpoint_id") or "")
 
         async def ask(client: OpslayerClient) -> None:
             run_id = await runtime.ensure_run(client, thread, title)
@@ -197,6 +202,7 @@ class Opslayer(_Base):
             for body in asks:
                 await client.request_approval(run_id, body)
             self._state[thread] = "waiting"
+            self._paused_at[thread] = paused_at
 
         runtime.fire(ask, f"asking for approval on thread {thread}")
 
@@ -236,6 +242,9 @@ class Opslayer(_Base):
 
         async def report(client: OpslayerClient) -> None:
             run_id = await runtime.ensure_run(client, thread, title)
+            if checkpoint["id"] <= self._paused_at.get(thread, ""):  # saved late: still waiting
+                await client.checkpoint(run_id, body)
+                return
             if self._state.get(thread) != "running" and not done:
                 await runtime.set_status(client, run_id, "running")
                 self._state[thread] = "running"
