@@ -91,6 +91,24 @@ _BEAT = (
 )
 
 
+# Bound parameters per statement stay far below SQLite's and asyncpg's limits (32,766).
+_BEATS_PER_STATEMENT = 500
+
+
+def _beat_values(beat: BeatUpdate) -> dict[str, Any]:
+    run = beat.run
+    return {
+        "b_id": run.id,
+        "b_expected": beat.version,
+        "last_heartbeat_at": run.last_heartbeat_at,
+        "step": run.step,
+        "progress": run.progress,
+        "message": run.message,
+        "health": [h.value for h in run.health],
+        "next_check_at": run.next_check_at,
+    }
+
+
 _HEALTH_TEXT = func.cast(runs.c.health, type_=runs.c.title.type)
 _ASSESSMENT = (
     update(runs)
@@ -263,22 +281,24 @@ class SqlRunRepository:
         return (await self._conn.execute(_UPDATE, values)).rowcount == 1
 
     async def apply_beats(self, beats: Sequence[BeatUpdate]) -> list[str]:
-        """Write coalesced heartbeats; return the ids whose run moved on since (not written)."""
+        """Write coalesced heartbeats; return the ids whose run moved on since (not written).
+
+        Two statements per chunk, whatever its size: the versions read (locked) at once, then one
+        executemany. One statement per beat would await the driver once per beat, and on a busy
+        event loop each await waits its turn: 100 beats took a second under load."""
         missed: list[str] = []
-        for beat in beats:
-            run = beat.run
-            values = {
-                "b_id": run.id,
-                "b_expected": beat.version,
-                "last_heartbeat_at": run.last_heartbeat_at,
-                "step": run.step,
-                "progress": run.progress,
-                "message": run.message,
-                "health": [h.value for h in run.health],
-                "next_check_at": run.next_check_at,
-            }
-            if (await self._conn.execute(_BEAT, values)).rowcount != 1:
-                missed.append(run.id)
+        for start in range(0, len(beats), _BEATS_PER_STATEMENT):
+            chunk = beats[start : start + _BEATS_PER_STATEMENT]
+            rows = await self._conn.execute(
+                select(runs.c.id, runs.c.version)
+                .where(runs.c.id.in_([beat.run.id for beat in chunk]))
+                .with_for_update()
+            )
+            versions: dict[str, int] = {row.id: row.version for row in rows}
+            fit = [beat for beat in chunk if versions.get(beat.run.id) == beat.version]
+            missed += [beat.run.id for beat in chunk if versions.get(beat.run.id) != beat.version]
+            if fit:
+                await self._conn.execute(_BEAT, [_beat_values(beat) for beat in fit])
         return missed
 
     async def needing_attention(

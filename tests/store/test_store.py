@@ -102,6 +102,38 @@ async def test_heartbeat_batch_skips_runs_that_moved_on(
     assert stored is not None and stored.step == "late"
 
 
+async def test_one_heartbeat_batch_writes_the_current_runs_and_names_the_rest(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    await mint_token(store, "bot-a")
+    core = replica(store, clock)
+    registered = [
+        (await core.runs.register_run("bot-a", _registration(f"job-{i}")))[0] for i in range(5)
+    ]
+    moved_on = registered[2]
+    beats = [
+        BeatUpdate(
+            run=dataclasses.replace(run, step=f"beat-{n}", last_heartbeat_at=clock.now()),
+            version=run.version + 1 if run is moved_on else run.version,
+        )
+        for n, run in enumerate(registered)
+    ]
+    gone = dataclasses.replace(registered[0], id="run_gone", step="x")
+    beats.append(BeatUpdate(run=gone, version=1))
+    async with store.transaction() as uow:
+        missed = await uow.runs.apply_beats(beats)
+    assert sorted(missed) == sorted([moved_on.id, "run_gone"])
+    async with store.read() as uow:
+        steps = [(await uow.runs.get(run.id)) for run in registered]
+    assert [s.step if s else None for s in steps] == [
+        "beat-0",
+        "beat-1",
+        moved_on.step,
+        "beat-3",
+        "beat-4",
+    ]
+
+
 async def test_run_pages_are_newest_first_and_complete(
     store: SqlStore, clock: MovableClock
 ) -> None:
