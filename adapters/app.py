@@ -23,6 +23,7 @@ from opslayer.adapters.core import Core
 from opslayer.adapters.http import agent_api, ops
 from opslayer.adapters.http.auth import TokenBucket
 from opslayer.adapters.http.errors import install_error_handlers
+from opslayer.adapters.http.hot_path import AgentHotPath
 from opslayer.adapters.http.limits import BodyLimit
 from opslayer.adapters.http.ops import Metrics, RequestMetrics
 from opslayer.adapters.http.read_cache import ReadCache
@@ -285,6 +286,7 @@ def create_app(
         from opslayer.adapters.teams.connect import add_teams_route
 
         add_teams_route(app)
+    app.add_middleware(AgentHotPath, api=app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -58,4 +58,4 @@ def create_read_engine(url: str) -> AsyncEngine | None:
     """
     if not is_sqlite(url) or ":memory:" in url or url.rstrip("/").endswith(":"):
         return None
-    return _sqlite_engine(url, pool_size=4, begin="BEGIN")
+    return _sqlite_engine(url, pool_size=16, begin="BEGIN")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from opslayer.adapters.core import Core
 from opslayer.adapters.http.auth import CurrentAgent
-from opslayer.adapters.http.read_cache import ReadCache
+from opslayer.adapters.http.read_cache import ReadCache, answer_key
 from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, RunStatus
@@ -64,8 +64,7 @@ def _answers(request: Request) -> ReadCache:
 async def _remembered(
     request: Request, agent: str, run_id: str | None, load: Callable[[], Awaitable[bytes]]
 ) -> Response:
-    key = str(request.url.path) + "?" + str(request.url.query)
-    body = await _answers(request).answer(agent, key, load, run_id=run_id)
+    body = await _answers(request).answer(agent, answer_key(request.scope), load, run_id=run_id)
     return Response(body, media_type="application/json")
 
 
@@ -145,15 +144,34 @@ async def get_run(request: Request, run_id: RunId, agent: CurrentAgent, bot: Bot
     return await _remembered(request, agent.name, run_id, load)
 
 
+async def record_heartbeat(
+    bot: Core, answers: ReadCache, agent: str, run_id: str, body: Heartbeat
+) -> bytes:
+    """What `POST /v1/runs/{id}/heartbeat` does and answers (here and on the hot path)."""
+    run = await bot.runs.heartbeat(agent, run_id, body)
+    answers.forget_run(agent, run_id)
+    return RunOut.model_validate(run).model_dump_json().encode()
+
+
+async def record_checkpoint(
+    bot: Core, answers: ReadCache, agent: str, run_id: str, body: CheckpointIn
+) -> tuple[bytes, int]:
+    """What `POST /v1/runs/{id}/checkpoints` does and answers: 201, or 200 when it existed."""
+    checkpoint, created = await bot.runs.add_checkpoint(agent, run_id, body)
+    answers.forget_run(agent, run_id)
+    return CheckpointOut.model_validate(checkpoint).model_dump_json().encode(), (
+        201 if created else 200
+    )
+
+
 @router.post(
     "/runs/{run_id}/heartbeat", response_model=RunOut, summary="Report that the run is alive"
 )
 async def heartbeat(
     request: Request, run_id: RunId, body: Heartbeat, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    run = await bot.runs.heartbeat(agent.name, run_id, body)
-    _wrote(request, agent.name, run_id)
-    return _json(RunOut.model_validate(run))
+    answer = await record_heartbeat(bot, _answers(request), agent.name, run_id, body)
+    return Response(answer, media_type="application/json")
 
 
 @router.post(
@@ -177,9 +195,8 @@ async def report_status(
 async def add_checkpoint(
     request: Request, run_id: RunId, body: CheckpointIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    checkpoint, created = await bot.runs.add_checkpoint(agent.name, run_id, body)
-    _wrote(request, agent.name, run_id)
-    return _json(CheckpointOut.model_validate(checkpoint), created=created)
+    answer, status = await record_checkpoint(bot, _answers(request), agent.name, run_id, body)
+    return Response(answer, status_code=status, media_type="application/json")
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -26,6 +26,9 @@ from opslayer.bot.errors import (
     StorageUnavailable,
     ValidationFailed,
 )
+
+if TYPE_CHECKING:
+    from opslayer.adapters.http.ops import Metrics
 
 _STATUS: list[tuple[type[OpsError], int]] = [
     (NotFound, 404),
@@ -50,16 +53,21 @@ def status_for(error: OpsError) -> int:
     return 400
 
 
-async def _ops_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OpsError)
+def ops_error_answer(exc: OpsError, metrics: Metrics) -> JSONResponse:
+    """The answer to a core error: its status, a readable `detail`, Retry-After when it helps."""
     body: dict[str, object] = {"detail": exc.message}
     if isinstance(exc, InvalidTransition):
         body["status"] = exc.status
     headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, StorageUnavailable) else None
     if isinstance(exc, LimitReached):
         headers = {"Retry-After": str(LIMIT_RETRY_AFTER_S)}
-        request.app.state.metrics.limited.labels(exc.agent, exc.limit).inc()
+        metrics.limited.labels(exc.agent, exc.limit).inc()
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
+
+
+async def _ops_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OpsError)
+    return ops_error_answer(exc, request.app.state.metrics)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -105,14 +113,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allow})
 
 
-async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+def internal_error_answer() -> JSONResponse:
     """A bug: say so in JSON, and close the connection (its state is unknown after a failure
-    mid-request). The exception itself is logged by the server."""
+    mid-request). The exception itself is logged."""
     return JSONResponse(
         {"detail": "internal error (logged on the server); try again later"},
         status_code=500,
         headers={"Connection": "close"},
     )
+
+
+async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+    return internal_error_answer()
 
 
 def install_error_handlers(app: FastAPI) -> None:

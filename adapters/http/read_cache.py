@@ -5,8 +5,12 @@ database read per run and lifetime, not one per request.
 Anything this process writes about a run drops that run's answers (and the agent's lists) at
 once, so an agent always reads what it just wrote; a decision made here drops everything. A
 change made by another replica or the CLI shows within the lifetime, as with the run cache.
-Concurrent misses of one answer share one load, and lifetimes are spread a little, so answers
-loaded together do not all lapse together (a stampede on the database is the tail's cause).
+
+An answer read often is loaded afresh in the background before its lifetime ends (past a
+random point between 60 and 80 % of it), so readers are answered from memory without waiting
+while the answer stays within its lifetime; readers of a lapsed answer share one load. Readers
+waiting on loads was the tail: a fleet's answers lapsing one after another, each lapse holding
+its readers for a database read on a busy event loop.
 """
 
 from __future__ import annotations
@@ -14,41 +18,73 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 _LIMIT = 20_000
 Key = tuple[str, str]  # (agent, request path and query)
+Load = Callable[[], Awaitable[bytes]]
+_now = time.monotonic  # a module attribute, so tests can move past a lifetime
+
+
+def answer_key(scope: Mapping[str, Any]) -> str:
+    """What tells one read from another: the request's path and raw query."""
+    return f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    body: bytes
+    run_id: str | None  # the run it is about; None for a list
+    load: Load  # how to load it again
+    refresh_at: float  # a reader after this starts loading it afresh
+    until: float  # nobody is given it after this
 
 
 class ReadCache:
     def __init__(self, *, ttl_s: float) -> None:
         self._ttl_s = ttl_s
-        # key → (until, body, the run it is about, or None for a list)
-        self._answers: dict[Key, tuple[float, bytes, str | None]] = {}
+        self._answers: dict[Key, _Answer] = {}
         # (agent, run or None) → the keys of its answers: a write drops them without a scan
         self._about: dict[tuple[str, str | None], set[Key]] = {}
         self._loading: dict[Key, asyncio.Task[bytes]] = {}
         self._epoch = 0  # moves on every forget: a load begun before one is not kept
 
-    async def answer(
-        self, agent: str, key: str, load: Callable[[], Awaitable[bytes]], *, run_id: str | None
-    ) -> bytes:
-        """The remembered answer, or the one `load` gives (shared by concurrent callers)."""
+    async def current(self, agent: str, key: str) -> bytes | None:
+        """The answer to a read this cache has answered before, reloaded if its lifetime is
+        over (one load, shared); None for a read it never answered, which the route loads."""
         where = (agent, key)
         hit = self._answers.get(where)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        if self._ttl_s <= 0:
-            return await load()
-        task = self._loading.get(where)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(where, load, run_id))
-            self._loading[where] = task
+        if hit is None:
+            return None
+        now = _now()
+        if now < hit.until:
+            if now >= hit.refresh_at and where not in self._loading:
+                self._start(where, hit.load, hit.run_id)
+            return hit.body
+        task = self._loading.get(where) or self._start(where, hit.load, hit.run_id)
         return await asyncio.shield(task)
 
-    async def _load(
-        self, where: Key, load: Callable[[], Awaitable[bytes]], run_id: str | None
-    ) -> bytes:
+    async def answer(self, agent: str, key: str, load: Load, *, run_id: str | None) -> bytes:
+        """The remembered answer, or the one `load` gives (shared by concurrent callers)."""
+        if self._ttl_s <= 0:
+            return await load()
+        known = await self.current(agent, key)
+        if known is not None:
+            return known
+        where = (agent, key)
+        task = self._loading.get(where) or self._start(where, load, run_id)
+        return await asyncio.shield(task)
+
+    def _start(self, where: Key, load: Load, run_id: str | None) -> asyncio.Task[bytes]:
+        task = asyncio.get_running_loop().create_task(self._load(where, load, run_id))
+        # A refresh nobody awaits may fail (the run was pruned): the next miss reports it.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._loading[where] = task
+        return task
+
+    async def _load(self, where: Key, load: Load, run_id: str | None) -> bytes:
         epoch = self._epoch
         try:
             body = await load()
@@ -56,12 +92,14 @@ class ReadCache:
                 if len(self._answers) >= _LIMIT:
                     self._answers.clear()
                     self._about.clear()
-                lifetime = self._ttl_s * random.uniform(0.8, 1.0)
-                self._answers[where] = (time.monotonic() + lifetime, body, run_id)
+                now = _now()
+                refresh_at = now + self._ttl_s * random.uniform(0.6, 0.8)
+                self._answers[where] = _Answer(body, run_id, load, refresh_at, now + self._ttl_s)
                 self._about.setdefault((where[0], run_id), set()).add(where)
             return body
         finally:
-            self._loading.pop(where, None)
+            if self._loading.get(where) is asyncio.current_task():
+                del self._loading[where]
 
     def forget_run(self, agent: str, run_id: str | None) -> None:
         """The agent wrote about a run: its answers about it, and its lists, are stale."""

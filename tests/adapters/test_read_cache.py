@@ -3,17 +3,21 @@ what it just wrote, and a decision made in this process shows at once."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from opslayer.adapters.http import read_cache
 from opslayer.adapters.settings import Settings
 from opslayer.bot.audit import Via
 from opslayer.bot.people.directory import find_person
 from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import MintedToken
 from tests.harness import BotClient
+from tests.replica import replica
 
 
 @pytest.fixture
@@ -54,3 +58,31 @@ async def test_reads_are_remembered_and_forgotten_when_anything_changes(
     )
     assert ack.status_code == 200
     assert (await app_client.get(path, headers=auth)).json() == []
+
+
+async def test_a_lapsed_answer_is_loaded_once_for_all_its_readers_and_shows_other_replicas(
+    app_client: BotClient, agent: MintedToken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body: dict[str, Any] = {"external_id": "r", "title": "R", "owner": {"email": "a@example.com"}}
+    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    path = f"/v1/runs/{run_id}/commands?status=pending"
+    queries: list[str] = []
+    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    assert (await app_client.get(path, headers=auth)).json() == []
+    one_load = len(queries)
+    # Another replica (a Core of its own on the same database) pauses the run:
+    elsewhere = replica(app_client.store, app_client.clock)
+    alice = await find_person(app_client.store, Identity(email="a@example.com"))
+    await elsewhere.operations.commands.pause(run_id, person=alice, via=Via.CLI)
+    assert (await app_client.get(path, headers=auth)).json() == []  # within the lifetime
+    later = time.monotonic() + 61  # past the lifetime (60 s here)
+    monkeypatch.setattr(read_cache, "_now", lambda: later)
+    queries.clear()
+    answers = await asyncio.gather(*(app_client.get(path, headers=auth) for _ in range(20)))
+    assert {len(a.json()) for a in answers} == {1}  # every reader sees the pause
+    loads = len(queries)
+    assert (await app_client.get(path, headers=auth)).json()[0]["kind"] == "pause"
+    assert len(queries) == loads  # and the next reader is answered from memory
+    assert loads == one_load > 0  # the twenty readers shared one load
