@@ -52,9 +52,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def create_read_engine(url: str) -> AsyncEngine | None:
-    """On SQLite, a few connections for readers, who (in WAL mode) never wait for the writer.
+    """On SQLite, connections for readers, who (in WAL mode) never wait for the writer.
 
-    None elsewhere: PostgreSQL's pool serves reads and writes alike.
+    Sixteen, not four: under load a read's time is mostly its turns on the busy event loop,
+    not SQLite's, so with four connections loads queued behind each other (measured with
+    bench/read_path.py). None elsewhere: PostgreSQL's pool serves reads and writes alike.
     """
     if not is_sqlite(url) or ":memory:" in url or url.rstrip("/").endswith(":"):
         return None
