@@ -10,6 +10,7 @@ resurrect an ended run or overwrite a newer change.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,7 @@ class RunCache:
         self._clock = clock
         self._beats = HeartbeatBuffer()
         self._snapshots = RunSnapshots(ttl_s=ttl_s)
+        self._reading: dict[str, asyncio.Task[Run]] = {}  # run id → its read in flight
 
     @property
     def pending_heartbeats(self) -> int:
@@ -98,9 +100,9 @@ class RunCache:
             raise Forbidden(agent=agent, resource=f"run {run_id}")
         if snapshot is None or snapshot.status.terminal:
             # Refuse only on the stored status: another replica may have re-opened the run.
-            async with self._store.read() as uow:
-                snapshot = await owned_run(uow, agent, run_id)
-            self._snapshots.put(snapshot)
+            snapshot = await self._stored(run_id)
+            if snapshot.agent != agent:
+                raise Forbidden(agent=agent, resource=f"run {run_id}")
         if snapshot.status.terminal:
             raise InvalidTransition(run_id=run_id, status=snapshot.status, event="heartbeat")
         run = record_heartbeat(
@@ -113,6 +115,28 @@ class RunCache:
         )
         self._beats.put(run, version=snapshot.version)
         return run
+
+    async def _stored(self, run_id: str) -> Run:
+        """The stored run, remembered; one read for every heartbeat waiting on it. Without
+        sharing, a fleet whose snapshots had lapsed read each run once per heartbeat, and on a
+        busy event loop those reads outlasted the next heartbeats, which read again."""
+        reading = self._reading.get(run_id)
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(self._read(run_id))
+            self._reading[run_id] = reading
+            reading.add_done_callback(partial(self._read_done, run_id))
+        return await asyncio.shield(reading)
+
+    async def _read(self, run_id: str) -> Run:
+        async with self._store.read() as uow:
+            run = await owned_run(uow, None, run_id)
+        self._snapshots.put(run)
+        return run
+
+    def _read_done(self, run_id: str, reading: asyncio.Task[Run]) -> None:
+        self._reading.pop(run_id, None)
+        if not reading.cancelled():
+            reading.exception()  # retrieved: whoever waited has it
 
     async def flush(self) -> int:
         """Write every pending heartbeat in one transaction; return how many runs were written.

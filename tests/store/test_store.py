@@ -9,15 +9,16 @@ from collections.abc import Awaitable, Callable
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import event
 
-from opslayer.bot.errors import StorageUnavailable
+from opslayer.bot.errors import Forbidden, StorageUnavailable
 from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import hash_token, mint_token
 from opslayer.bot.ports import BeatUpdate, RunFilter, UnitOfWork
 from opslayer.store import migrate
 from opslayer.store.tables import metadata
 from opslayer.store.uow import SqlStore
-from opslayer_client.contract import RunCreate
+from opslayer_client.contract import Heartbeat, RunCreate
 from tests.replica import replica
 from tests.support import MovableClock
 
@@ -132,6 +133,25 @@ async def test_one_heartbeat_batch_writes_the_current_runs_and_names_the_rest(
         "beat-3",
         "beat-4",
     ]
+
+
+async def test_heartbeats_of_a_run_this_replica_has_not_seen_share_one_read(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    await mint_token(store, "bot-a")
+    run, _ = await replica(store, clock).runs.register_run("bot-a", _registration())
+    fresh = replica(store, clock, run_cache_ttl_s=60)  # knows nothing of the run yet
+    queries: list[str] = []
+    event.listen(
+        store.read_engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2])
+    )
+    beats = await asyncio.gather(
+        *(fresh.runs.heartbeat("bot-a", run.id, Heartbeat(step=f"s{n}")) for n in range(20))
+    )
+    assert {b.id for b in beats} == {run.id}
+    assert len([q for q in queries if "FROM runs" in q]) == 1
+    with pytest.raises(Forbidden):  # a shared read still refuses another agent
+        await fresh.runs.heartbeat("bot-b", run.id, Heartbeat())
 
 
 async def test_run_pages_are_newest_first_and_complete(
