@@ -408,7 +408,10 @@ class ApprovalIn(_Body):
     action: ActionName | None = None
     arguments: dict[str, Any] | None = None
     arguments_schema: dict[str, Any] | None = None
-    decisions: Annotated[list[DecisionType], Field(min_length=1, max_length=4)] = [
+    decisions: Annotated[
+        list[DecisionType],
+        Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}),
+    ] = [
         DecisionType.APPROVE,
         DecisionType.REJECT,
     ]
