@@ -146,22 +146,22 @@ async def get_run(request: Request, run_id: RunId, agent: CurrentAgent, bot: Bot
 
 async def record_heartbeat(
     bot: Core, answers: ReadCache, agent: str, run_id: str, body: Heartbeat
-) -> bytes:
+) -> tuple[int, bytes]:
     """What `POST /v1/runs/{id}/heartbeat` does and answers (here and on the hot path)."""
     run = await bot.runs.heartbeat(agent, run_id, body)
     answers.forget_run(agent, run_id)
-    return RunOut.model_validate(run).model_dump_json().encode()
+    return 200, RunOut.model_validate(run).model_dump_json().encode()
 
 
 async def record_checkpoint(
     bot: Core, answers: ReadCache, agent: str, run_id: str, body: CheckpointIn
-) -> tuple[bytes, int]:
+) -> tuple[int, bytes]:
     """What `POST /v1/runs/{id}/checkpoints` does and answers: 201, or 200 when it existed."""
     checkpoint, created = await bot.runs.add_checkpoint(agent, run_id, body)
     answers.forget_run(agent, run_id)
-    return CheckpointOut.model_validate(checkpoint).model_dump_json().encode(), (
-        201 if created else 200
-    )
+    return 201 if created else 200, CheckpointOut.model_validate(
+        checkpoint
+    ).model_dump_json().encode()
 
 
 @router.post(
@@ -170,8 +170,8 @@ async def record_checkpoint(
 async def heartbeat(
     request: Request, run_id: RunId, body: Heartbeat, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    answer = await record_heartbeat(bot, _answers(request), agent.name, run_id, body)
-    return Response(answer, media_type="application/json")
+    status, answer = await record_heartbeat(bot, _answers(request), agent.name, run_id, body)
+    return Response(answer, status_code=status, media_type="application/json")
 
 
 @router.post(
@@ -195,7 +195,7 @@ async def report_status(
 async def add_checkpoint(
     request: Request, run_id: RunId, body: CheckpointIn, agent: CurrentAgent, bot: Bot
 ) -> Response:
-    answer, status = await record_checkpoint(bot, _answers(request), agent.name, run_id, body)
+    status, answer = await record_checkpoint(bot, _answers(request), agent.name, run_id, body)
     return Response(answer, status_code=status, media_type="application/json")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opslayer.adapters.core import Core
@@ -37,7 +37,8 @@ log = logging.getLogger("opslayer.http")
 # A run id as the routes take it (`RunId`: at most 200 characters, no NUL), without a slash.
 _RUN = r"(?P<run>[^/\x00]{1,200})"
 _JSON = {b"application/json", b"application/json; charset=utf-8"}
-Write = Callable[[Core, ReadCache, str, str, Any], Awaitable[bytes | tuple[bytes, int]]]
+# What a hot write does, given the agent, the run id and the validated body: (status, answer).
+Write = Callable[[Core, ReadCache, str, str, Any], Awaitable[tuple[int, bytes]]]
 
 
 class _Hot:
@@ -118,7 +119,7 @@ class AgentHotPath:
             if _header(scope, b"content-type") not in _JSON:
                 raise ValueError("not JSON")
             request = hot.model.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # FastAPI explains it (400, 422)
+        except Exception:  # not JSON, too deep, or not the model: FastAPI explains (400, 422)
             await self.app(scope, _replay(body, receive), send)
             return
         try:
@@ -132,10 +133,7 @@ class AgentHotPath:
             log.exception("%s %s failed", scope["method"], scope["path"])
             await internal_error_answer()(scope, receive, send)
             return
-        if isinstance(answer, tuple):
-            await _send(send, answer[1], answer[0])
-        else:
-            await _send(send, 200, answer)
+        await _send(send, *answer)
 
     async def _agent(self, scope: Scope) -> Agent | None:
         """The token's agent when it is known and within its rate (charged); else None."""

@@ -523,3 +523,48 @@ async def test_webhooks_into_metadata_or_link_local_networks_are_refused(
         assert "OPSLAYER_WEBHOOK_DENY" in refused.json()["detail"]
     listed = (await app_client.get("/v1/runs", headers=auth)).json()
     assert listed["items"] == []  # nothing half-registered
+
+
+async def test_the_hot_path_answers_as_the_routes_do(
+    app_client: BotClient, auth: dict[str, str]
+) -> None:
+    """Heartbeats, checkpoints and remembered reads skip FastAPI's routing; what they cannot
+    answer plainly still gets the route's answer, and metrics name the route either way."""
+    run = await register(app_client, auth)
+    beat = f"/v1/runs/{run['id']}/heartbeat"
+    nested = "[" * 50_000 + "]" * 50_000  # deeper than Python's json will go
+    deep = await app_client.post(beat, content=nested, headers={**auth, **JSON})
+    assert deep.status_code == 400
+    as_text = await app_client.post(
+        beat, content=b'{"step": "x"}', headers={**auth, "Content-Type": "text/plain"}
+    )
+    assert as_text.status_code == 422
+    unknown = await app_client.post(
+        "/v1/runs/run_nope/heartbeat", json={}, headers={**auth, **JSON}
+    )
+    assert unknown.status_code == 404 and "run_nope" in unknown.json()["detail"]
+    stranger = {"Authorization": f"Bearer {(await mint_token(app_client.store, 'other')).token}"}
+    assert (await app_client.post(beat, json={}, headers=stranger)).status_code == 403
+    assert (
+        await app_client.post(beat, json={}, headers={"Authorization": "Bearer x"})
+    ).status_code == 401
+    first = await app_client.post(
+        f"/v1/runs/{run['id']}/checkpoints", json={"checkpoint_id": "c1", "step": "s"}, headers=auth
+    )
+    again = await app_client.post(
+        f"/v1/runs/{run['id']}/checkpoints", json={"checkpoint_id": "c1", "step": "s"}, headers=auth
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    assert (await app_client.post(beat, json={"step": "ok"}, headers=auth)).json()["step"] == "ok"
+    metrics = (await app_client.get("/metrics")).text
+    for line in (
+        'route="/v1/runs/{run_id}/heartbeat",status="200"',
+        'route="/v1/runs/{run_id}/heartbeat",status="400"',
+        'route="/v1/runs/{run_id}/heartbeat",status="404"',
+        'route="/v1/runs/{run_id}/checkpoints",status="201"',
+    ):
+        assert line in metrics, line
+
+
+JSON = {"Content-Type": "application/json"}
