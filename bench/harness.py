@@ -116,7 +116,7 @@ def serve(
         os.sched_setaffinity(process.pid, {cpu})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        wait_healthy(url, process)
         yield Server(url=url, process=process, env=env, started_in_s=time.perf_counter() - started)
     finally:
         process.terminate()
@@ -126,22 +126,27 @@ def serve(
             process.kill()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    path: str = "/healthz",
+    what: str = "opslayer serve",
+) -> None:
+    """Wait until `url + path` answers 200; fail if the process exits or 30 s pass."""
     import urllib.request
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"opslayer serve exited with {process.returncode} before it was healthy"
-            )
+            raise RuntimeError(f"{what} exited with {process.returncode} before it was healthy")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+            with urllib.request.urlopen(f"{url}{path}", timeout=1) as answer:
                 if answer.status == 200:
                     return
         except OSError:
             time.sleep(0.01)
-    raise RuntimeError("opslayer serve was not healthy within 30 s")
+    raise RuntimeError(f"{what} was not healthy within 30 s")
 
 
 def pin_self(cpu: int = 1) -> None:

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,16 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Result, free_port, load, pin_self, progress, serve, table  # noqa: E402
+from harness import (  # noqa: E402
+    Result,
+    free_port,
+    load,
+    pin_self,
+    progress,
+    serve,
+    table,
+    wait_healthy,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,15 +49,8 @@ def reference(app: str, folder: Path) -> Iterator[str]:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(process.pid, {0})
     url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{url}/openapi.json", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.05)
     try:
+        wait_healthy(url, process, path="/openapi.json", what=f"the reference app {app!r}")
         yield url
     finally:
         process.terminate()
