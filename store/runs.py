@@ -292,6 +292,7 @@ class SqlRunRepository:
             rows = await self._conn.execute(
                 select(runs.c.id, runs.c.version)
                 .where(runs.c.id.in_([beat.run.id for beat in chunk]))
+                .order_by(runs.c.id)  # rows locked in one order by every replica: no deadlock
                 .with_for_update()
             )
             versions: dict[str, int] = {row.id: row.version for row in rows}
