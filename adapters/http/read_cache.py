@@ -49,7 +49,12 @@ class ReadCache:
         # (agent, run or None) → the keys of its answers: a write drops them without a scan
         self._about: dict[tuple[str, str | None], set[Key]] = {}
         self._loading: dict[Key, asyncio.Task[bytes]] = {}
-        self._epoch = 0  # moves on every forget: a load begun before one is not kept
+        self._loading_about: dict[Key, str | None] = {}  # the run each load in flight is about
+        # A load is kept only if what it is about was not forgotten while it ran: each run, and
+        # each agent's lists, have a generation; everything has an epoch. (One epoch for all made
+        # every heartbeat of a fleet throw away every other run's load in flight.)
+        self._generations: dict[tuple[str, str | None], int] = {}
+        self._epoch = 0
 
     async def current(self, agent: str, key: str) -> bytes | None:
         """The answer to a read this cache has answered before, reloaded if its lifetime is
@@ -82,16 +87,20 @@ class ReadCache:
         # A refresh nobody awaits may fail (the run was pruned): the next miss reports it.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._loading[where] = task
+        self._loading_about[where] = run_id
         return task
 
+    def _stamp(self, agent: str, run_id: str | None) -> tuple[int, int]:
+        """What must not move while a load about `run_id` (None: a list) runs."""
+        return self._epoch, self._generations.get((agent, run_id), 0)
+
     async def _load(self, where: Key, load: Load, run_id: str | None) -> bytes:
-        epoch = self._epoch
+        stamp = self._stamp(where[0], run_id)
         try:
             body = await load()
-            if epoch == self._epoch:
-                if len(self._answers) >= _LIMIT:
-                    self._answers.clear()
-                    self._about.clear()
+            if stamp == self._stamp(where[0], run_id):
+                if len(self._answers) >= _LIMIT or len(self._generations) >= _LIMIT:
+                    self.forget_all()
                 now = _now()
                 refresh_at = now + self._ttl_s * random.uniform(0.6, 0.8)
                 self._answers[where] = _Answer(body, run_id, load, refresh_at, now + self._ttl_s)
@@ -100,16 +109,19 @@ class ReadCache:
         finally:
             if self._loading.get(where) is asyncio.current_task():
                 del self._loading[where]
+                del self._loading_about[where]
 
     def forget_run(self, agent: str, run_id: str | None) -> None:
         """The agent wrote about a run: its answers about it, and its lists, are stale."""
-        self._epoch += 1
+        stale = (run_id, None)
         for about in ((agent, run_id), (agent, None)):
+            self._generations[about] = self._generations.get(about, 0) + 1
             for key in self._about.pop(about, ()):
                 self._answers.pop(key, None)
-        if self._loading:
-            for key in [k for k in self._loading if k[0] == agent]:
-                self._loading.pop(key, None)  # later readers load afresh
+        for key, run in list(self._loading_about.items()):
+            if key[0] == agent and run in stale:
+                del self._loading[key]  # later readers load afresh
+                del self._loading_about[key]
 
     def forget_all(self) -> None:
         """Someone decided something (a command is on its way): every answer may be stale."""
@@ -117,3 +129,5 @@ class ReadCache:
         self._answers.clear()
         self._about.clear()
         self._loading.clear()
+        self._loading_about.clear()
+        self._generations.clear()

@@ -86,3 +86,43 @@ async def test_a_lapsed_answer_is_loaded_once_for_all_its_readers_and_shows_othe
     assert (await app_client.get(path, headers=auth)).json()[0]["kind"] == "pause"
     assert len(queries) == loads  # and the next reader is answered from memory
     assert loads == one_load > 0  # the twenty readers shared one load
+
+
+async def test_a_fleets_heartbeats_do_not_throw_away_other_runs_answers(
+    app_client: BotClient, agent: MintedToken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body: dict[str, Any] = {"owner": {"email": "a@example.com"}, "title": "T"}
+    beating, polled = [
+        (await app_client.post("/v1/runs", json={**body, "external_id": x}, headers=auth)).json()
+        for x in ("beating", "polled")
+    ]
+    path = f"/v1/runs/{polled['id']}/commands?status=pending"
+    await app_client.get(path, headers=auth)
+    later = time.monotonic() + 61  # the answer lapses: the next read loads it again...
+    monkeypatch.setattr(read_cache, "_now", lambda: later)
+    reads = app_client.core.reads
+    loading, gate = asyncio.Event(), asyncio.Event()
+    commands = reads.commands
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        loading.set()
+        await gate.wait()
+        return await commands(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "commands", held)
+    reading = asyncio.create_task(app_client.get(path, headers=auth))
+    await asyncio.wait_for(loading.wait(), 5)
+    # ...and while it loads, the other run's heartbeats arrive (each forgets that run's answers):
+    for n in range(3):
+        beat = await app_client.post(
+            f"/v1/runs/{beating['id']}/heartbeat", json={"step": f"s{n}"}, headers=auth
+        )
+        assert beat.status_code == 200
+    gate.set()
+    assert (await reading).json() == []
+    queries: list[str] = []
+    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    assert (await app_client.get(path, headers=auth)).json() == []
+    assert queries == []  # the load made during the heartbeats was kept
