@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from harness import (  # noqa: E402
 )
 
 HERE = Path(__file__).resolve().parent
+Request = Callable[[aiohttp.ClientSession, int, int], Awaitable[int]]
 
 
 @contextmanager
@@ -124,7 +125,7 @@ async def main() -> int:
             ids = await _runs(server.url, token, args.runs)
             auth = {"Authorization": f"Bearer {token}"}
 
-            def getter(path: str) -> object:
+            def getter(path: str) -> Request:
                 async def get(s: aiohttp.ClientSession, c: int, i: int) -> int:
                     run = ids[(c + i) % len(ids)]
                     async with s.get(server.url + path.format(run=run), headers=auth) as answer:
@@ -150,12 +151,19 @@ async def main() -> int:
                     await answer.read()
                     return answer.status
 
+            poll = getter("/v1/runs/{run}/commands?status=pending")
+
+            async def fleet(s: aiohttp.ClientSession, c: int, i: int) -> int:
+                """What a fleet does: a heartbeat, then a poll for commands, and again."""
+                return await (beat if i % 2 else poll)(s, c, i)
+
             for name, request in (
-                ("GET /v1/runs/{id}/commands", getter("/v1/runs/{run}/commands?status=pending")),
+                ("GET /v1/runs/{id}/commands", poll),
                 ("GET /v1/runs/{id}", getter("/v1/runs/{run}")),
                 ("GET /v1/runs", getter("/v1/runs?limit=20")),
                 ("POST heartbeat", beat),
                 ("POST checkpoint", point),
+                ("heartbeat + poll, mixed", fleet),
             ):
                 results[name] = await load(
                     name, concurrency=n, seconds=secs, request=request, on_progress=progress
@@ -164,7 +172,11 @@ async def main() -> int:
     raw_r = results["FastAPI + raw insert"]
     rows = []
     for name, r in results.items():
-        if name.startswith("GET /v1"):
+        if name == "heartbeat + poll, mixed":
+            target = (
+                f"{r.rate / bare_r.rate:.0%} of bare, p99 {r.pct(0.99) / bare_r.pct(0.99):.1f}×"
+            )
+        elif name.startswith("GET /v1"):
             target = f"{r.rate / bare_r.rate:.0%} of bare (≥ 50 %)"
         elif name == "POST heartbeat":
             target = f"p99 {r.pct(0.99) / bare_r.pct(0.99):.1f}× bare's (≤ 3×)"
