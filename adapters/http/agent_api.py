@@ -62,9 +62,15 @@ def _answers(request: Request) -> ReadCache:
 
 
 async def _remembered(
-    request: Request, agent: str, run_id: str | None, load: Callable[[], Awaitable[bytes]]
+    request: Request,
+    agent: str,
+    run_id: str | None,
+    load: Callable[[], Awaitable[bytes]],
+    *,
+    commands: bool = False,
 ) -> Response:
-    body = await _answers(request).answer(agent, answer_key(request.scope), load, run_id=run_id)
+    key = answer_key(request.scope)
+    body = await _answers(request).answer(agent, key, load, run_id=run_id, commands=commands)
     return Response(body, media_type="application/json")
 
 
@@ -149,7 +155,7 @@ async def record_heartbeat(
 ) -> tuple[int, bytes]:
     """What `POST /v1/runs/{id}/heartbeat` does and answers (here and on the hot path)."""
     run = await bot.runs.heartbeat(agent, run_id, body)
-    answers.forget_run(agent, run_id)
+    answers.forget_run(agent, run_id, commands=False)
     return 200, RunOut.model_validate(run).model_dump_json().encode()
 
 
@@ -158,7 +164,7 @@ async def record_checkpoint(
 ) -> tuple[int, bytes]:
     """What `POST /v1/runs/{id}/checkpoints` does and answers: 201, or 200 when it existed."""
     checkpoint, created = await bot.runs.add_checkpoint(agent, run_id, body)
-    answers.forget_run(agent, run_id)
+    answers.forget_run(agent, run_id, commands=False)
     return 201 if created else 200, CheckpointOut.model_validate(
         checkpoint
     ).model_dump_json().encode()
@@ -252,7 +258,7 @@ async def list_commands(
         commands = await bot.reads.commands(run_id, agent=agent.name, status=status)
         return _COMMANDS.dump_json([CommandOut.model_validate(c) for c in commands])
 
-    return await _remembered(request, agent.name, run_id, load)
+    return await _remembered(request, agent.name, run_id, load, commands=True)
 
 
 @router.post(

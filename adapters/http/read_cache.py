@@ -24,6 +24,8 @@ from typing import Any
 
 _LIMIT = 20_000
 Key = tuple[str, str]  # (agent, request path and query)
+# What an answer is about: (agent, run or None for a list, whether it lists the run's commands).
+About = tuple[str, str | None, bool]
 Load = Callable[[], Awaitable[bytes]]
 _now = time.monotonic  # a module attribute, so tests can move past a lifetime
 
@@ -36,7 +38,7 @@ def answer_key(scope: Mapping[str, Any]) -> str:
 @dataclass(frozen=True, slots=True)
 class _Answer:
     body: bytes
-    run_id: str | None  # the run it is about; None for a list
+    about: About
     load: Load  # how to load it again
     refresh_at: float  # a reader after this starts loading it afresh
     until: float  # nobody is given it after this
@@ -46,14 +48,14 @@ class ReadCache:
     def __init__(self, *, ttl_s: float) -> None:
         self._ttl_s = ttl_s
         self._answers: dict[Key, _Answer] = {}
-        # (agent, run or None) → the keys of its answers: a write drops them without a scan
-        self._about: dict[tuple[str, str | None], set[Key]] = {}
+        # what → the keys of its answers: a write drops them without a scan
+        self._about: dict[About, set[Key]] = {}
         self._loading: dict[Key, asyncio.Task[bytes]] = {}
-        self._loading_about: dict[Key, str | None] = {}  # the run each load in flight is about
-        # A load is kept only if what it is about was not forgotten while it ran: each run, and
-        # each agent's lists, have a generation; everything has an epoch. (One epoch for all made
-        # every heartbeat of a fleet throw away every other run's load in flight.)
-        self._generations: dict[tuple[str, str | None], int] = {}
+        self._loading_about: dict[Key, About] = {}  # what each load in flight is about
+        # A load is kept only if what it is about was not forgotten while it ran: each topic
+        # has a generation, everything an epoch. (One epoch for all made every heartbeat of a
+        # fleet throw away every other run's load in flight.)
+        self._generations: dict[About, int] = {}
         self._epoch = 0
 
     async def current(self, agent: str, key: str) -> bytes | None:
@@ -66,60 +68,67 @@ class ReadCache:
         now = _now()
         if now < hit.until:
             if now >= hit.refresh_at and where not in self._loading:
-                self._start(where, hit.load, hit.run_id)
+                self._start(where, hit.load, hit.about)
             return hit.body
-        task = self._loading.get(where) or self._start(where, hit.load, hit.run_id)
+        task = self._loading.get(where) or self._start(where, hit.load, hit.about)
         return await asyncio.shield(task)
 
-    async def answer(self, agent: str, key: str, load: Load, *, run_id: str | None) -> bytes:
-        """The remembered answer, or the one `load` gives (shared by concurrent callers)."""
+    async def answer(
+        self, agent: str, key: str, load: Load, *, run_id: str | None, commands: bool = False
+    ) -> bytes:
+        """The remembered answer, or the one `load` gives (shared by concurrent callers): about
+        `run_id` (None: a list of runs), and a list of its `commands` or not."""
         if self._ttl_s <= 0:
             return await load()
         known = await self.current(agent, key)
         if known is not None:
             return known
         where = (agent, key)
-        task = self._loading.get(where) or self._start(where, load, run_id)
+        task = self._loading.get(where) or self._start(where, load, (agent, run_id, commands))
         return await asyncio.shield(task)
 
-    def _start(self, where: Key, load: Load, run_id: str | None) -> asyncio.Task[bytes]:
-        task = asyncio.get_running_loop().create_task(self._load(where, load, run_id))
+    def _start(self, where: Key, load: Load, about: About) -> asyncio.Task[bytes]:
+        task = asyncio.get_running_loop().create_task(self._load(where, load, about))
         # A refresh nobody awaits may fail (the run was pruned): the next miss reports it.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._loading[where] = task
-        self._loading_about[where] = run_id
+        self._loading_about[where] = about
         return task
 
-    def _stamp(self, agent: str, run_id: str | None) -> tuple[int, int]:
-        """What must not move while a load about `run_id` (None: a list) runs."""
-        return self._epoch, self._generations.get((agent, run_id), 0)
+    def _stamp(self, about: About) -> tuple[int, int]:
+        """What must not move while a load about `about` runs."""
+        return self._epoch, self._generations.get(about, 0)
 
-    async def _load(self, where: Key, load: Load, run_id: str | None) -> bytes:
-        stamp = self._stamp(where[0], run_id)
+    async def _load(self, where: Key, load: Load, about: About) -> bytes:
+        stamp = self._stamp(about)
         try:
             body = await load()
-            if stamp == self._stamp(where[0], run_id):
+            if stamp == self._stamp(about):
                 if len(self._answers) >= _LIMIT or len(self._generations) >= _LIMIT:
                     self.forget_all()
                 now = _now()
                 refresh_at = now + self._ttl_s * random.uniform(0.6, 0.8)
-                self._answers[where] = _Answer(body, run_id, load, refresh_at, now + self._ttl_s)
-                self._about.setdefault((where[0], run_id), set()).add(where)
+                self._answers[where] = _Answer(body, about, load, refresh_at, now + self._ttl_s)
+                self._about.setdefault(about, set()).add(where)
             return body
         finally:
             if self._loading.get(where) is asyncio.current_task():
                 del self._loading[where]
                 del self._loading_about[where]
 
-    def forget_run(self, agent: str, run_id: str | None) -> None:
-        """The agent wrote about a run: its answers about it, and its lists, are stale."""
-        stale = (run_id, None)
-        for about in ((agent, run_id), (agent, None)):
+    def forget_run(self, agent: str, run_id: str | None, *, commands: bool = True) -> None:
+        """The agent wrote about a run: the answers about it, and its lists, are stale; and the
+        list of its commands, unless the write cannot change commands (`commands=False`: a
+        heartbeat or a checkpoint, so a fleet's polls survive its heartbeats)."""
+        stale: list[About] = [(agent, run_id, False), (agent, None, False)]
+        if commands:
+            stale.append((agent, run_id, True))
+        for about in stale:
             self._generations[about] = self._generations.get(about, 0) + 1
             for key in self._about.pop(about, ()):
                 self._answers.pop(key, None)
-        for key, run in list(self._loading_about.items()):
-            if key[0] == agent and run in stale:
+        for key, about in list(self._loading_about.items()):
+            if about in stale:
                 del self._loading[key]  # later readers load afresh
                 del self._loading_about[key]
 

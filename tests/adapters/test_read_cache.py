@@ -126,3 +126,26 @@ async def test_a_fleets_heartbeats_do_not_throw_away_other_runs_answers(
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
     assert (await app_client.get(path, headers=auth)).json() == []
     assert queries == []  # the load made during the heartbeats was kept
+
+
+async def test_a_runs_heartbeats_keep_its_remembered_commands_and_drop_its_remembered_run(
+    app_client: BotClient, agent: MintedToken
+) -> None:
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    body: dict[str, Any] = {"external_id": "f", "title": "F", "owner": {"email": "a@example.com"}}
+    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    commands = f"/v1/runs/{run_id}/commands?status=pending"
+    await app_client.get(commands, headers=auth)
+    await app_client.get(f"/v1/runs/{run_id}", headers=auth)
+    queries: list[str] = []
+    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    await app_client.post(f"/v1/runs/{run_id}/heartbeat", json={"step": "next"}, headers=auth)
+    await app_client.post(
+        f"/v1/runs/{run_id}/checkpoints", json={"checkpoint_id": "k", "step": "k"}, headers=auth
+    )
+    queries.clear()
+    assert (await app_client.get(commands, headers=auth)).json() == []
+    assert queries == []  # a heartbeat or a checkpoint changes no command: still remembered
+    assert (await app_client.get(f"/v1/runs/{run_id}", headers=auth)).json()["step"] == "k"
+    assert queries  # the run itself changed: read again
