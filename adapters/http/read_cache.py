@@ -120,6 +120,8 @@ class ReadCache:
         """The agent wrote about a run: the answers about it, and its lists, are stale; and the
         list of its commands, unless the write cannot change commands (`commands=False`: a
         heartbeat or a checkpoint, so a fleet's polls survive its heartbeats)."""
+        if len(self._generations) >= _LIMIT:  # a fleet of writers that never read: stay bounded
+            self.forget_all()
         stale: list[About] = [(agent, run_id, False), (agent, None, False)]
         if commands:
             stale.append((agent, run_id, True))
