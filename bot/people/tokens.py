@@ -9,10 +9,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from opslayer.bot.errors import Conflict
 from opslayer.bot.ports import Agent, Clock, Store, SystemClock, UnitOfWork
+from opslayer.bot.single_flight import SingleFlight
 
 TOKEN_PREFIX = "opl_"
 SECRET_PREFIX = "whsec_"
@@ -100,7 +102,7 @@ class TokenAuthenticator:
     ) -> None:
         self._clock = clock or SystemClock()
         self._recorded: dict[str, float] = {}  # token hash → when its use was last written
-        self._inflight: dict[str, asyncio.Task[Agent | None]] = {}
+        self._lookups: SingleFlight[str, Agent | None] = SingleFlight()
         self._writes: set[asyncio.Task[None]] = set()
         self._store = store
         self._ttl_s = ttl_s
@@ -125,29 +127,21 @@ class TokenAuthenticator:
             return None
         # One lookup per token at a time: when the entry lapses under load, the fifty requests
         # in flight wait for the same read instead of queueing fifty on the database.
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        lookup = asyncio.get_running_loop().create_task(self._lookup(key))
-        self._inflight[key] = lookup
-        return await asyncio.shield(lookup)
+        return await self._lookups.run(key, partial(self._lookup, key))
 
     async def _lookup(self, key: str) -> Agent | None:
-        try:
-            clock = time.monotonic()
-            self.lookups += 1
-            async with self._store.read() as uow:
-                agent = await uow.agents.by_token_hash(key)
-            if agent is None:
-                self._known.pop(key, None)
-                _bounded_put(self._unknown, key, clock + self._unknown_ttl_s, self._limit)
-            else:
-                self._unknown.pop(key, None)
-                _bounded_put(self._known, key, (clock + self._ttl_s, agent), self._limit)
-                self._note_use(key, clock)
-            return agent
-        finally:
-            self._inflight.pop(key, None)
+        clock = time.monotonic()
+        self.lookups += 1
+        async with self._store.read() as uow:
+            agent = await uow.agents.by_token_hash(key)
+        if agent is None:
+            self._known.pop(key, None)
+            _bounded_put(self._unknown, key, clock + self._unknown_ttl_s, self._limit)
+        else:
+            self._unknown.pop(key, None)
+            _bounded_put(self._known, key, (clock + self._ttl_s, agent), self._limit)
+            self._note_use(key, clock)
+        return agent
 
     def _note_use(self, key: str, clock: float) -> None:
         """`token list` shows when a token was last used: written at most once a minute per

@@ -10,7 +10,6 @@ resurrect an ended run or overwrite a newer change.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from opslayer.bot.ports import BeatUpdate, Clock, Store, T, UnitOfWork
 from opslayer.bot.runs.health import record_heartbeat
 from opslayer.bot.runs.heartbeats import HeartbeatBuffer, RunSnapshots
 from opslayer.bot.runs.model import Run
+from opslayer.bot.single_flight import SingleFlight
 
 log = logging.getLogger("opslayer.runs")
 
@@ -67,7 +67,7 @@ class RunCache:
         self._clock = clock
         self._beats = HeartbeatBuffer()
         self._snapshots = RunSnapshots(ttl_s=ttl_s)
-        self._reading: dict[str, asyncio.Task[Run]] = {}  # run id → its read in flight
+        self._reading: SingleFlight[str, Run] = SingleFlight()  # run id → its read in flight
 
     @property
     def pending_heartbeats(self) -> int:
@@ -120,23 +120,13 @@ class RunCache:
         """The stored run, remembered; one read for every heartbeat waiting on it. Without
         sharing, a fleet whose snapshots had lapsed read each run once per heartbeat, and on a
         busy event loop those reads outlasted the next heartbeats, which read again."""
-        reading = self._reading.get(run_id)
-        if reading is None:
-            reading = asyncio.get_running_loop().create_task(self._read(run_id))
-            self._reading[run_id] = reading
-            reading.add_done_callback(partial(self._read_done, run_id))
-        return await asyncio.shield(reading)
+        return await self._reading.run(run_id, partial(self._read, run_id))
 
     async def _read(self, run_id: str) -> Run:
         async with self._store.read() as uow:
             run = await owned_run(uow, None, run_id)
         self._snapshots.put(run)
         return run
-
-    def _read_done(self, run_id: str, reading: asyncio.Task[Run]) -> None:
-        self._reading.pop(run_id, None)
-        if not reading.cancelled():
-            reading.exception()  # retrieved: whoever waited has it
 
     async def flush(self) -> int:
         """Write every pending heartbeat in one transaction; return how many runs were written.
