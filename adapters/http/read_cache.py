@@ -50,8 +50,7 @@ class ReadCache:
         self._answers: dict[Key, _Answer] = {}
         # what → the keys of its answers: a write drops them without a scan
         self._about: dict[About, set[Key]] = {}
-        self._loading: dict[Key, asyncio.Task[bytes]] = {}
-        self._loading_about: dict[Key, About] = {}  # what each load in flight is about
+        self._loading: dict[Key, tuple[asyncio.Task[bytes], About]] = {}  # loads in flight
         # A load is kept only if what it is about was not forgotten while it ran: each topic
         # has a generation, everything an epoch. (One epoch for all made every heartbeat of a
         # fleet throw away every other run's load in flight.)
@@ -70,8 +69,7 @@ class ReadCache:
             if now >= hit.refresh_at and where not in self._loading:
                 self._start(where, hit.load, hit.about)
             return hit.body
-        task = self._loading.get(where) or self._start(where, hit.load, hit.about)
-        return await asyncio.shield(task)
+        return await self._shared(where, hit.load, hit.about)
 
     async def answer(
         self, agent: str, key: str, load: Load, *, run_id: str | None, commands: bool = False
@@ -83,16 +81,19 @@ class ReadCache:
         known = await self.current(agent, key)
         if known is not None:
             return known
-        where = (agent, key)
-        task = self._loading.get(where) or self._start(where, load, (agent, run_id, commands))
+        return await self._shared((agent, key), load, (agent, run_id, commands))
+
+    async def _shared(self, where: Key, load: Load, about: About) -> bytes:
+        """The load in flight for `where`, or a new one: every reader meanwhile shares it."""
+        flying = self._loading.get(where)
+        task = flying[0] if flying else self._start(where, load, about)
         return await asyncio.shield(task)
 
     def _start(self, where: Key, load: Load, about: About) -> asyncio.Task[bytes]:
         task = asyncio.get_running_loop().create_task(self._load(where, load, about))
         # A refresh nobody awaits may fail (the run was pruned): the next miss reports it.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._loading[where] = task
-        self._loading_about[where] = about
+        self._loading[where] = (task, about)
         return task
 
     def _stamp(self, about: About) -> tuple[int, int]:
@@ -112,9 +113,9 @@ class ReadCache:
                 self._about.setdefault(about, set()).add(where)
             return body
         finally:
-            if self._loading.get(where) is asyncio.current_task():
+            flying = self._loading.get(where)
+            if flying is not None and flying[0] is asyncio.current_task():
                 del self._loading[where]
-                del self._loading_about[where]
 
     def forget_run(self, agent: str, run_id: str | None, *, commands: bool = True) -> None:
         """The agent wrote about a run: the answers about it, and its lists, are stale; and the
@@ -129,10 +130,9 @@ class ReadCache:
             self._generations[about] = self._generations.get(about, 0) + 1
             for key in self._about.pop(about, ()):
                 self._answers.pop(key, None)
-        for key, about in list(self._loading_about.items()):
+        for key, (_, about) in list(self._loading.items()):
             if about in stale:
                 del self._loading[key]  # later readers load afresh
-                del self._loading_about[key]
 
     def forget_all(self) -> None:
         """Someone decided something (a command is on its way): every answer may be stale."""
@@ -140,5 +140,4 @@ class ReadCache:
         self._answers.clear()
         self._about.clear()
         self._loading.clear()
-        self._loading_about.clear()
         self._generations.clear()
