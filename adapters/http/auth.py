@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,38 +58,29 @@ class TokenBucket:
         return wait
 
 
-async def current_agent(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Agent:
-    """The agent whose token the request carries; 401 without a valid one, 429 for a client
-    that keeps sending invalid ones."""
-    already: Agent | None = request.scope.get(AUTHENTICATED)
-    if already is not None:
-        return already
-    if credentials is None:
-        raise HTTPException(
-            401, "missing bearer token: send 'Authorization: Bearer <token>'", _CHALLENGE
-        )
-    limiter: TokenBucket = request.app.state.auth_failures
-    client = request.client.host if request.client else "unknown"
-    wait = limiter.wait(client)
+async def admit(state: Any, token: str, client: str) -> Agent:
+    """The agent whose `token` this is, charged one request against its rate; else 401, or 429
+    for an address that keeps sending unknown tokens or an agent over its rate (both counted).
+    `state` is the app's: its authenticator, limiters and metrics."""
+    failures: TokenBucket = state.auth_failures
+    wait = failures.wait(client)
     if wait is not None:
         raise HTTPException(
             429,
             "too many requests with unknown tokens from this address; slow down",
             {"Retry-After": str(max(1, round(wait)))},
         )
-    authenticator: TokenAuthenticator = request.app.state.core.authenticator
-    agent = await authenticator.authenticate(credentials.credentials)
+    authenticator: TokenAuthenticator = state.core.authenticator
+    agent = await authenticator.authenticate(token)
     if agent is None:
-        limiter.spend(client)
+        failures.spend(client)
         raise HTTPException(
             401, "unknown or revoked token: mint one with 'opslayer token create'", _CHALLENGE
         )
-    rate: TokenBucket = request.app.state.agent_rate
+    rate: TokenBucket = state.agent_rate
     wait = rate.take(agent.name)
     if wait is not None:
-        request.app.state.metrics.limited.labels(agent.name, "requests per second").inc()
+        state.metrics.limited.labels(agent.name, "requests per second").inc()
         raise HTTPException(
             429,
             f"agent {agent.name!r} sends more than {rate.per_s:g} requests a second; slow down"
@@ -97,6 +88,21 @@ async def current_agent(
             {"Retry-After": str(max(1, math.ceil(wait)))},
         )
     return agent
+
+
+async def current_agent(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Agent:
+    """The agent whose token the request carries (see `admit`); 401 without one."""
+    already: Agent | None = request.scope.get(AUTHENTICATED)
+    if already is not None:
+        return already
+    if credentials is None:
+        raise HTTPException(
+            401, "missing bearer token: send 'Authorization: Bearer <token>'", _CHALLENGE
+        )
+    client = request.client.host if request.client else "unknown"
+    return await admit(request.app.state, credentials.credentials, client)
 
 
 CurrentAgent = Annotated[Agent, Depends(current_agent)]

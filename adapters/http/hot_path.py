@@ -19,18 +19,18 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opslayer.adapters.core import Core
 from opslayer.adapters.http.agent_api import record_checkpoint, record_heartbeat, router
-from opslayer.adapters.http.auth import AUTHENTICATED, TokenBucket
+from opslayer.adapters.http.auth import AUTHENTICATED, admit
 from opslayer.adapters.http.errors import internal_error_answer, ops_error_answer
 from opslayer.adapters.http.read_cache import ReadCache, answer_key
 from opslayer.bot.errors import OpsError
-from opslayer.bot.ports import Agent
 from opslayer_client.contract import CheckpointIn, Heartbeat
 
 log = logging.getLogger("opslayer.http")
@@ -93,13 +93,20 @@ class AgentHotPath:
         else:
             await self.app(scope, receive, send)
             return
-        agent = await self._agent(scope)
-        if agent is None:
+        token = _bearer_token(scope)
+        if token is None:  # the route says what is missing
             await self.app(scope, receive, send)
             return
-        scope[AUTHENTICATED] = agent  # the route below must not authenticate or charge again
         scope["route"] = self._routes[hot.template]
         state = self.api.state
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        try:
+            agent = await admit(state, token, client)
+        except HTTPException as refused:  # as FastAPI answers it
+            refusal = JSONResponse({"detail": refused.detail}, refused.status_code, refused.headers)
+            await refusal(scope, receive, send)
+            return
+        scope[AUTHENTICATED] = agent  # the route below must not authenticate or charge again
         if hot.write is None:
             try:
                 known = await state.read_cache.current(agent.name, answer_key(scope))
@@ -135,27 +142,14 @@ class AgentHotPath:
             return
         await _send(send, *answer)
 
-    async def _agent(self, scope: Scope) -> Agent | None:
-        """The token's agent when it is known and within its rate (charged); else None."""
-        authorization = _header(scope, b"authorization")
-        if authorization is None:
-            return None
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        state = self.api.state
-        client = scope["client"][0] if scope.get("client") else "unknown"
-        failures: TokenBucket = state.auth_failures
-        if failures.wait(client) is not None:
-            return None
-        agent: Agent | None = await state.core.authenticator.authenticate(token)
-        if agent is None:
-            return None
-        rate: TokenBucket = state.agent_rate
-        if rate.wait(agent.name) is not None:
-            return None  # the route answers 429 and counts it
-        rate.spend(agent.name)
-        return agent
+
+def _bearer_token(scope: Scope) -> str | None:
+    """The token of `Authorization: Bearer <token>`, as FastAPI's HTTPBearer reads it."""
+    authorization = _header(scope, b"authorization")
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
