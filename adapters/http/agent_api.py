@@ -165,9 +165,8 @@ async def record_checkpoint(
     """What `POST /v1/runs/{id}/checkpoints` does and answers: 201, or 200 when it existed."""
     checkpoint, created = await bot.runs.add_checkpoint(agent, run_id, body)
     answers.forget_run(agent, run_id, commands=False)
-    return 201 if created else 200, CheckpointOut.model_validate(
-        checkpoint
-    ).model_dump_json().encode()
+    answer = CheckpointOut.model_validate(checkpoint).model_dump_json().encode()
+    return 201 if created else 200, answer
 
 
 @router.post(

@@ -25,15 +25,26 @@ def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, run_cache_ttl_s=60, heartbeat_flush_s=3600)
 
 
+def database_reads(app_client: BotClient) -> list[str]:
+    """Every statement the app's read engine runs from now on."""
+    queries: list[str] = []
+    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    return queries
+
+
+async def registered(app_client: BotClient, auth: dict[str, str], external_id: str) -> str:
+    body = {"external_id": external_id, "title": "T", "owner": {"email": "a@example.com"}}
+    run_id: str = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    return run_id
+
+
 async def test_reads_are_remembered_and_forgotten_when_anything_changes(
     app_client: BotClient, agent: MintedToken
 ) -> None:
     auth = {"Authorization": f"Bearer {agent.token}"}
-    body: dict[str, Any] = {"external_id": "j", "title": "J", "owner": {"email": "a@example.com"}}
-    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
-    queries: list[str] = []
-    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    run_id = await registered(app_client, auth, "j")
+    queries = database_reads(app_client)
     first = await app_client.get(f"/v1/runs/{run_id}", headers=auth)
     asked = len(queries)
     again = await app_client.get(f"/v1/runs/{run_id}", headers=auth)
@@ -43,7 +54,7 @@ async def test_reads_are_remembered_and_forgotten_when_anything_changes(
     await app_client.post(f"/v1/runs/{run_id}/heartbeat", json={"step": "two"}, headers=auth)
     assert (await app_client.get(f"/v1/runs/{run_id}", headers=auth)).json()["step"] == "two"
     listed = await app_client.get("/v1/runs", headers=auth)
-    await app_client.post("/v1/runs", json={**body, "external_id": "k"}, headers=auth)
+    await registered(app_client, auth, "k")
     relisted = await app_client.get("/v1/runs", headers=auth)
     assert len(relisted.json()["items"]) == len(listed.json()["items"]) + 1
     # A decision made here is in the agent's next poll:
@@ -64,12 +75,9 @@ async def test_a_lapsed_answer_is_loaded_once_for_all_its_readers_and_shows_othe
     app_client: BotClient, agent: MintedToken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = {"Authorization": f"Bearer {agent.token}"}
-    body: dict[str, Any] = {"external_id": "r", "title": "R", "owner": {"email": "a@example.com"}}
-    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    run_id = await registered(app_client, auth, "r")
     path = f"/v1/runs/{run_id}/commands?status=pending"
-    queries: list[str] = []
-    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    queries = database_reads(app_client)
     assert (await app_client.get(path, headers=auth)).json() == []
     one_load = len(queries)
     # Another replica (a Core of its own on the same database) pauses the run:
@@ -92,12 +100,8 @@ async def test_a_fleets_heartbeats_do_not_throw_away_other_runs_answers(
     app_client: BotClient, agent: MintedToken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = {"Authorization": f"Bearer {agent.token}"}
-    body: dict[str, Any] = {"owner": {"email": "a@example.com"}, "title": "T"}
-    beating, polled = [
-        (await app_client.post("/v1/runs", json={**body, "external_id": x}, headers=auth)).json()
-        for x in ("beating", "polled")
-    ]
-    path = f"/v1/runs/{polled['id']}/commands?status=pending"
+    beating, polled = [await registered(app_client, auth, x) for x in ("beating", "polled")]
+    path = f"/v1/runs/{polled}/commands?status=pending"
     await app_client.get(path, headers=auth)
     later = time.monotonic() + 61  # the answer lapses: the next read loads it again...
     monkeypatch.setattr(read_cache, "_now", lambda: later)
@@ -116,14 +120,12 @@ async def test_a_fleets_heartbeats_do_not_throw_away_other_runs_answers(
     # ...and while it loads, the other run's heartbeats arrive (each forgets that run's answers):
     for n in range(3):
         beat = await app_client.post(
-            f"/v1/runs/{beating['id']}/heartbeat", json={"step": f"s{n}"}, headers=auth
+            f"/v1/runs/{beating}/heartbeat", json={"step": f"s{n}"}, headers=auth
         )
         assert beat.status_code == 200
     gate.set()
     assert (await reading).json() == []
-    queries: list[str] = []
-    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    queries = database_reads(app_client)
     assert (await app_client.get(path, headers=auth)).json() == []
     assert queries == []  # the load made during the heartbeats was kept
 
@@ -132,14 +134,11 @@ async def test_a_runs_heartbeats_keep_its_remembered_commands_and_drop_its_remem
     app_client: BotClient, agent: MintedToken
 ) -> None:
     auth = {"Authorization": f"Bearer {agent.token}"}
-    body: dict[str, Any] = {"external_id": "f", "title": "F", "owner": {"email": "a@example.com"}}
-    run_id = (await app_client.post("/v1/runs", json=body, headers=auth)).json()["id"]
+    run_id = await registered(app_client, auth, "f")
     commands = f"/v1/runs/{run_id}/commands?status=pending"
     await app_client.get(commands, headers=auth)
     await app_client.get(f"/v1/runs/{run_id}", headers=auth)
-    queries: list[str] = []
-    engine = app_client.core.store.read_engine  # type: ignore[attr-defined]
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    queries = database_reads(app_client)
     await app_client.post(f"/v1/runs/{run_id}/heartbeat", json={"step": "next"}, headers=auth)
     await app_client.post(
         f"/v1/runs/{run_id}/checkpoints", json={"checkpoint_id": "k", "step": "k"}, headers=auth

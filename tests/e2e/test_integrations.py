@@ -130,6 +130,30 @@ def refund_graph(ops: GraphOps, saver: InMemorySaver | None = None) -> Any:
     return builder.compile(checkpointer=ops.watch(saver), name="Refund graph")
 
 
+async def interrupted(
+    server: Server, token: str, ops: GraphOps, graph: Any, order: int
+) -> dict[str, Any]:
+    """Run the refund graph for `order` until its interrupt: the run as opslayer shows it."""
+    config = {"configurable": {"thread_id": f"order-{order}"}}
+    paused = await asyncio.to_thread(graph.invoke, {"order": order}, config)
+    assert "__interrupt__" in paused
+    await ops.runtime.aflush()
+    run = await run_of(server, token, f"order-{order}")
+    assert run is not None and run["status"] == "waiting_approval"
+    return run
+
+
+async def served_until_succeeded(
+    server: Server, token: str, ops: GraphOps, graph: Any, order: int
+) -> None:
+    """Poll for the decision (`ops.serve`) until the run of `order` succeeded."""
+    stop = asyncio.Event()
+    serving = asyncio.create_task(ops.serve(graph, stop=stop))
+    await until(lambda: _is(status_of(server, token, f"order-{order}"), "succeeded"))
+    stop.set()
+    await serving
+
+
 class LateSaver(InMemorySaver):
     """Saves checkpoints late, as LangGraph's background saves sometimes are: the interrupt's
     writes reach the saver before the checkpoint the interrupt paused at."""
@@ -146,18 +170,9 @@ async def test_a_checkpoint_saved_after_its_interrupt_leaves_the_run_waiting(
     ops = GraphOps(server.url, token=minted["token"], owner=OWNER, poll_s=0.2)
     try:
         graph = ops.follow(refund_graph(ops, LateSaver()))
-        config = {"configurable": {"thread_id": "order-8"}}
-        paused = await asyncio.to_thread(graph.invoke, {"order": 8}, config)
-        assert "__interrupt__" in paused
-        await ops.runtime.aflush()
-        run = await run_of(server, minted["token"], "order-8")
-        assert run is not None and run["status"] == "waiting_approval"
+        run = await interrupted(server, minted["token"], ops, graph, 8)
         server.cli("runs", "approve", run["id"], "--as", "alice@example.com")
-        stop = asyncio.Event()
-        serving_task = asyncio.create_task(ops.serve(graph, stop=stop))
-        await until(lambda: _is(status_of(server, minted["token"], "order-8"), "succeeded"))
-        stop.set()
-        await serving_task
+        await served_until_succeeded(server, minted["token"], ops, graph, 8)
     finally:
         ops.close()
 
@@ -170,22 +185,14 @@ async def test_a_langgraph_interrupt_is_an_approval_and_an_edit_resumes_the_grap
     try:
         graph = ops.follow(refund_graph(ops))
         config = {"configurable": {"thread_id": "order-7"}}
-        paused = await asyncio.to_thread(graph.invoke, {"order": 7}, config)
-        assert "__interrupt__" in paused
-        await ops.runtime.aflush()
-        run = await run_of(server, minted["token"], "order-7")
-        assert run is not None and run["status"] == "waiting_approval"
+        run = await interrupted(server, minted["token"], ops, graph, 7)
         assert run["title"] == "Refund graph"
         [approval] = run["approvals"]
         assert approval["arguments"] == {"order": 7, "amount_eur": 42}
         assert approval["action"] == "refund" and approval["risk"] == "medium"
         edit = json.dumps({"order": 7, "amount_eur": 30})
         server.cli("runs", "approve", run["id"], "--as", "alice@example.com", "--edit", edit)
-        stop = asyncio.Event()
-        serving_task = asyncio.create_task(ops.serve(graph, stop=stop))
-        await until(lambda: _is(status_of(server, minted["token"], "order-7"), "succeeded"))
-        stop.set()
-        await serving_task
+        await served_until_succeeded(server, minted["token"], ops, graph, 7)
         assert graph.get_state(config).values["refunded_eur"] == 30
     finally:
         ops.close()
