@@ -163,7 +163,7 @@ class LateSaver(InMemorySaver):
         return super().put(*args, **kwargs)
 
 
-async def test_a_checkpoint_saved_after_its_interrupt_leaves_the_run_waiting(
+async def test_a_checkpoint_saved_after_its_interrupt_leaves_the_run_waiting_and_in_order(
     server: Server,
 ) -> None:
     minted = agent(server, "late-refunds")
@@ -171,6 +171,17 @@ async def test_a_checkpoint_saved_after_its_interrupt_leaves_the_run_waiting(
     try:
         graph = ops.follow(refund_graph(ops, LateSaver()))
         run = await interrupted(server, minted["token"], ops, graph, 8)
+        # The trail reads in order: the approval after the checkpoint it paused at.
+        async with api(server, minted["token"]) as client:
+            trail = (await client.get(f"/runs/{run['id']}/audit")).json()
+        actions = [e["action"] for e in trail]
+        asked = actions.index("approval.requested")
+        paused_at = graph.get_state({"configurable": {"thread_id": "order-8"}}).config
+        recorded = [
+            e["detail"]["checkpoint_id"] for e in trail[:asked] if e["detail"].get("checkpoint_id")
+        ]
+        assert paused_at["configurable"]["checkpoint_id"] in recorded
+        assert "checkpoint.recorded" not in actions[asked:]
         server.cli("runs", "approve", run["id"], "--as", "alice@example.com")
         await served_until_succeeded(server, minted["token"], ops, graph, 8)
     finally:

@@ -91,6 +91,10 @@ class Runtime:
 
         self.call(job).add_done_callback(logged)
 
+    def later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        """Call `callback` on this runtime's thread after `delay_s` (from any thread)."""
+        self._loop.call_soon_threadsafe(self._loop.call_later, delay_s, callback)
+
     async def wait(self, job: Job) -> Any:
         """`call`, awaited from any event loop."""
         return await asyncio.wrap_future(self.call(job))

@@ -50,6 +50,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 INTERRUPT = "__interrupt__"
 ERROR = "__error__"
+# How long an approval waits for the report of the checkpoint its interrupt paused at, should
+# LangGraph's background save of it never come (it normally follows within milliseconds).
+_HOLD_S = 5.0
 # What triggers a node in the next superstep (LangGraph writes edges as `branch:to:NODE`).
 _TRIGGERS = ("branch:to:", "__pregel_tasks", "__start__")
 
@@ -106,6 +109,10 @@ class Opslayer(_Base):
         # (and those before it) after the interrupt's writes; reporting them then must not undo
         # `waiting_approval`. Checkpoint ids are time-ordered (uuid6), so "before" is `<=`.
         self._paused_at: dict[str, str] = {}
+        # An interrupt's writes may reach the saver before the checkpoint it paused at: its
+        # approval waits for that checkpoint's report, so the run's timeline reads in order.
+        self._saved: dict[str, str] = {}  # thread → the newest checkpoint id reported
+        self._held: dict[tuple[str, str], Callable[[], None]] = {}  # (thread, checkpoint) → ask
         self._graph_name: str | None = None
         self._heartbeat_s = heartbeat_s
         self._beating: dict[str, str] = {}  # thread → run id, while the graph works on it
@@ -204,7 +211,23 @@ class Opslayer(_Base):
             self._state[thread] = "waiting"
             self._paused_at[thread] = paused_at
 
-        runtime.fire(ask, f"asking for approval on thread {thread}")
+        def asking() -> None:
+            runtime.fire(ask, f"asking for approval on thread {thread}")
+
+        held = (thread, paused_at)
+        with self._lock:
+            if paused_at and paused_at > self._saved.get(thread, ""):
+                self._held[held] = asking
+                runtime.later(_HOLD_S, functools.partial(self._release, held))
+                return
+        asking()
+
+    def _release(self, held: tuple[str, str]) -> None:
+        """Ask the approval held for this (thread, checkpoint), if any (once)."""
+        with self._lock:
+            asking = self._held.pop(held, None)
+        if asking is not None:
+            asking()
 
     def _failed(self, config: Mapping[str, Any], thread: str, error: Any) -> None:
         title = self._title(config, thread)
@@ -260,6 +283,15 @@ class Opslayer(_Base):
                 self._beating[thread] = run_id
 
         runtime.fire(report, f"reporting checkpoint {checkpoint['id']} of thread {thread}")
+        with self._lock:
+            self._saved[thread] = max(self._saved.get(thread, ""), checkpoint["id"])
+        self._release((thread, checkpoint["id"]))
+
+    def close(self) -> None:
+        """Ask what is still held, send everything queued, stop."""
+        for held in list(self._held):
+            self._release(held)
+        super().close()
 
     async def _heartbeats(self) -> None:
         """While a graph works on a thread, opslayer hears from it even inside a long node."""
