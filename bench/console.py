@@ -8,7 +8,8 @@ copied in bulk to N runs, and one more run gets 900 audit events and 100 checkpo
 are fetched in-process through the real ASGI app (a signed-in admin's session), so the time is
 the server's: routing, queries, rendering. Prints the median and p95 per page and size, and
 each page's 1,000,000-run median as a ratio of its 1,000-run one (target: under 150 ms and
-within 2x).
+within 2x). The other pages an operator opens (a filter, a search, the inbox, the agents) are
+measured alike, outside the target.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from opslayer.bot.people.model import Identity  # noqa: E402
 from opslayer.bot.people.tokens import mint_token  # noqa: E402
 
 TARGET_MS = 150.0
+TARGETED = ("/runs (first page)", "/runs (deep page)", "/runs/{id} (1,000 events)")
 BATCH = 20_000
 
 
@@ -127,7 +129,14 @@ def _copy(database: Path, template: str, count: int) -> None:
         start = datetime(2026, 1, 1, tzinfo=UTC)
         made = 0
         batch = []
-        statuses = ("running", "succeeded", "failed", "paused", "waiting_approval")
+        # As a fleet's history looks: most runs ended, a few percent open.
+        statuses = (
+            ("running",) * 2
+            + ("waiting_approval", "paused")
+            + ("failed",) * 5
+            + ("canceled",)
+            + ("succeeded",) * 90
+        )
         for n, run_id in enumerate(_ids(count, start)):
             copy = {
                 **row,
@@ -173,6 +182,12 @@ async def _measure(url: str, repeat: int) -> dict[str, list[float]]:
                 "/runs (first page)": "/runs",
                 "/runs (deep page)": f"/runs?after={cursor}",
                 "/runs/{id} (1,000 events)": f"/runs/run_{story_id}",
+                # Not in the target: what else an operator opens, measured alike.
+                "/runs?status=failed": "/runs?status=failed",
+                "/runs?q= (search, 1 match)": "/runs?q=The+long+story",
+                "/ (inbox)": "/",
+                "/agents": "/agents",
+                "/agents/{name}": "/agents/bench-agent",
             }
             times: dict[str, list[float]] = {name: [] for name in pages}
             for name, path in pages.items():
@@ -211,7 +226,10 @@ async def main() -> int:
             median = statistics.median(values)
             p95 = sorted(values)[int(len(values) * 0.95) - 1]
             ratio = median / statistics.median(results[first][page])
-            verdict = "ok" if median < TARGET_MS and ratio <= 2 else "MISSED"
+            if page not in TARGETED:
+                verdict = "-"
+            else:
+                verdict = "ok" if median < TARGET_MS and ratio <= 2 else "MISSED"
             rows.append(
                 [f"{size:,}", page, f"{median:.1f}", f"{p95:.1f}", f"{ratio:.2f}x", verdict]
             )

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.model import AlertStatus
 from opslayer.bot.commands.model import CommandKind, CommandStatus
+from opslayer.bot.runs.model import LIVE, TERMINAL, RunStatus
 from opslayer.store.db import Db
 from opslayer.store.tables import (
+    agent_tokens,
     agents,
     alerts,
     audit_events,
@@ -26,6 +28,13 @@ from opslayer.store.tables import (
 )
 
 _OPEN = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value)
+_OPEN_RUNS = tuple(s.value for s in RunStatus if s not in TERMINAL)
+_LIVE_RUNS = tuple(s.value for s in LIVE)
+_TERMINAL_RUNS = tuple(s.value for s in TERMINAL)
+# A run's health is a JSON list: longer than "[]" when it has a flag.
+_has_flags = func.length(func.cast(runs.c.health, runs.c.title.type)) > 2
+# An agent's checklist is read from its latest runs: what it does now, at a bounded cost.
+RECENT_RUNS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +44,8 @@ class AgentSummary:
     name: str
     runs: int
     by_status: dict[str, int]
-    flagged: int  # runs with any health flag
-    last_heartbeat_at: datetime | None
+    flagged: int  # open runs with any health flag
+    last_seen_at: datetime | None  # a request carried its token (to the minute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +64,39 @@ class Deliveries:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcomes:
+    """Runs that something happened to, and how they ended since."""
+
+    runs: int
+    succeeded: int = 0
+    ended_otherwise: int = 0  # failed or canceled
+
+    @property
+    def still_open(self) -> int:
+        return self.runs - self.succeeded - self.ended_otherwise
+
+
+@dataclass(frozen=True, slots=True)
 class AgentFacts:
-    """What opslayer has observed of one agent, for its page and the operator checklist."""
+    """What opslayer has observed of one agent, for its page and the operator checklist: its
+    run counts and open runs' health over all its runs, the rest over its latest runs."""
 
     summary: AgentSummary
+    window: int  # how many of its latest runs the rest is read from
     deliveries: Deliveries
     heartbeating_runs: int  # runs that sent at least one heartbeat
     heartbeat_gaps_s: list[float]  # seconds since the last beat, of runs still going
+    silences: Outcomes  # runs that went silent past their heartbeat timeout (stuck alerts)
     runs_with_checkpoints: int
     checkpoints: int
     side_effects: int
     unsafe_side_effects: int
     unowned_runs: int  # owner removed, or the owner claim unverified
-    retried: int  # retry commands issued
-    retried_ok: int  # runs retried that then succeeded
-    overridden: int  # force-cancels and approvals decided by someone other than the owner
-    recovered: int  # runs flagged stuck or stale that later succeeded
-    by_health: dict[str, int] = field(default_factory=dict)
+    recovered: Outcomes  # runs flagged stuck or stale
+    retried: Outcomes  # runs a retry was issued for
+    overridden: Outcomes  # runs a person canceled, paused or force-canceled
+    decided_automatically: int  # approvals decided by a deadline or a rule
+    by_health: dict[str, int] = field(default_factory=dict)  # open runs
     example_runs: dict[str, str] = field(default_factory=dict)  # evidence → a run id
 
 
@@ -138,94 +163,72 @@ class ConsoleQueries:
         return [row.name for row in await self._db.execute(query)]
 
     async def agents(self, name: str | None = None) -> list[AgentSummary]:
-        """Each agent's runs by status (only the named agent's, when given)."""
-        query = (
-            select(
-                agents.c.name,
-                runs.c.status,
-                func.count(runs.c.id).label("n"),
-                func.sum(
-                    case((func.length(func.cast(runs.c.health, runs.c.title.type)) > 2, 1), else_=0)
-                ).label("flagged"),
-                func.max(runs.c.last_heartbeat_at).label("beat"),
-            )
+        """Each agent's runs by status (only the named agent's, when given). Counted through
+        the (agent, status) index; flags only on open runs, which are few."""
+        named = [agents.c.name == name] if name is not None else []
+        counts = (
+            select(agents.c.name, runs.c.status, func.count(runs.c.agent_id).label("n"))
             .select_from(agents.outerjoin(runs, runs.c.agent_id == agents.c.id))
+            .where(*named)
             .group_by(agents.c.name, runs.c.status)
         )
-        if name is not None:
-            query = query.where(agents.c.name == name)
-        found: dict[str, AgentSummary] = {}
-        for row in await self._db.execute(query):
-            summary = found.get(row.name) or AgentSummary(row.name, 0, {}, 0, None)
-            by_status = dict(summary.by_status)
+        flagged = (
+            select(agents.c.name, func.count().label("n"))
+            .select_from(agents.join(runs, runs.c.agent_id == agents.c.id))
+            .where(*named, runs.c.status.in_(_OPEN_RUNS), _has_flags)
+            .group_by(agents.c.name)
+        )
+        seen = (
+            select(agents.c.name, func.max(agent_tokens.c.last_used_at).label("at"))
+            .select_from(agents.join(agent_tokens, agent_tokens.c.agent_id == agents.c.id))
+            .where(*named)
+            .group_by(agents.c.name)
+        )
+        by_status: dict[str, dict[str, int]] = {}
+        for row in await self._db.execute(counts):
+            statuses = by_status.setdefault(row.name, {})
             if row.status is not None:
-                by_status[row.status] = int(row.n)
-            beats = [b for b in (summary.last_heartbeat_at, row.beat) if b is not None]
-            found[row.name] = AgentSummary(
-                name=row.name,
-                runs=summary.runs + int(row.n),
-                by_status=by_status,
-                flagged=summary.flagged + int(row.flagged or 0),
-                last_heartbeat_at=max(beats) if beats else None,
+                statuses[row.status] = int(row.n)
+        flags = {row.name: int(row.n) for row in await self._db.execute(flagged)}
+        last_seen = {row.name: row.at for row in await self._db.execute(seen)}
+        return [
+            AgentSummary(
+                name=agent,
+                runs=sum(statuses.values()),
+                by_status=statuses,
+                flagged=flags.get(agent, 0),
+                last_seen_at=last_seen.get(agent),
             )
-        return sorted(found.values(), key=lambda s: s.name)
+            for agent, statuses in sorted(by_status.items())
+        ]
 
     async def agent_facts(self, name: str, *, now: datetime) -> AgentFacts | None:
-        """Everything the agent page and its checklist show, from what was observed."""
+        """Everything the agent page and its checklist show, from what was observed: counts
+        and open runs' health over all its runs, the rest over its latest RECENT_RUNS (what it
+        does now, and a page that costs the same at a million runs)."""
         summary = next(iter(await self.agents(name)), None)
         if summary is None:
             return None
         agent_id = select(agents.c.id).where(agents.c.name == name).scalar_subquery()
         mine = runs.c.agent_id == agent_id
-        run_ids = select(runs.c.id).where(mine)
-
-        row: Any = (
-            await self._db.execute(
-                select(
-                    func.count(delivery_attempts.c.id),
-                    func.sum(case((delivery_attempts.c.delivered, 1), else_=0)),
-                ).where(delivery_attempts.c.run_id.in_(run_ids))
-            )
-        ).one()
-        last_error = (
-            await self._db.execute(
-                select(delivery_attempts.c.error, delivery_attempts.c.at)
-                .where(
-                    delivery_attempts.c.run_id.in_(run_ids),
-                    delivery_attempts.c.delivered.is_(False),
-                )
-                .order_by(delivery_attempts.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-        undelivered = (
-            await self._db.execute(
-                select(func.count()).where(
-                    commands.c.run_id.in_(run_ids),
-                    commands.c.status == CommandStatus.UNDELIVERED.value,
-                )
-            )
-        ).scalar_one()
-        deliveries = Deliveries(
-            attempts=int(row[0] or 0),
-            delivered=int(row[1] or 0),
-            last_error=last_error.error if last_error else None,
-            last_error_at=last_error.at if last_error else None,
-            undelivered_commands=int(undelivered),
+        latest = (
+            select(runs.c.id).where(mine).order_by(runs.c.id.desc()).limit(RECENT_RUNS).subquery()
         )
+        run_ids = select(latest.c.id)
+        example: dict[str, str] = {}
 
-        beats = await self._db.execute(
-            select(runs.c.id, runs.c.status, runs.c.last_heartbeat_at).where(
-                mine, runs.c.last_heartbeat_at.is_not(None)
-            )
-        )
+        deliveries = await self._deliveries(run_ids)
+
         heartbeating = 0
         gaps: list[float] = []
-        example: dict[str, str] = {}
-        for beat in beats:
+        for beat in await self._db.execute(
+            select(runs.c.id, runs.c.status, runs.c.last_heartbeat_at).where(
+                runs.c.id.in_(run_ids), runs.c.last_heartbeat_at.is_not(None)
+            )
+        ):
             heartbeating += 1
             example.setdefault("heartbeat", beat.id)
-            if beat.status in ("queued", "running"):
+            if beat.status in _LIVE_RUNS:
                 gaps.append((now - beat.last_heartbeat_at).total_seconds())
 
         points: Any = (
@@ -255,7 +258,10 @@ class ConsoleQueries:
             for row in await self._db.execute(
                 select(runs.c.id, people.c.removed_at, runs.c.owner_claim)
                 .select_from(runs.join(people, runs.c.owner_id == people.c.id))
-                .where(mine, or_(people.c.removed_at.is_not(None), runs.c.owner_claim.is_not(None)))
+                .where(
+                    runs.c.id.in_(run_ids),
+                    or_(people.c.removed_at.is_not(None), runs.c.owner_claim.is_not(None)),
+                )
             )
             # a claim naming identities that are not the owner's own
             if row.removed_at is not None or (row.owner_claim or {}).get("unverified")
@@ -263,68 +269,121 @@ class ConsoleQueries:
         if unowned_rows:
             example["unowned"] = unowned_rows[0]
 
-        retry_runs = select(commands.c.run_id).where(
-            commands.c.run_id.in_(run_ids), commands.c.kind == CommandKind.RETRY.value
-        )
-        retried = (
-            await self._db.execute(select(func.count()).select_from(retry_runs.subquery()))
-        ).scalar_one()
-        retried_ok = (
-            await self._db.execute(
-                select(func.count(func.distinct(runs.c.id))).where(
-                    runs.c.id.in_(retry_runs), runs.c.status == "succeeded"
-                )
+        def alerted(*kinds: AlertKind) -> Any:
+            return select(alerts.c.run_id).where(
+                alerts.c.run_id.in_(run_ids), alerts.c.kind.in_([k.value for k in kinds])
             )
-        ).scalar_one()
-        first_retry = (await self._db.execute(retry_runs.limit(1))).first()
-        if first_retry:
-            example["retried"] = first_retry.run_id
-        overridden = (
+
+        silences = await self._outcomes(alerted(AlertKind.STUCK), example, "silent")
+        recovered = await self._outcomes(
+            alerted(AlertKind.STUCK, AlertKind.STALE), example, "flagged"
+        )
+        retried = await self._outcomes(
+            select(commands.c.run_id).where(
+                commands.c.run_id.in_(run_ids), commands.c.kind == CommandKind.RETRY.value
+            ),
+            example,
+            "retried",
+        )
+        overridden = await self._outcomes(
+            select(commands.c.run_id)
+            .where(
+                commands.c.run_id.in_(run_ids),
+                commands.c.kind.in_((CommandKind.CANCEL.value, CommandKind.PAUSE.value)),
+            )
+            .union(
+                select(audit_events.c.run_id).where(
+                    audit_events.c.run_id.in_(run_ids),
+                    audit_events.c.action == "run.force_canceled",
+                )
+            ),
+            example,
+            "overridden",
+        )
+        automatic = (
             await self._db.execute(
                 select(func.count()).where(
                     audit_events.c.run_id.in_(run_ids),
-                    or_(
-                        audit_events.c.action == "run.force_canceled",
-                        and_(
-                            audit_events.c.action.like("approval.%"),
-                            audit_events.c.via.in_(("timeout", "rule")),
-                        ),
-                    ),
+                    audit_events.c.action.like("approval.%"),
+                    audit_events.c.via.in_(("timeout", "rule")),
                 )
             )
         ).scalar_one()
-        flagged_then_ok = (
-            select(func.count(func.distinct(alerts.c.run_id)))
-            .select_from(alerts.join(runs, alerts.c.run_id == runs.c.id))
-            .where(
-                mine,
-                alerts.c.kind.in_((AlertKind.STUCK.value, AlertKind.STALE.value)),
-                runs.c.status == "succeeded",
-            )
-        )
-        recovered = (await self._db.execute(flagged_then_ok)).scalar_one()
         health: dict[str, int] = {}
         for (flags,) in await self._db.execute(
-            select(runs.c.health).where(
-                mine, func.length(func.cast(runs.c.health, runs.c.title.type)) > 2
-            )
+            select(runs.c.health).where(mine, runs.c.status.in_(_OPEN_RUNS), _has_flags)
         ):
             for flag in flags:
                 health[flag] = health.get(flag, 0) + 1
         return AgentFacts(
             summary=summary,
+            window=min(summary.runs, RECENT_RUNS),
             deliveries=deliveries,
             heartbeating_runs=heartbeating,
             heartbeat_gaps_s=gaps,
+            silences=silences,
             runs_with_checkpoints=int(points[1] or 0),
             checkpoints=int(points[0] or 0),
             side_effects=effects,
             unsafe_side_effects=unsafe,
             unowned_runs=len(unowned_rows),
-            retried=int(retried),
-            retried_ok=int(retried_ok),
-            overridden=int(overridden),
-            recovered=int(recovered),
+            recovered=recovered,
+            retried=retried,
+            overridden=overridden,
+            decided_automatically=int(automatic),
             by_health=health,
             example_runs=example,
         )
+
+    async def _deliveries(self, run_ids: Any) -> Deliveries:
+        row: Any = (
+            await self._db.execute(
+                select(
+                    func.count(delivery_attempts.c.id),
+                    func.sum(case((delivery_attempts.c.delivered, 1), else_=0)),
+                ).where(delivery_attempts.c.run_id.in_(run_ids))
+            )
+        ).one()
+        last_error = (
+            await self._db.execute(
+                select(delivery_attempts.c.error, delivery_attempts.c.at)
+                .where(
+                    delivery_attempts.c.run_id.in_(run_ids),
+                    delivery_attempts.c.delivered.is_(False),
+                )
+                .order_by(delivery_attempts.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        undelivered = (
+            await self._db.execute(
+                select(func.count()).where(
+                    commands.c.run_id.in_(run_ids),
+                    commands.c.status == CommandStatus.UNDELIVERED.value,
+                )
+            )
+        ).scalar_one()
+        return Deliveries(
+            attempts=int(row[0] or 0),
+            delivered=int(row[1] or 0),
+            last_error=last_error.error if last_error else None,
+            last_error_at=last_error.at if last_error else None,
+            undelivered_commands=int(undelivered),
+        )
+
+    async def _outcomes(self, run_ids: Any, example: dict[str, str], key: str) -> Outcomes:
+        """How the runs `run_ids` selects stand now; one of them kept as evidence."""
+        ended = await self._db.execute(
+            select(runs.c.status, func.count().label("n"), func.min(runs.c.id).label("one"))
+            .where(runs.c.id.in_(run_ids))
+            .group_by(runs.c.status)
+        )
+        total = succeeded = otherwise = 0
+        for row in ended:
+            total += int(row.n)
+            example.setdefault(key, row.one)
+            if row.status == RunStatus.SUCCEEDED.value:
+                succeeded += int(row.n)
+            elif row.status in _TERMINAL_RUNS:
+                otherwise += int(row.n)
+        return Outcomes(total, succeeded, otherwise)

@@ -143,6 +143,9 @@ runs = Table(
     UniqueConstraint("agent_id", "external_id"),
     Index("ix_runs_next_check_at", "next_check_at"),
     Index("ix_runs_status", "status"),
+    # An agent's runs by status, and its latest runs (the console's agent pages).
+    Index("ix_runs_agent_status", "agent_id", "status"),
+    Index("ix_runs_agent_latest", "agent_id", "id"),
 )
 
 memory_refs = Table(

@@ -1,56 +1,91 @@
 """The operator checklist for one agent, answered from what opslayer observed of it (pure):
-each answer with its evidence and where to look."""
+each answer with its verdict, its evidence and where to look."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from opslayer.store.console import AgentFacts
+from opslayer.store.console import AgentFacts, Outcomes
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     question: str
-    verdict: str  # yes, no, partly, unknown (nothing observed yet)
+    # yes, no, partly; unknown (nothing to judge by yet); none (nothing of the kind happened);
+    # some (it happened: neither good nor bad by itself)
+    verdict: str
     evidence: str
     link: str
 
 
-def _runs(agent: str, **filters: str) -> str:
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _runs_link(agent: str, **filters: str) -> str:
     return "/runs?" + urlencode({"agent": agent, **filters})
 
 
 def _run_or_list(facts: AgentFacts, key: str, **filters: str) -> str:
     run = facts.example_runs.get(key)
-    return f"/runs/{run}" if run else _runs(facts.summary.name, **filters)
+    return f"/runs/{run}" if run else _runs_link(facts.summary.name, **filters)
+
+
+def _share(done: int, of: int) -> str:
+    """yes when all did, partly when some did, no when none did."""
+    return "yes" if done == of else "partly" if done else "no"
+
+
+def _went(outcomes: Outcomes) -> str:
+    """How runs that something happened to went: judged only by those that ended."""
+    if outcomes.runs == 0:
+        return "none"
+    if outcomes.succeeded + outcomes.ended_otherwise == 0:
+        return "unknown"
+    return _share(outcomes.succeeded, outcomes.succeeded + outcomes.ended_otherwise)
+
+
+def _since(outcomes: Outcomes) -> str:
+    parts = [f"{outcomes.succeeded} then succeeded"]
+    if outcomes.ended_otherwise:
+        parts.append(f"{outcomes.ended_otherwise} failed or were canceled")
+    if outcomes.still_open:
+        parts.append(f"{outcomes.still_open} still open")
+    return ", ".join(parts)
 
 
 def checklist(facts: AgentFacts) -> list[Answer]:
     name = facts.summary.name
-    total = facts.summary.runs
-    answers: list[Answer] = []
-
+    total = facts.window
     if total == 0:
-        return [Answer("Has it registered a run?", "unknown", "no runs yet", _runs(name))]
+        return [Answer("Has it registered a run?", "unknown", "no runs yet", _runs_link(name))]
+    answers: list[Answer] = []
 
     beat = facts.heartbeating_runs
     longest = max(facts.heartbeat_gaps_s, default=0.0)
+    silent = facts.silences.runs
     answers.append(
         Answer(
-            "Does it heartbeat?",
-            "yes" if beat == total else "partly" if beat else "no",
-            f"{beat} of {total} runs sent heartbeats"
+            "Does it heartbeat, regularly?",
+            "no" if not beat else "partly" if beat < total or silent else "yes",
+            f"{beat} of {_runs(total)} sent heartbeats; "
+            + (f"{_runs(silent)} went silent past their timeout" if silent else "none went silent")
             + (f"; the longest silence of a live run is {longest:.0f} s" if longest else ""),
-            _run_or_list(facts, "heartbeat"),
+            _run_or_list(facts, "silent" if silent else "heartbeat"),
         )
     )
     with_points = facts.runs_with_checkpoints
     answers.append(
         Answer(
             "Does it report checkpoints?",
-            "yes" if with_points == total else "partly" if with_points else "no",
-            f"{with_points} of {total} runs reported checkpoints ({facts.checkpoints} in all)",
+            _share(with_points, total),
+            f"{with_points} of {_runs(total)} reported checkpoints"
+            f" ({_plural(facts.checkpoints, 'checkpoint')} in all)",
             _run_or_list(facts, "checkpoint"),
         )
     )
@@ -58,18 +93,20 @@ def checklist(facts: AgentFacts) -> list[Answer]:
         Answer(
             "Does it declare side effects?",
             "yes" if facts.side_effects else "no",
-            f"{facts.side_effects} side effects declared, {facts.unsafe_side_effects} of them"
-            " not idempotent (a retry asks before replaying those)",
+            f"{_plural(facts.side_effects, 'side effect')} declared,"
+            f" {facts.unsafe_side_effects} of them not idempotent"
+            " (a retry asks before replaying those)",
             _run_or_list(facts, "checkpoint"),
         )
     )
+    unowned = facts.unowned_runs
     answers.append(
         Answer(
             "Does every run have an owner?",
-            "yes" if facts.unowned_runs == 0 else "no",
+            "yes" if unowned == 0 else "no",
             "every run's owner is a known person"
-            if facts.unowned_runs == 0
-            else f"{facts.unowned_runs} runs have a removed owner or an unverified owner claim",
+            if unowned == 0
+            else f"{_runs(unowned)} have a removed owner or an unverified owner claim",
             _run_or_list(facts, "unowned"),
         )
     )
@@ -90,39 +127,49 @@ def checklist(facts: AgentFacts) -> list[Answer]:
             else f"{deliveries.delivered} of {deliveries.attempts} delivery attempts succeeded"
             + (f"; last error: {deliveries.last_error}" if deliveries.last_error else "")
             + (
-                f"; {deliveries.undelivered_commands} commands undelivered"
+                f"; {_plural(deliveries.undelivered_commands, 'command')} undelivered"
                 if deliveries.undelivered_commands
                 else ""
             ),
-            _runs(name, health="undelivered"),
+            _runs_link(name, health="undelivered"),
         )
     )
+    flagged = facts.recovered
     answers.append(
         Answer(
-            "How many runs recovered?",
-            "yes" if facts.recovered else "unknown",
-            f"{facts.recovered} runs flagged stuck or stale later succeeded",
-            _runs(name, status="succeeded"),
+            "Do stuck or stale runs recover?",
+            _went(flagged),
+            f"{_runs(flagged.runs)} flagged stuck or stale: {_since(flagged)}"
+            if flagged.runs
+            else "no run was flagged stuck or stale",
+            _run_or_list(facts, "flagged", health="stuck"),
         )
     )
+    retried = facts.retried
     answers.append(
         Answer(
-            "How did retries go?",
-            "unknown"
-            if not facts.retried
-            else "yes"
-            if facts.retried_ok == facts.retried
-            else "partly",
-            f"{facts.retried} retries issued, {facts.retried_ok} of those runs then succeeded",
+            "Do retries work?",
+            _went(retried),
+            f"{_runs(retried.runs)} retried: {_since(retried)}"
+            if retried.runs
+            else "no run was retried",
             _run_or_list(facts, "retried"),
         )
     )
+    overridden = facts.overridden
+    automatic = facts.decided_automatically
     answers.append(
         Answer(
-            "How often were decisions overridden?",
-            "yes" if facts.overridden == 0 else "partly",
-            f"{facts.overridden} runs force-canceled or approvals decided by a deadline or rule",
-            _runs(name),
+            "Were runs overridden, and how did that go?",
+            "none" if not overridden.runs and not automatic else "some",
+            (
+                f"{_runs(overridden.runs)} canceled, paused or force-canceled from outside the"
+                f" agent: {_since(overridden)}"
+                if overridden.runs
+                else "no run was canceled, paused or force-canceled from outside the agent"
+            )
+            + f"; {_plural(automatic, 'approval')} decided by a deadline or a rule",
+            _run_or_list(facts, "overridden"),
         )
     )
     return answers

@@ -293,8 +293,8 @@ async def test_the_agent_page_answers_the_checklist_from_what_it_saw(
         await delivered(client, agent, run_id)
         page = (await alice.page("/agents/billing-bot")).text
         assert "Operator checklist" in page
-        assert "1 of 1 runs sent heartbeats" in page
-        assert "0 of 1 runs reported checkpoints" in page
+        assert "1 of 1 run sent heartbeats; none went silent" in page
+        assert "0 of 1 run reported checkpoints" in page
         assert "every run&#39;s owner is a known person" in page
         assert "1 of 1 delivery attempts succeeded" in page
         assert "billing-bot" in (await alice.page("/agents")).text
