@@ -222,7 +222,7 @@ async def run_page(request: Request, run_id: str) -> Response:
         decidable=decidable,
         commands=commands,
         attempts=by_command,
-        timeline=timeline(events, points, attempts),
+        timeline=timeline(events, points, attempts, agent=run.agent),
         allowed=_commands_allowed(run),
         unsafe_on_retry=retry,
         alerts=alerts,

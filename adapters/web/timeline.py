@@ -66,7 +66,11 @@ def _summary(event: AuditEvent) -> str:
 
 
 def timeline(
-    events: Sequence[AuditEvent], checkpoints: Sequence[Checkpoint], attempts: Sequence[Attempt]
+    events: Sequence[AuditEvent],
+    checkpoints: Sequence[Checkpoint],
+    attempts: Sequence[Attempt],
+    *,
+    agent: str,
 ) -> list[Entry]:
     """Newest first; a checkpoint's audit line is replaced by the checkpoint itself."""
     entries: list[Entry] = []
@@ -96,7 +100,7 @@ def timeline(
                 at=point.created_at,
                 kind="checkpoint",
                 what=f"checkpoint {point.checkpoint_id}",
-                who="agent",
+                who=agent,  # who reported it, as its audit line said
                 via="api",
                 text=text + (f" · side effects: {effects}" if effects else ""),
                 detail={},

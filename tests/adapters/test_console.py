@@ -234,6 +234,8 @@ async def test_a_retry_that_would_replay_a_side_effect_asks_first(
         await alice.sign_in("alice@example.com")
         page = (await alice.page(f"/runs/{run_id}")).text
         assert "email:customers (not idempotent)" in page and "You will be asked to confirm" in page
+        reported = re.search(r"<strong>checkpoint sent</strong>\s*·\s*([\w-]+)", page)
+        assert reported is not None and reported.group(1) == "billing-bot"  # who reported it
         asked = await alice.act(run_id, "retry", checkpoint="")
         assert asked.status_code == 409
         assert (
