@@ -4,7 +4,8 @@ with 1,000 timeline events, at 1,000 / 100,000 / 1,000,000 runs on SQLite.
     .venv/bin/python bench/console.py [--sizes 1000,100000,1000000] [--repeat 30]
 
 Each size gets a fresh SQLite file: one run is registered through the agent API as a template,
-copied in bulk to N runs, and one more run gets 900 audit events and 100 checkpoints. Pages
+copied in bulk to N runs, one more run gets 900 audit events and 100 checkpoints, and 100 runs
+ask for approval (the inbox). Pages
 are fetched in-process through the real ASGI app (a signed-in admin's session), so the time is
 the server's: routing, queries, rendering. Prints the median and p95 per page and size, and
 each page's 1,000,000-run median as a ratio of its 1,000-run one (target: under 150 ms and
@@ -42,6 +43,7 @@ from opslayer.bot.people.tokens import mint_token  # noqa: E402
 TARGET_MS = 150.0
 TARGETED = ("/runs (first page)", "/runs (deep page)", "/runs/{id} (1,000 events)")
 BATCH = 20_000
+INBOX = 100  # approvals waiting in the inbox
 
 
 def _ids(count: int, start: datetime) -> Iterator[str]:
@@ -79,6 +81,20 @@ async def _prepare(url: str, database: Path) -> str:
             await api.post(f"/v1/runs/{template}/status", json={"status": "running"}, headers=auth)
             body = {"external_id": "story", "title": "The long story", "owner": body["owner"]}
             story = (await api.post("/v1/runs", json=body, headers=auth)).json()["id"]
+            # A full inbox: approvals waiting, each with its arguments.
+            for n in range(INBOX):
+                body = {"external_id": f"ask-{n}", "title": f"Refund {n}", "owner": body["owner"]}
+                asking = (await api.post("/v1/runs", json=body, headers=auth)).json()["id"]
+                await api.post(
+                    f"/v1/runs/{asking}/approvals",
+                    json={
+                        "request_id": "refund",
+                        "title": f"Refund order {n}?",
+                        "action": "refund",
+                        "arguments": {"order": n, "amount_eur": 42},
+                    },
+                    headers=auth,
+                )
         await core.cache.flush()
     with sqlite3.connect(database) as db:
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -216,7 +232,7 @@ async def main() -> int:
             url = f"sqlite+aiosqlite:///{database}"
             progress(f"{size:,} runs: preparing")
             template = await _prepare(url, database)
-            _copy(database, template, size - 2)
+            _copy(database, template, size - 2 - INBOX)
             progress(f"{size:,} runs: measuring")
             results[size] = await _measure(url, args.repeat)
     rows = []

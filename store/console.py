@@ -110,12 +110,15 @@ class ConsoleQueries:
         self,
         *,
         visible_to: Sequence[str] | None,
+        approving: frozenset[str] = frozenset(),
         kind: AlertKind | None = None,
         agent: str | None = None,
-        run_ids: frozenset[str] | None = None,
         limit: int = 200,
+        offset: int = 0,
     ) -> tuple[list[str], int]:
-        """Open alerts about runs (not digests), oldest first, and how many there are."""
+        """Open alerts about runs (not digests), oldest first, and how many there are: about
+        runs owned by or offered to `visible_to` (everyone's when None) or that `approving`
+        names (runs whose approval one may decide)."""
         where = [alerts.c.status.in_(_OPEN), alerts.c.kind != AlertKind.DIGEST.value]
         if kind is not None:
             where.append(alerts.c.kind == kind.value)
@@ -125,13 +128,16 @@ class ConsoleQueries:
             where.append(agents.c.name == agent)
         if visible_to is not None:
             where.append(
-                or_(runs.c.owner_id.in_(visible_to), runs.c.pending_owner_id.in_(visible_to))
+                or_(
+                    runs.c.owner_id.in_(visible_to),
+                    runs.c.pending_owner_id.in_(visible_to),
+                    alerts.c.run_id.in_(approving),
+                )
             )
-        if run_ids is not None:
-            where.append(alerts.c.run_id.in_(run_ids))
         ids = select(alerts.c.id).select_from(source).where(*where)
         total = select(func.count()).select_from(source).where(*where)
-        rows = await self._db.execute(ids.order_by(alerts.c.created_at).limit(limit))
+        page = ids.order_by(alerts.c.created_at, alerts.c.id).limit(limit).offset(offset)
+        rows = await self._db.execute(page)
         count = (await self._db.execute(total)).scalar_one()
         return [row.id for row in rows], int(count)
 

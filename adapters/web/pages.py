@@ -28,6 +28,8 @@ from opslayer.store.console import ConsoleQueries
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+# Each inbox item is its message as chat shows it now (a few reads): a page is the oldest 25.
+INBOX_PAGE = 25
 
 
 def _console(request: Request) -> Console:
@@ -50,6 +52,7 @@ async def inbox(
     request: Request,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     agent: Annotated[str | None, Query(max_length=200)] = None,
+    start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     console = _console(request)
     session = await console.signed_in(request)
@@ -59,14 +62,13 @@ async def inbox(
     async with console.store.read() as uow:
         queries = ConsoleQueries(uow.db)
         ids, total = await queries.inbox_alert_ids(
-            visible_to=sight.visible_to, kind=alert_kind, agent=agent or None
+            visible_to=sight.visible_to,
+            approving=sight.approving,
+            kind=alert_kind,
+            agent=agent or None,
+            limit=INBOX_PAGE,
+            offset=start,
         )
-        if not sight.everything and sight.approving:
-            extra, _ = await queries.inbox_alert_ids(
-                visible_to=None, kind=alert_kind, agent=agent or None, run_ids=sight.approving
-            )
-            ids = list(dict.fromkeys([*ids, *extra]))
-            total = max(total, len(ids))
         items = []
         for alert_id in ids:
             alert = await uow.alerts.get(alert_id)
@@ -89,6 +91,8 @@ async def inbox(
         agent=agent or "",
         agents=agents,
         everyone=sight.everything,
+        start=start,
+        page=INBOX_PAGE,
     )
 
 

@@ -426,3 +426,27 @@ async def test_an_approver_who_does_not_own_the_run_sees_it_and_decides(
     [delivery] = await receiver.wait_for(1)
     command = Webhook(agent.webhook_secret).verify(delivery.body, delivery.headers)["command"]
     assert command["kind"] == "approve" and command["actor"]["name"] == "Bob"
+
+
+async def test_a_long_inbox_shows_the_oldest_first_a_page_at_a_time(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    client, agent = bot
+    await add_person(client.store, identity=Identity(email="bob@example.com", name="Bob"))
+    for n in range(30):
+        owner = "bob@example.com" if n % 3 else "alice@example.com"
+        body = {"external_id": f"ask-{n:02d}", "title": f"Ask {n:02d}", "owner": {"email": owner}}
+        run_id = (await client.post("/v1/runs", json=body, headers=auth(agent))).json()["id"]
+        # Alice's runs ask Bob: they are his to decide, so his inbox holds them too.
+        asked = {"request_id": "q", "title": f"Question {n:02d}", "approvers": ["bob@example.com"]}
+        await client.post(f"/v1/runs/{run_id}/approvals", json=asked, headers=auth(agent))
+        await asyncio.sleep(0.002)  # one after another, as they would come
+    async with Person(client) as bob:
+        await bob.sign_in("bob@example.com")
+        first = (await bob.page("/")).text
+        assert "<title>(30) Inbox" in first and "1–25 of 30" in first
+        assert re.findall(r"Question (\d\d)", first) == [f"{n:02d}" for n in range(25)]
+        assert 'rel="next" href="/?start=25"' in first
+        rest = (await bob.page("/?start=25")).text
+        assert re.findall(r"Question (\d\d)", rest) == [f"{n:02d}" for n in range(25, 30)]
+        assert 'rel="prev" href="/?start=0"' in rest and 'rel="next"' not in rest
