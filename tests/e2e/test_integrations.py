@@ -345,6 +345,17 @@ async def test_a_langchain_agent_with_hitl_middleware_is_operated_from_slack(
             [message] = slack.api("chat.postMessage")
             assert "send_email" in json.dumps(message["blocks"])
             assert "bob@example.com" in json.dumps(message["blocks"])
+            # The agent's webhook takes only what opslayer signed.
+            forged = {
+                "webhook-id": "msg_forged",
+                "webhook-timestamp": str(int(time.time())),
+                "webhook-signature": "v1,bm90IG9wc2xheWVy",
+            }
+            async with httpx.AsyncClient() as stranger:
+                refused = await stranger.post(
+                    f"http://127.0.0.1:{port}/", content=b'{"type": "command"}', headers=forged
+                )
+            assert refused.status_code == 401 and SENT == []
             form = click(slack, "UALICE", buttons(message)["opslayer_approve"])
             async with httpx.AsyncClient(base_url=server.url) as client:
                 answer = await client.post("/slack/events", content=form, headers=signed(form))
