@@ -53,7 +53,8 @@ def _went(outcomes: Outcomes) -> str:
 def _since(outcomes: Outcomes) -> str:
     parts = [f"{outcomes.succeeded} then succeeded"]
     if outcomes.ended_otherwise:
-        parts.append(f"{outcomes.ended_otherwise} failed or were canceled")
+        n = outcomes.ended_otherwise
+        parts.append(f"{n} failed or {'was' if n == 1 else 'were'} canceled")
     if outcomes.still_open:
         parts.append(f"{outcomes.still_open} still open")
     return ", ".join(parts)
@@ -74,7 +75,11 @@ def checklist(facts: AgentFacts) -> list[Answer]:
             "Does it heartbeat, regularly?",
             "no" if not beat else "partly" if beat < total or silent else "yes",
             f"{beat} of {_runs(total)} sent heartbeats; "
-            + (f"{_runs(silent)} went silent past their timeout" if silent else "none went silent")
+            + (
+                f"{_runs(silent)} went silent past the heartbeat timeout"
+                if silent
+                else "none went silent"
+            )
             + (f"; the longest silence of a live run is {longest:.0f} s" if longest else ""),
             _run_or_list(facts, "silent" if silent else "heartbeat"),
         )

@@ -99,7 +99,7 @@ def test_the_evidence_counts_in_words_and_links_to_a_run_that_shows_it() -> None
     retries = answers["Do retries work?"]
     assert (
         retries.evidence
-        == "3 runs retried: 1 then succeeded, 1 failed or were canceled, 1 still open"
+        == "3 runs retried: 1 then succeeded, 1 failed or was canceled, 1 still open"
     )
     assert retries.link == "/runs/run_1"
     assert answers["Does it declare side effects?"].evidence.startswith("1 side effect declared")

@@ -450,3 +450,51 @@ async def test_a_long_inbox_shows_the_oldest_first_a_page_at_a_time(
         rest = (await bob.page("/?start=25")).text
         assert re.findall(r"Question (\d\d)", rest) == [f"{n:02d}" for n in range(25, 30)]
         assert 'rel="prev" href="/?start=0"' in rest and 'rel="next"' not in rest
+
+
+async def test_the_checklist_says_how_silent_retried_and_canceled_runs_went(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    client, agent = bot
+
+    async def run(name: str, *statuses: str, **extra: Any) -> str:
+        body = {"external_id": name, "title": name, "owner": {"email": "alice@example.com"}}
+        run_id: str = (
+            await client.post("/v1/runs", json={**body, **extra}, headers=auth(agent))
+        ).json()["id"]
+        for status in statuses:
+            await report(run_id, status)
+        return run_id
+
+    async def report(run_id: str, status: str) -> None:
+        answer = await client.post(
+            f"/v1/runs/{run_id}/status", json={"status": status}, headers=auth(agent)
+        )
+        assert answer.status_code == 200, answer.text
+
+    silent = await run("silent", "running", policy={"heartbeat_timeout_s": 60})
+    failing = await run("failing", "running", "failed")
+    canceled = await run("canceled", "running")
+    client.clock.advance(seconds=120)
+    await client.core.scanner.scan()  # `silent` is stuck
+    await client.post(f"/v1/runs/{silent}/heartbeat", json={}, headers=auth(agent))
+    await client.core.cache.flush()
+    await report(silent, "succeeded")
+    async with Person(client) as alice:
+        await alice.sign_in("alice@example.com")
+        await alice.page(f"/runs/{failing}")
+        assert (await alice.act(failing, "retry", checkpoint="")).status_code == 303
+        await report(failing, "running")
+        await report(failing, "failed")
+        assert (await alice.act(canceled, "cancel")).status_code == 303
+        await report(canceled, "canceled")
+        page = (await alice.page("/agents/billing-bot")).text
+    for said in (
+        "1 run went silent past the heartbeat timeout",
+        "1 run flagged stuck or stale: 1 then succeeded",
+        "1 run retried: 0 then succeeded, 1 failed or was canceled",
+        "1 run canceled, paused or force-canceled from outside the agent: 0 then succeeded,"
+        " 1 failed or was canceled",
+    ):
+        assert said in page, said
+    assert f'href="/runs/{silent}">see' in page  # the evidence links to the run that shows it
