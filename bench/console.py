@@ -200,6 +200,8 @@ async def _measure(url: str, repeat: int) -> dict[str, list[float]]:
                 "/runs/{id} (1,000 events)": f"/runs/run_{story_id}",
                 # Not in the target: what else an operator opens, measured alike.
                 "/runs?status=failed": "/runs?status=failed",
+                "/runs?status=waiting_auth (none)": "/runs?status=waiting_auth",
+                "/runs?health=stuck (none)": "/runs?health=stuck",
                 "/runs?q= (search, 1 match)": "/runs?q=The+long+story",
                 "/ (inbox)": "/",
                 "/agents": "/agents",
