@@ -15,6 +15,7 @@ from opslayer.bot.alerts.model import AlertStatus
 from opslayer.bot.commands.model import CommandKind, CommandStatus
 from opslayer.bot.runs.model import LIVE, TERMINAL, RunStatus
 from opslayer.store.db import Db
+from opslayer.store.runs import FLAGGED
 from opslayer.store.tables import (
     agent_tokens,
     agents,
@@ -28,11 +29,8 @@ from opslayer.store.tables import (
 )
 
 _OPEN = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value)
-_OPEN_RUNS = tuple(s.value for s in RunStatus if s not in TERMINAL)
 _LIVE_RUNS = tuple(s.value for s in LIVE)
 _TERMINAL_RUNS = tuple(s.value for s in TERMINAL)
-# A run's health is a JSON list: longer than "[]" when it has a flag.
-_has_flags = func.length(func.cast(runs.c.health, runs.c.title.type)) > 2
 # An agent's checklist is read from its latest runs: what it does now, at a bounded cost.
 RECENT_RUNS = 1000
 
@@ -181,7 +179,7 @@ class ConsoleQueries:
         flagged = (
             select(agents.c.name, func.count().label("n"))
             .select_from(agents.join(runs, runs.c.agent_id == agents.c.id))
-            .where(*named, runs.c.status.in_(_OPEN_RUNS), _has_flags)
+            .where(*named, FLAGGED)
             .group_by(agents.c.name)
         )
         seen = (
@@ -316,9 +314,7 @@ class ConsoleQueries:
             )
         ).scalar_one()
         health: dict[str, int] = {}
-        for (flags,) in await self._db.execute(
-            select(runs.c.health).where(mine, runs.c.status.in_(_OPEN_RUNS), _has_flags)
-        ):
+        for (flags,) in await self._db.execute(select(runs.c.health).where(mine, FLAGGED)):
             for flag in flags:
                 health[flag] = health.get(flag, 0) + 1
         return AgentFacts(

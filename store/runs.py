@@ -111,6 +111,9 @@ def _beat_values(beat: BeatUpdate) -> dict[str, Any]:
 
 _HEALTH_TEXT = func.cast(runs.c.health, type_=runs.c.title.type)
 _OPEN_STATUSES = tuple(s.value for s in RunStatus if not s.terminal)
+# Runs with any health flag. Only open runs carry flags (every save re-assesses them; an ended
+# run has none), so they are read through the status index among the few open runs.
+FLAGGED = and_(runs.c.status.in_(_OPEN_STATUSES), _HEALTH_TEXT != "[]")
 _ASSESSMENT = (
     update(runs)
     .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
@@ -369,13 +372,11 @@ class SqlRunRepository:
                 or_(people.c.id == query.owner, people.c.email == query.owner.lower())
             )
         if query.health is not None:
-            # health is a short JSON list of flag names; every flag is a distinct word. Only
-            # open runs carry flags (every save re-assesses them; an ended run has none), so the
-            # flagged runs are found through the status index among the few open ones: asked
-            # as one query ordered by id, both databases walk every run instead.
+            # health is a short JSON list of flag names; every flag is a distinct word. Asked
+            # apart from the page's order (by id), so the database finds the flagged runs
+            # through the status index instead of walking every run for a rare flag.
             flagged = select(runs.c.id).where(
-                runs.c.status.in_(_OPEN_STATUSES),
-                _HEALTH_TEXT.like(f'%"{query.health.value}"%'),
+                FLAGGED, _HEALTH_TEXT.like(f'%"{query.health.value}"%')
             )
             stmt = stmt.where(runs.c.id.in_(flagged))
         if query.group is not None:
@@ -407,10 +408,7 @@ class SqlRunRepository:
     async def count_by_health(self) -> dict[Health, int]:
         """How many runs carry each health flag (reads only open runs: ended ones carry none)."""
         counts: dict[Health, int] = {}
-        flagged = select(runs.c.health).where(
-            runs.c.status.in_(_OPEN_STATUSES), _HEALTH_TEXT != "[]"
-        )
-        for row in await self._conn.execute(flagged):
+        for row in await self._conn.execute(select(runs.c.health).where(FLAGGED)):
             for flag in row.health:
                 counts[Health(flag)] = counts.get(Health(flag), 0) + 1
         return counts

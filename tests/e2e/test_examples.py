@@ -93,6 +93,12 @@ def minted(server: Server, agent: str) -> dict[str, str]:
     return found
 
 
+def connected(server: Server, agent: dict[str, str], *, webhook: bool = True) -> list[str]:
+    """The flags every example takes: where opslayer is, the agent's credentials, the owner."""
+    secret = ["--secret", agent["webhook_secret"]] if webhook else []
+    return ["--url", server.url, "--token", agent["token"], *secret, "--owner", OWNER]
+
+
 def waiting_run(server: Server, token: str) -> str:
     """The agent's run that waits for approval (once it does)."""
     deadline = time.monotonic() + 30
@@ -112,10 +118,7 @@ def waiting_run(server: Server, token: str) -> str:
 def test_the_approval_agent_refunds_what_was_decided(server: Server, tmp_path: Path) -> None:
     agent = minted(server, "example-agent")
     example = Example(
-        "approval_agent.py",
-        *("--url", server.url, "--token", agent["token"], "--secret", agent["webhook_secret"]),
-        *("--owner", OWNER, "--port", str(free_port())),
-        cwd=tmp_path,
+        "approval_agent.py", *connected(server, agent), "--port", str(free_port()), cwd=tmp_path
     )
     run_id = example.said("registered run ").split()[-1]
     example.said("waiting for a decision on apr_")
@@ -130,15 +133,13 @@ def test_the_langgraph_agent_stops_and_another_process_finishes_it(
     server: Server, tmp_path: Path
 ) -> None:
     agent = minted(server, "refund-graph")
-    common = ("--url", server.url, "--token", agent["token"], "--secret", agent["webhook_secret"])
-    first = Example(
-        "langgraph_agent.py", *common, "--owner", OWNER, "--until-interrupt", cwd=tmp_path
-    )
+    common = connected(server, agent)
+    first = Example("langgraph_agent.py", *common, "--until-interrupt", cwd=tmp_path)
     run_id = first.said("asked for approval: ").split()[-1]
     first.finished()
     edit = json.dumps({"order": 1001, "amount_eur": 30})
     server.cli("runs", "approve", run_id, "--as", OWNER, "--edit", edit)
-    second = Example("langgraph_agent.py", *common, "--owner", OWNER, "--resume", cwd=tmp_path)
+    second = Example("langgraph_agent.py", *common, "--resume", cwd=tmp_path)
     second.said("finished: refunded")
     second.finished()
     shown = server.cli("runs", "show", run_id)
@@ -147,12 +148,7 @@ def test_the_langgraph_agent_stops_and_another_process_finishes_it(
 
 def test_the_langchain_agent_sends_the_email_once_approved(server: Server, tmp_path: Path) -> None:
     agent = minted(server, "mailer")
-    example = Example(
-        "langchain_hitl_agent.py",
-        *("--url", server.url, "--token", agent["token"], "--secret", agent["webhook_secret"]),
-        *("--owner", OWNER),
-        cwd=tmp_path,
-    )
+    example = Example("langchain_hitl_agent.py", *connected(server, agent), cwd=tmp_path)
     run_id = example.said("waiting for a decision on run ").split()[-1]
     server.cli("runs", "approve", run_id, "--as", OWNER)
     example.said("sending 'Hi' to bob@example.com")
@@ -163,9 +159,7 @@ def test_the_langchain_agent_sends_the_email_once_approved(server: Server, tmp_p
 def test_the_openai_agents_agent_refunds_once_approved(server: Server, tmp_path: Path) -> None:
     agent = minted(server, "support")
     example = Example(
-        "openai_agents_agent.py",
-        *("--url", server.url, "--token", agent["token"], "--owner", OWNER),
-        cwd=tmp_path,
+        "openai_agents_agent.py", *connected(server, agent, webhook=False), cwd=tmp_path
     )
     example.said("asking for approval of refund")
     run_id = waiting_run(server, agent["token"])
