@@ -5,7 +5,7 @@ with 1,000 timeline events, at 1,000 / 100,000 / 1,000,000 runs on SQLite.
 
 Each size gets a fresh SQLite file: one run is registered through the agent API as a template,
 copied in bulk to N runs, one more run gets 900 audit events and 100 checkpoints, and 100 runs
-ask for approval (the inbox). Pages
+ask for approval (the inbox); a member owns 5 runs, and their /runs is measured too. Pages
 are fetched in-process through the real ASGI app (a signed-in admin's session), so the time is
 the server's: routing, queries, rendering. Prints the median and p95 per page and size, and
 each page's 1,000,000-run median as a ratio of its 1,000-run one (target: under 150 ms and
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sqlite3
 import statistics
 import sys
@@ -41,9 +42,16 @@ from opslayer.bot.people.model import Identity  # noqa: E402
 from opslayer.bot.people.tokens import mint_token  # noqa: E402
 
 TARGET_MS = 150.0
-TARGETED = ("/runs (first page)", "/runs (deep page)", "/runs/{id} (1,000 events)")
 BATCH = 20_000
 INBOX = 100  # approvals waiting in the inbox
+OPS = {"email": "ops@example.com"}  # the admin who owns the runs
+MEMBERS_RUNS = 5  # runs of a member (not an admin): their /runs shows only these
+TARGETED = (
+    "/runs (first page)",
+    "/runs (deep page)",
+    "/runs/{id} (1,000 events)",
+    f"/runs (a member's {MEMBERS_RUNS})",
+)
 
 
 def _ids(count: int, start: datetime) -> Iterator[str]:
@@ -73,17 +81,26 @@ async def _prepare(url: str, database: Path) -> str:
         await add_person(
             core.store, identity=Identity(email="ops@example.com", name="Ops"), role="admin"
         )
+        await add_person(core.store, identity=Identity(email="mia@example.com", name="Mia"))
         auth = {"Authorization": f"Bearer {minted.token}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as api:
-            body = {"external_id": "template", "title": "t", "owner": {"email": "ops@example.com"}}
+            body = {"external_id": "template", "title": "t", "owner": OPS}
             template = (await api.post("/v1/runs", json=body, headers=auth)).json()["id"]
             await api.post(f"/v1/runs/{template}/status", json={"status": "running"}, headers=auth)
-            body = {"external_id": "story", "title": "The long story", "owner": body["owner"]}
+            body = {"external_id": "story", "title": "The long story", "owner": OPS}
             story = (await api.post("/v1/runs", json=body, headers=auth)).json()["id"]
+            # A member who owns a few runs among all of them.
+            for n in range(MEMBERS_RUNS):
+                body = {
+                    "external_id": f"mia-{n}",
+                    "title": f"Mia's {n}",
+                    "owner": {"email": "mia@example.com"},
+                }
+                await api.post("/v1/runs", json=body, headers=auth)
             # A full inbox: approvals waiting, each with its arguments.
             for n in range(INBOX):
-                body = {"external_id": f"ask-{n}", "title": f"Refund {n}", "owner": body["owner"]}
+                body = {"external_id": f"ask-{n}", "title": f"Refund {n}", "owner": OPS}
                 asking = (await api.post("/v1/runs", json=body, headers=auth)).json()["id"]
                 await api.post(
                     f"/v1/runs/{asking}/approvals",
@@ -207,17 +224,32 @@ async def _measure(url: str, repeat: int) -> dict[str, list[float]]:
                 "/agents": "/agents",
                 "/agents/{name}": "/agents/bench-agent",
             }
-            times: dict[str, list[float]] = {name: [] for name in pages}
-            for name, path in pages.items():
-                answer = await browser.get(path)
-                assert answer.status_code == 200, (path, answer.status_code)
-                for _ in range(repeat):
-                    began = time.perf_counter()
-                    answer = await browser.get(path)
-                    times[name].append((time.perf_counter() - began) * 1000)
+            times = {name: await _timed(browser, path, repeat) for name, path in pages.items()}
             timeline = (await browser.get(pages["/runs/{id} (1,000 events)"])).text
             shown = int(timeline.split("<small>(", 1)[1].split(" events", 1)[0])
             assert shown >= 1000, f"the story run shows {shown} timeline events, not 1,000"
+        async with console.store.read() as uow:
+            mia = await uow.people.find(Identity(email="mia@example.com"))
+        assert mia is not None
+        token = await console.sign_in.link(mia, via=Via.CLI)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as member:
+            await member.post(f"/login/{token}")
+            mine = (await member.get("/runs")).text
+            shown = set(re.findall(r'href="/runs/(run_\w+)"', mine))
+            assert len(shown) == MEMBERS_RUNS, f"a member sees only theirs, not {len(shown)}"
+            times[f"/runs (a member's {MEMBERS_RUNS})"] = await _timed(member, "/runs", repeat)
+    return times
+
+
+async def _timed(browser: httpx.AsyncClient, path: str, repeat: int) -> list[float]:
+    """Milliseconds per request for `path`, after one request to warm it."""
+    answer = await browser.get(path)
+    assert answer.status_code == 200, (path, answer.status_code)
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        await browser.get(path)
+        times.append((time.perf_counter() - began) * 1000)
     return times
 
 
@@ -234,7 +266,7 @@ async def main() -> int:
             url = f"sqlite+aiosqlite:///{database}"
             progress(f"{size:,} runs: preparing")
             template = await _prepare(url, database)
-            _copy(database, template, size - 2 - INBOX)
+            _copy(database, template, size - 2 - INBOX - MEMBERS_RUNS)
             progress(f"{size:,} runs: measuring")
             results[size] = await _measure(url, args.repeat)
     rows = []

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from opslayer.bot.people.model import OwnerClaim, Person
 from opslayer.bot.ports import BeatUpdate, RunFilter
@@ -119,6 +130,39 @@ _ASSESSMENT = (
     .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
     .values(health=bindparam("health"), next_check_at=bindparam("next_check_at"))
 )
+
+
+def _filters(query: RunFilter) -> list[ColumnElement[bool]]:
+    """The query's filters as conditions on `runs` alone (names resolved in subqueries), so
+    each can be met through an index on runs that is ordered by id."""
+    where: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        where.append(runs.c.status == query.status.value)
+    if query.agent is not None:
+        agent = select(agents.c.id).where(agents.c.name == query.agent).scalar_subquery()
+        where.append(runs.c.agent_id == agent)
+    if query.owner is not None:
+        owner = select(people.c.id).where(
+            or_(people.c.id == query.owner, people.c.email == query.owner.lower())
+        )
+        where.append(runs.c.owner_id.in_(owner))
+    if query.health is not None:
+        # health is a short JSON list of flag names; every flag is a distinct word. Asked
+        # apart from the page's order (by id), so the database finds the flagged runs through
+        # the status index instead of walking every run for a rare flag.
+        flagged = select(runs.c.id).where(FLAGGED, _HEALTH_TEXT.like(f'%"{query.health.value}"%'))
+        where.append(runs.c.id.in_(flagged))
+    if query.group is not None:
+        members = (
+            select(people.c.id)
+            .join(groups, people.c.group_id == groups.c.id)
+            .where(groups.c.name == query.group)
+        )
+        where.append(runs.c.owner_id.in_(members))
+    if query.search:
+        pattern = "%" + query.search.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        where.append(or_(runs.c.title.ilike(pattern), runs.c.external_id.ilike(pattern)))
+    return where
 
 
 def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
@@ -362,42 +406,29 @@ class SqlRunRepository:
         return [_run_from_row(r, memory.get(r.id, ())) for r in rows]
 
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]:
-        stmt = _SELECT.order_by(runs.c.id.desc()).limit(query.limit + 1)
-        if query.status is not None:
-            stmt = stmt.where(runs.c.status == query.status.value)
-        if query.agent is not None:
-            stmt = stmt.where(agents.c.name == query.agent)
-        if query.owner is not None:
-            stmt = stmt.where(
-                or_(people.c.id == query.owner, people.c.email == query.owner.lower())
-            )
-        if query.health is not None:
-            # health is a short JSON list of flag names; every flag is a distinct word. Asked
-            # apart from the page's order (by id), so the database finds the flagged runs
-            # through the status index instead of walking every run for a rare flag.
-            flagged = select(runs.c.id).where(
-                FLAGGED, _HEALTH_TEXT.like(f'%"{query.health.value}"%')
-            )
-            stmt = stmt.where(runs.c.id.in_(flagged))
-        if query.group is not None:
-            members = (
-                select(people.c.id)
-                .join(groups, people.c.group_id == groups.c.id)
-                .where(groups.c.name == query.group)
-            )
-            stmt = stmt.where(runs.c.owner_id.in_(members.scalar_subquery()))
-        if query.visible_to is not None:
-            stmt = stmt.where(
-                or_(
-                    runs.c.owner_id.in_(query.visible_to),
-                    runs.c.pending_owner_id.in_(query.visible_to),
-                )
-            )
-        if query.search:
-            pattern = "%" + query.search.replace("\\", "").replace("%", "").replace("_", "") + "%"
-            stmt = stmt.where(or_(runs.c.title.ilike(pattern), runs.c.external_id.ilike(pattern)))
+        """Newest first, from `query.cursor` on: a keyset page that costs the same at a
+        million runs, whatever the filters (each can walk an index in id order)."""
+        where = _filters(query)
         if query.cursor is not None:
-            stmt = stmt.where(runs.c.id < query.cursor)
+            where.append(runs.c.id < query.cursor)
+        stmt = _SELECT.order_by(runs.c.id.desc()).limit(query.limit + 1)
+        if query.visible_to is None:
+            stmt = stmt.where(*where)
+        else:
+            # What a member sees: runs owned by or offered to a few people. Asked as one OR,
+            # both databases walk every run newest first, and for someone with few runs that
+            # is every run; so each person's newest runs are read through their own index,
+            # and the page is the newest of those.
+            newest = [
+                select(runs.c.id)
+                .where(column == person, *where)
+                .order_by(runs.c.id.desc())
+                .limit(query.limit + 1)
+                .subquery()
+                for column in (runs.c.owner_id, runs.c.pending_owner_id)
+                for person in query.visible_to
+            ]
+            stmt = stmt.where(runs.c.id.in_(union_all(*(select(n.c.id) for n in newest))))
         rows = list(await self._conn.execute(stmt))
         more = len(rows) > query.limit
         rows = rows[: query.limit]

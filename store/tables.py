@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -114,7 +115,7 @@ runs = Table(
     Column("external_id", String(200), nullable=False),
     Column("title", String(500), nullable=False),
     Column("status", String(32), nullable=False),
-    Column("owner_id", String(40), ForeignKey("people.id"), nullable=False, index=True),
+    Column("owner_id", String(40), ForeignKey("people.id"), nullable=False),
     Column("pending_owner_id", String(40), ForeignKey("people.id")),  # a handoff not yet accepted
     Column("handoff_until", UTCDateTime()),
     Column("channel_slack", String(200)),
@@ -142,10 +143,19 @@ runs = Table(
     Column("owner_claim", JSON),
     UniqueConstraint("agent_id", "external_id"),
     Index("ix_runs_next_check_at", "next_check_at"),
-    Index("ix_runs_status", "status"),
-    # An agent's runs by status, and its latest runs (the console's agent pages).
-    Index("ix_runs_agent_status", "agent_id", "status"),
+    # Newest first per agent, status, owner and pending owner: a filtered keyset page walks
+    # only what it shows (migration 0010). And an agent's runs counted by status.
     Index("ix_runs_agent_latest", "agent_id", "id"),
+    Index("ix_runs_status_latest", "status", "id"),
+    Index("ix_runs_owner_latest", "owner_id", "id"),
+    Index(
+        "ix_runs_pending_owner",
+        "pending_owner_id",
+        "id",
+        sqlite_where=text("pending_owner_id IS NOT NULL"),
+        postgresql_where=text("pending_owner_id IS NOT NULL"),
+    ),
+    Index("ix_runs_agent_status", "agent_id", "status"),
 )
 
 memory_refs = Table(

@@ -9,16 +9,17 @@ from collections.abc import Awaitable, Callable
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from opslayer.bot.errors import Forbidden, StorageUnavailable
 from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import hash_token, mint_token
 from opslayer.bot.ports import BeatUpdate, RunFilter, UnitOfWork
+from opslayer.bot.runs.model import Run, RunStatus
 from opslayer.store import migrate
-from opslayer.store.tables import metadata
+from opslayer.store.tables import metadata, runs
 from opslayer.store.uow import SqlStore
-from opslayer_client.contract import Heartbeat, RunCreate
+from opslayer_client.contract import Heartbeat, RunCreate, StatusReport
 from tests.replica import replica
 from tests.support import MovableClock
 
@@ -169,6 +170,59 @@ async def test_run_pages_are_newest_first_and_complete(
         if cursor is None:
             break
     assert seen == ids[::-1]
+
+
+async def test_a_members_pages_hold_exactly_their_runs_newest_first(
+    store: SqlStore, clock: MovableClock
+) -> None:
+    """What a member sees (runs owned by or offered to a few people), alone or with filters,
+    paged three at a time: exactly the matching runs, newest first, none twice."""
+    for agent in ("bot-a", "bot-b"):
+        await mint_token(store, agent)
+    core = replica(store, clock)
+    emails = ["alice@example.com", "bob@example.com", "carol@example.com", "carol@example.com"]
+    made = []
+    for n in range(24):
+        agent = ("bot-a", "bot-b")[n % 2]
+        run, _ = await core.runs.register_run(agent, _registration(f"job-{n}", emails[n % 4]))
+        if n % 3 == 0:
+            run = await core.runs.report_status(agent, run.id, StatusReport(status="running"))
+        made.append(run)
+    people = {run.owner.email: run.owner.id for run in made}
+    alice, bob = people["alice@example.com"], people["bob@example.com"]
+    offered = {made[2].id, made[7].id}  # carol's, offered to alice
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            update(runs).where(runs.c.id.in_(offered)).values(pending_owner_id=alice)
+        )
+
+    def sees(run: Run, who: tuple[str, ...]) -> bool:
+        return run.owner.id in who or run.id in offered and alice in who
+
+    cases: list[tuple[RunFilter, Callable[[Run], bool]]] = [
+        (RunFilter(visible_to=(alice,)), lambda r: sees(r, (alice,))),
+        (RunFilter(visible_to=(alice, bob)), lambda r: sees(r, (alice, bob))),
+        (
+            RunFilter(visible_to=(alice, bob), status=RunStatus.RUNNING),
+            lambda r: sees(r, (alice, bob)) and r.status is RunStatus.RUNNING,
+        ),
+        (
+            RunFilter(visible_to=(alice,), agent="bot-b"),
+            lambda r: sees(r, (alice,)) and r.agent == "bot-b",
+        ),
+        (RunFilter(visible_to=("per_nobody",)), lambda r: False),
+    ]
+    for query, matches in cases:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page, cursor = await core.reads.list_runs(
+                dataclasses.replace(query, limit=3, cursor=cursor)
+            )
+            seen += [r.id for r in page]
+            if cursor is None:
+                break
+        assert seen == [r.id for r in reversed(made) if matches(r)], query
 
 
 async def test_checkpoints_sent_together_are_each_recorded_once(
