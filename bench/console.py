@@ -235,8 +235,8 @@ async def _measure(url: str, repeat: int) -> dict[str, list[float]]:
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as member:
             await member.post(f"/login/{token}")
             mine = (await member.get("/runs")).text
-            shown = set(re.findall(r'href="/runs/(run_\w+)"', mine))
-            assert len(shown) == MEMBERS_RUNS, f"a member sees only theirs, not {len(shown)}"
+            theirs = set(re.findall(r'href="/runs/(run_\w+)"', mine))
+            assert len(theirs) == MEMBERS_RUNS, f"a member sees only theirs, not {len(theirs)}"
             times[f"/runs (a member's {MEMBERS_RUNS})"] = await _timed(member, "/runs", repeat)
     return times
 
