@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
     union_all,
@@ -121,10 +122,13 @@ def _beat_values(beat: BeatUpdate) -> dict[str, Any]:
 
 
 _HEALTH_TEXT = func.cast(runs.c.health, type_=runs.c.title.type)
-_OPEN_STATUSES = tuple(s.value for s in RunStatus if not s.terminal)
-# Runs with any health flag. Only open runs carry flags (every save re-assesses them; an ended
-# run has none), so they are read through the status index among the few open runs.
-FLAGGED = and_(runs.c.status.in_(_OPEN_STATUSES), _HEALTH_TEXT != "[]")
+# A member's page walks each visible person's runs (owned, offered) up to this many people.
+_WALKS_AT_MOST = 100
+# Runs with any health flag: few, even among millions (only open runs carry flags), and read
+# through the partial index of them, whose condition this is, word for word (a literal, so
+# both databases see that the index applies).
+_HAS_FLAGS = _HEALTH_TEXT != literal_column("'[]'")  # noqa: SIM300 (the index's own order)
+FLAGGED = runs.c.id.in_(select(runs.c.id).where(_HAS_FLAGS))
 _ASSESSMENT = (
     update(runs)
     .where(runs.c.id == bindparam("b_id"), runs.c.version == bindparam("b_expected"))
@@ -148,9 +152,10 @@ def _filters(query: RunFilter) -> list[ColumnElement[bool]]:
         where.append(runs.c.owner_id.in_(owner))
     if query.health is not None:
         # health is a short JSON list of flag names; every flag is a distinct word. Asked
-        # apart from the page's order (by id), so the database finds the flagged runs through
-        # the status index instead of walking every run for a rare flag.
-        flagged = select(runs.c.id).where(FLAGGED, _HEALTH_TEXT.like(f'%"{query.health.value}"%'))
+        # apart from the page's order (by id), so the database reads the flagged runs' index
+        # instead of walking every run for a rare flag.
+        flag = _HEALTH_TEXT.like(f'%"{query.health.value}"%')
+        flagged = select(runs.c.id).where(_HAS_FLAGS, flag)
         where.append(runs.c.id.in_(flagged))
     if query.group is not None:
         members = (
@@ -414,6 +419,15 @@ class SqlRunRepository:
         stmt = _SELECT.order_by(runs.c.id.desc()).limit(query.limit + 1)
         if query.visible_to is None:
             stmt = stmt.where(*where)
+        elif len(query.visible_to) > _WALKS_AT_MOST:
+            # A group this large: one walk, newest first (SQLite takes 500 SELECTs in a UNION).
+            stmt = stmt.where(
+                or_(
+                    runs.c.owner_id.in_(query.visible_to),
+                    runs.c.pending_owner_id.in_(query.visible_to),
+                ),
+                *where,
+            )
         else:
             # What a member sees: runs owned by or offered to a few people. Asked as one OR,
             # both databases walk every run newest first, and for someone with few runs that

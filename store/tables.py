@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+RUN_FLAGGED = text("CAST(health AS VARCHAR(500)) != '[]'")
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -156,6 +158,8 @@ runs = Table(
         postgresql_where=text("pending_owner_id IS NOT NULL"),
     ),
     Index("ix_runs_agent_status", "agent_id", "status"),
+    # The runs with a health flag (store/runs.py: FLAGGED asks with this very condition).
+    Index("ix_runs_flagged", "id", sqlite_where=RUN_FLAGGED, postgresql_where=RUN_FLAGGED),
 )
 
 memory_refs = Table(

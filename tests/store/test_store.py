@@ -211,6 +211,10 @@ async def test_a_members_pages_hold_exactly_their_runs_newest_first(
             lambda r: sees(r, (alice,)) and r.agent == "bot-b",
         ),
         (RunFilter(visible_to=("per_nobody",)), lambda r: False),
+        (  # a group too large for one walk per person
+            RunFilter(visible_to=(alice, *(f"per_{n}" for n in range(150)))),
+            lambda r: sees(r, (alice,)),
+        ),
     ]
     for query, matches in cases:
         seen: list[str] = []
