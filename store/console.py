@@ -167,8 +167,8 @@ class ConsoleQueries:
         return [row.name for row in await self._db.execute(query)]
 
     async def agents(self, name: str | None = None) -> list[AgentSummary]:
-        """Each agent's runs by status (only the named agent's, when given). Counted through
-        the (agent, status) index; flags only on open runs, which are few."""
+        """Each agent's runs by status (only the named agent's, when given), counted through
+        the (agent, status) index; its flagged runs through theirs."""
         named = [agents.c.name == name] if name is not None else []
         counts = (
             select(agents.c.name, runs.c.status, func.count(runs.c.agent_id).label("n"))
@@ -208,8 +208,8 @@ class ConsoleQueries:
 
     async def agent_facts(self, name: str, *, now: datetime) -> AgentFacts | None:
         """Everything the agent page and its checklist show, from what was observed: counts
-        and open runs' health over all its runs, the rest over its latest RECENT_RUNS (what it
-        does now, and a page that costs the same at a million runs)."""
+        and flags over all its runs, the rest over its latest RECENT_RUNS (what it does now, at
+        a cost that does not grow with its history)."""
         summary = next(iter(await self.agents(name)), None)
         if summary is None:
             return None
