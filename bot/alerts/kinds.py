@@ -56,7 +56,7 @@ KINDS: dict[AlertKind, KindSpec] = {
         "credentials renewed",
     ),
     AlertKind.AUTH_EXPIRING: KindSpec(
-        "{title}'s credentials expire soon", None, True, "credentials renewed"
+        "{title}: credentials expire soon", None, True, "credentials renewed"
     ),
     AlertKind.UNDELIVERED: KindSpec(
         "A command to {title} could not be delivered",
