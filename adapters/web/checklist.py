@@ -19,10 +19,6 @@ class Answer:
     link: str
 
 
-def _runs(n: int) -> str:
-    return f"{n} run" if n == 1 else f"{n} runs"
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -74,9 +70,9 @@ def checklist(facts: AgentFacts) -> list[Answer]:
         Answer(
             "Does it heartbeat, regularly?",
             "no" if not beat else "partly" if beat < total or silent else "yes",
-            f"{beat} of {_runs(total)} sent heartbeats; "
+            f"{beat} of {_plural(total, 'run')} sent heartbeats; "
             + (
-                f"{_runs(silent)} went silent past the heartbeat timeout"
+                f"{_plural(silent, 'run')} went silent past the heartbeat timeout"
                 if silent
                 else "none went silent"
             )
@@ -89,7 +85,7 @@ def checklist(facts: AgentFacts) -> list[Answer]:
         Answer(
             "Does it report checkpoints?",
             _share(with_points, total),
-            f"{with_points} of {_runs(total)} reported checkpoints"
+            f"{with_points} of {_plural(total, 'run')} reported checkpoints"
             f" ({_plural(facts.checkpoints, 'checkpoint')} in all)",
             _run_or_list(facts, "checkpoint"),
         )
@@ -111,7 +107,7 @@ def checklist(facts: AgentFacts) -> list[Answer]:
             "yes" if unowned == 0 else "no",
             "every run's owner is a known person"
             if unowned == 0
-            else f"{_runs(unowned)} have a removed owner or an unverified owner claim",
+            else f"{_plural(unowned, 'run')} have a removed owner or an unverified owner claim",
             _run_or_list(facts, "unowned"),
         )
     )
@@ -144,7 +140,7 @@ def checklist(facts: AgentFacts) -> list[Answer]:
         Answer(
             "Do stuck or stale runs recover?",
             _went(flagged),
-            f"{_runs(flagged.runs)} flagged stuck or stale: {_since(flagged)}"
+            f"{_plural(flagged.runs, 'run')} flagged stuck or stale: {_since(flagged)}"
             if flagged.runs
             else "no run was flagged stuck or stale",
             _run_or_list(facts, "flagged", health="stuck"),
@@ -155,7 +151,7 @@ def checklist(facts: AgentFacts) -> list[Answer]:
         Answer(
             "Do retries work?",
             _went(retried),
-            f"{_runs(retried.runs)} retried: {_since(retried)}"
+            f"{_plural(retried.runs, 'run')} retried: {_since(retried)}"
             if retried.runs
             else "no run was retried",
             _run_or_list(facts, "retried"),
@@ -168,8 +164,8 @@ def checklist(facts: AgentFacts) -> list[Answer]:
             "Were runs overridden, and how did that go?",
             "none" if not overridden.runs and not automatic else "some",
             (
-                f"{_runs(overridden.runs)} canceled, paused or force-canceled from outside the"
-                f" agent: {_since(overridden)}"
+                f"{_plural(overridden.runs, 'run')} canceled, paused or force-canceled from"
+                f" outside the agent: {_since(overridden)}"
                 if overridden.runs
                 else "no run was canceled, paused or force-canceled from outside the agent"
             )
