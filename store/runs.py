@@ -412,7 +412,7 @@ class SqlRunRepository:
 
     async def page(self, query: RunFilter) -> tuple[list[Run], str | None]:
         """Newest first, from `query.cursor` on: a keyset page that costs the same at a
-        million runs, whatever the filters (each can walk an index in id order)."""
+        million runs whatever the filters (each walks an index in id order), but a search."""
         where = _filters(query)
         if query.cursor is not None:
             where.append(runs.c.id < query.cursor)
@@ -451,7 +451,7 @@ class SqlRunRepository:
         return items, (items[-1].id if more and items else None)
 
     async def count_by_health(self) -> dict[Health, int]:
-        """How many runs carry each health flag (reads only open runs: ended ones carry none)."""
+        """How many runs carry each health flag (reads only those, through their index)."""
         counts: dict[Health, int] = {}
         for row in await self._conn.execute(select(runs.c.health).where(FLAGGED)):
             for flag in row.health:
