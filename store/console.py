@@ -92,7 +92,7 @@ class AgentFacts:
     unowned_runs: int  # owner removed, or the owner claim unverified
     recovered: Outcomes  # runs flagged stuck or stale
     retried: Outcomes  # runs a retry was issued for
-    overridden: Outcomes  # runs a person canceled, paused or force-canceled
+    overridden: Outcomes  # runs canceled, paused or force-canceled from outside the agent
     decided_automatically: int  # approvals decided by a deadline or a rule
     by_health: dict[str, int] = field(default_factory=dict)  # open runs
     example_runs: dict[str, str] = field(default_factory=dict)  # evidence → a run id
