@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,20 +22,34 @@ from opslayer.adapters.demo.cast import ADMIN, COLLEAGUE, SCENES
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.web.console import Console
 from opslayer.bot.audit import Via
-from opslayer.bot.errors import Conflict
-from opslayer.bot.people.directory import add_person
-from opslayer.bot.people.model import Identity, Role
+from opslayer.bot.errors import ValidationFailed
+from opslayer.bot.people.directory import add_person, check_person
+from opslayer.bot.people.model import Identity
 from opslayer.bot.people.tokens import mint_token
 
 log = logging.getLogger("opslayer.demo")
 
 
-async def _cast(app: FastAPI, settings: Settings) -> dict[str, DemoAgent]:
+@dataclass(frozen=True, slots=True)
+class Newcomer:
+    """Who the demo signs in as its admin, and where their alerts go in Slack or Teams."""
+
+    name: str = ADMIN[0]
+    email: str = ADMIN[1]
+    slack_channel: str | None = None
+    teams_channel: str | None = None
+
+
+async def _cast(app: FastAPI, settings: Settings, admin: Newcomer) -> dict[str, DemoAgent]:
     core: Core = app.state.core
-    cast: list[tuple[str, str, Role]] = [(*ADMIN, "admin"), (*COLLEAGUE, "member")]
-    for name, email, role in cast:
-        with contextlib.suppress(Conflict):  # a kept database has them already
-            await add_person(core.store, identity=Identity(email=email, name=name), role=role)
+    await add_person(
+        core.store,
+        identity=Identity(email=admin.email, name=admin.name),
+        role="admin",
+        slack_channel=admin.slack_channel,
+        teams_channel=admin.teams_channel,
+    )
+    await add_person(core.store, identity=Identity(email=COLLEAGUE[1], name=COLLEAGUE[0]))
     agents: dict[str, DemoAgent] = {}
     for name, situations in SCENES.items():
         minted = await mint_token(core.store, name, rotate=True, grace_s=0)
@@ -43,14 +58,14 @@ async def _cast(app: FastAPI, settings: Settings) -> dict[str, DemoAgent]:
             token=minted.token,
             secret=minted.webhook_secret,
             base_url=settings.base_url,
-            owner=ADMIN[1],
+            owner=admin.email,
             situations=situations,
         )
     return agents
 
 
-async def _offer_handoff(app: FastAPI, agent: DemoAgent) -> None:
-    """Bo hands his run to Ada, who has not accepted yet."""
+async def _offer_handoff(app: FastAPI, agent: DemoAgent, admin: Newcomer) -> None:
+    """Bo hands his run to the admin, who has not accepted yet."""
     core: Core = app.state.core
     for _ in range(100):
         if "vendor-onboarding" in agent.runs:
@@ -64,29 +79,50 @@ async def _offer_handoff(app: FastAPI, agent: DemoAgent) -> None:
         run_id,
         person=bo,
         via=Via.CLI,
-        new_owner=Identity(email=ADMIN[1]),
+        new_owner=Identity(email=admin.email),
         reason="I am on leave from Monday",
     )
 
 
-async def _play(app: FastAPI, settings: Settings, agents: dict[str, DemoAgent]) -> None:
+async def _play(
+    app: FastAPI, settings: Settings, agents: dict[str, DemoAgent], admin: Newcomer
+) -> None:
     console: Console = app.state.console
     async with console.store.read() as uow:
-        ada = await uow.people.find(Identity(email=ADMIN[1]))
-    assert ada is not None
-    token = await console.sign_in.link(ada, ttl=timedelta(days=1), via=Via.CLI)
+        signing_in = await uow.people.find(Identity(email=admin.email))
+    assert signing_in is not None
+    token = await console.sign_in.link(signing_in, ttl=timedelta(days=1), via=Via.CLI)
     tasks = [asyncio.create_task(agent.live()) for agent in agents.values()]
-    tasks.append(asyncio.create_task(_offer_handoff(app, agents["onboarding"])))
+    tasks.append(asyncio.create_task(_offer_handoff(app, agents["onboarding"], admin)))
     print(
         "\nopslayer demo: six simulated agents are producing every situation an operator meets"
         " (waiting for approval, stuck, stale, credentials expiring, failed after a side effect,"
         " a handoff waiting for acceptance); within a minute they are all in the inbox."
         " Approve, retry, reassign: the agents answer.\n"
-        f"Sign in as {ADMIN[0]} (one-time link, valid a day):\n"
+        + _in_chat(settings, admin)
+        + f"Sign in as {admin.name} (one-time link, valid a day):\n"
         f"{settings.base_url}/login/{token}",
         flush=True,
     )
     await asyncio.gather(*tasks)
+
+
+def _in_chat(settings: Settings, admin: Newcomer) -> str:
+    """Where the situations also appear, or how to make them."""
+    places = []
+    if settings.slack_enabled and admin.slack_channel:
+        places.append(f"Slack channel {admin.slack_channel}")
+    if settings.teams_enabled and admin.teams_channel:
+        places.append("the Teams channel given")
+    if places:
+        return f"They are posted to {' and '.join(places)} too.\n"
+    if settings.slack_enabled or settings.teams_enabled:
+        return (
+            "To see them in chat too, give the channel: opslayer demo --slack-channel C0123"
+            " (or --teams-channel), and --email with your own address so your clicks act as"
+            " the demo's admin.\n"
+        )
+    return ""
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -101,13 +137,28 @@ def run_demo(args: argparse.Namespace) -> int:
         scan_interval_s=2.0,
         admins=[],
     )
+    admin = Newcomer(
+        name=args.name or ADMIN[0],
+        email=args.email or ADMIN[1],
+        slack_channel=args.slack_channel,
+        teams_channel=args.teams_channel,
+    )
+    try:  # what would fail once started fails now, with the fix
+        check_person(
+            Identity(email=admin.email, name=admin.name),
+            slack_channel=admin.slack_channel,
+            teams_channel=admin.teams_channel,
+        )
+    except ValidationFailed as wrong:
+        print(f"opslayer demo: {wrong}", file=sys.stderr)
+        return 2
     agents: dict[str, DemoAgent] = {}
     started: list[asyncio.Task[None]] = []
 
     def ready() -> None:
         async def begin() -> None:
-            agents.update(await _cast(app, settings))
-            await _play(app, settings, agents)
+            agents.update(await _cast(app, settings, admin))
+            await _play(app, settings, agents, admin)
 
         started.append(asyncio.get_running_loop().create_task(begin()))
 
@@ -133,8 +184,33 @@ def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.add_argument(
         "--database-dir", help="folder for the demo's SQLite file (default: a new temp folder)"
     )
+    demo.add_argument(
+        "--email",
+        help="the demo's admin is you: your address (with Slack or Teams configured, your clicks"
+        " act as this admin once the platform vouches for the email; default ada@demo.example)",
+    )
+    demo.add_argument("--name", help="the admin's name (default Ada Admin)")
+    demo.add_argument(
+        "--slack-channel", help="with Slack configured: the channel (C…) the situations appear in"
+    )
+    demo.add_argument(
+        "--teams-channel",
+        help="with Teams configured: the channel (19:…@thread.tacv2) the situations appear in",
+    )
     demo.set_defaults(plain=lambda a, _settings: run_demo(a))
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(argparse.Namespace(host="127.0.0.1", port=8080, database_dir=None)))
+    defaults = {"host": "127.0.0.1", "port": 8080}
+    sys.exit(
+        run_demo(
+            argparse.Namespace(
+                **defaults,
+                database_dir=None,
+                email=None,
+                name=None,
+                slack_channel=None,
+                teams_channel=None,
+            )
+        )
+    )

@@ -6,11 +6,13 @@ survive a restart is written by the use case before anything else happens.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opslayer.adapters.chat.agent_commands import Asker, Markup, answer
@@ -40,6 +42,18 @@ def slack_markup(prefix: str) -> Markup:
     """How Slack writes emphasis and code, and how commands are typed there (`/agent ` by
     default, `@opslayer ` in a channel, nothing in a direct message)."""
     return Markup(bold=lambda s: f"*{s}*", code=lambda s: f"`{s}`", prefix=prefix, safe=safe)
+
+
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns, at every start, that the client passed in
+    wins over it; that client carries that very token, so the warning tells an operator
+    nothing but to worry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger(f"slack_bolt.{AsyncApp.__name__}").addFilter(_SameToken())
 
 
 def build_bolt_app(

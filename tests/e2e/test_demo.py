@@ -4,33 +4,51 @@ the simulated agents answer what the newcomer does in the console; and the set-u
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.fake_slack import FakeSlack, fake_slack
 from tests.real_server import OPSLAYER, ROOT, Server, free_port
+from tests.slack_support import SECRET, buttons, click, signed
 
 EVERY_SITUATION = {"approval", "stuck", "stale", "auth_expiring", "failed", "handoff"}
+
+
+@contextlib.contextmanager
+def demo_running(
+    folder: Path, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
+    """`opslayer demo` on a port of its own: its port, its process and its log."""
+    port = free_port()
+    log = folder / "demo.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [OPSLAYER, "demo", "--port", str(port), "--database-dir", str(folder), *flags],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield port, process, log
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """The demo on a port of its own; yields its URL, the printed sign-in link and its log."""
-    port = free_port()
-    log = tmp_path / "demo.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [OPSLAYER, "demo", "--port", str(port), "--database-dir", str(tmp_path)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with demo_running(tmp_path) as (port, process, log):
         link = None
         deadline = time.monotonic() + 30
         while link is None and time.monotonic() < deadline:
@@ -40,9 +58,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
             time.sleep(0.2)
         assert link is not None, log.read_text()
         yield f"http://127.0.0.1:{port}", link, log
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def _kinds(inbox: str) -> set[str]:
@@ -119,3 +134,77 @@ def test_serve_prints_a_one_time_set_up_link_while_nobody_is_an_admin(tmp_path: 
     again.start()
     again.stop()
     assert "/setup/" not in again.log.read_text()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with fake_slack() as fake:
+        yield fake
+
+
+# Each situation's first line, as chat shows it.
+HEADLINES = (
+    "Refund order 1001 asks for approval",
+    "No sign of life from Crawl the partner catalogue",
+    "Draft the Q4 report has been paused for a long time",
+    "Sync CRM contacts: credentials expire soon",
+    "Send the November invoices failed",
+    "Onboard vendor ACME is being handed over to you",
+)
+
+
+async def test_with_slack_the_situations_appear_in_the_channel_given_and_clicks_act(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    slack.users["you@example.com"] = "UYOU"  # Slack vouches for this member's email
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "OPSLAYER_SLACK_API_URL": f"{slack.url}/api/",
+        "OPSLAYER_CHAT_SPACING_S": "0",
+    }
+    flags = ("--email", "you@example.com", "--name", "You", "--slack-channel", "C-DEMO")
+    with demo_running(tmp_path, *flags, env=env) as (port, _process, log):
+
+        def posted() -> str:
+            return json.dumps(
+                [m for m in slack.api("chat.postMessage") if m["channel"] == "C-DEMO"]
+            )
+
+        try:
+            await slack.wait_for(lambda: all(h in posted() for h in HEADLINES), within_s=60)
+        except TimeoutError:
+            missing = [h for h in HEADLINES if h not in posted()]
+            raise AssertionError((missing, log.read_text()[-3000:])) from None
+        assert "Slack channel C-DEMO" in log.read_text()  # the demo says where to look
+        [asking] = [
+            m
+            for m in slack.api("chat.postMessage")
+            if "Refund order 1001 asks for approval" in json.dumps(m)
+        ]
+        form = click(slack, "UYOU", buttons(asking)["opslayer_approve"])
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            answer = await client.post("/slack/events", content=form, headers=signed(form))
+        assert answer.status_code == 200
+
+        def updated() -> str:
+            return json.dumps(slack.api("chat.update"))
+
+        def shows_succeeded() -> bool:
+            fields = [
+                f["text"]
+                for m in slack.api("chat.update")
+                if m.get("ts") == asking["_ts"]
+                for b in m["blocks"]
+                for f in b.get("fields", [])
+            ]
+            return "*status*\nsucceeded" in fields
+
+        try:  # the message follows: your decision, then the simulated agent's answer
+            await slack.wait_for(lambda: "Approved by You" in updated(), within_s=20)
+            await slack.wait_for(shows_succeeded, within_s=20)
+        except TimeoutError:
+            raise AssertionError((updated()[-3000:], log.read_text()[-3000:])) from None
+    assert "Traceback" not in log.read_text()
+    assert "token` will be unused" not in log.read_text()  # no warning that means nothing
