@@ -144,6 +144,8 @@ def run_demo(args: argparse.Namespace) -> int:
         teams_channel=args.teams_channel,
     )
     try:  # what would fail once started fails now, with the fix
+        if admin.email.lower() == COLLEAGUE[1]:
+            raise ValidationFailed(f"{COLLEAGUE[1]} is the demo's colleague: give your own email")
         check_person(
             Identity(email=admin.email, name=admin.name),
             slack_channel=admin.slack_channel,
