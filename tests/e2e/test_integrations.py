@@ -27,7 +27,9 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
@@ -99,7 +101,7 @@ class Refund(TypedDict, total=False):
     refunded_eur: int
 
 
-def refund_graph(ops: GraphOps, saver: InMemorySaver | None = None) -> Any:
+def refund_graph(ops: GraphOps, saver: BaseCheckpointSaver[Any] | None = None) -> Any:
     def look_up(state: Refund) -> Refund:
         return {"amount_eur": 42}
 
@@ -214,6 +216,35 @@ async def test_a_langgraph_interrupt_is_an_approval_and_an_edit_resumes_the_grap
     assert "ask" in shown and "pay" in shown  # the nodes that wrote each checkpoint
     [paid] = [line for line in shown.splitlines() if "refund:7 (not idempotent)" in line]
     assert " pay " in paid
+
+
+async def test_an_async_graph_on_an_async_saver_is_watched_and_resumed(
+    server: Server, tmp_path: Path
+) -> None:
+    """`ainvoke` on an async-only saver: the watched saver's async methods report as the sync
+    ones do, and the decision resumes the graph (its sync calls reach the saver's own loop)."""
+    minted = agent(server, "async-refunds")
+    ops = GraphOps(server.url, token=minted["token"], owner=OWNER, poll_s=0.2)
+    try:
+        async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "graph.sqlite")) as saver:
+            graph = ops.follow(refund_graph(ops, saver))
+            config: RunnableConfig = {"configurable": {"thread_id": "order-9"}}
+            paused = await graph.ainvoke({"order": 9}, config)
+            assert "__interrupt__" in paused
+            await ops.runtime.aflush()
+            run = await run_of(server, minted["token"], "order-9")
+            assert run is not None and run["status"] == "waiting_approval"
+            [approval] = run["approvals"]
+            assert approval["arguments"] == {"order": 9, "amount_eur": 42}
+            server.cli("runs", "approve", run["id"], "--as", "alice@example.com")
+            await served_until_succeeded(server, minted["token"], ops, graph, 9)
+            assert (await graph.aget_state(config)).values["refunded_eur"] == 42
+            saved = [p.config["configurable"]["checkpoint_id"] async for p in saver.alist(config)]
+    finally:
+        ops.close()
+    shown = server.cli("runs", "show", run["id"])
+    assert all(checkpoint in shown for checkpoint in saved[:-1])
+    assert "refund:9 (not idempotent)" in shown
 
 
 async def _is(value: Any, expected: Any) -> bool:
