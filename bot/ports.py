@@ -86,7 +86,7 @@ class RunFilter:
     limit: int = 50
     cursor: str | None = None
     group: str | None = None  # runs owned by members of this group
-    search: str | None = None  # in the title or the external id
+    search: str | None = None  # in the title or the external id, or the run's id
     # Only runs owned by (or offered to) one of these people: what a member may see.
     visible_to: tuple[str, ...] | None = None
 

@@ -166,7 +166,14 @@ def _filters(query: RunFilter) -> list[ColumnElement[bool]]:
         where.append(runs.c.owner_id.in_(members))
     if query.search:
         pattern = "%" + query.search.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        where.append(or_(runs.c.title.ilike(pattern), runs.c.external_id.ilike(pattern)))
+        # A run id pasted from chat or a log finds its run too.
+        where.append(
+            or_(
+                runs.c.title.ilike(pattern),
+                runs.c.external_id.ilike(pattern),
+                runs.c.id == query.search,
+            )
+        )
     return where
 
 

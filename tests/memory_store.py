@@ -253,6 +253,7 @@ class Runs(_Repo):
                 not query.search
                 or query.search.lower() in r.title.lower()
                 or query.search.lower() in r.external_id.lower()
+                or query.search == r.id
             )
         ]
         more = len(runs) > query.limit

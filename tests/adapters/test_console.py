@@ -273,6 +273,10 @@ async def test_runs_filter_search_and_page_by_keyset(bot: tuple[BotClient, Minte
             f"Weekly sync {n}" for n in (10, 12, 14, 16, 18)
         ]
         assert "job-07" in (await alice.page("/runs?q=job-07")).text
+        pasted = re.findall(r'href="/runs/(run_\w+)">Weekly sync 58<', first)
+        assert pasted, "the first page links Weekly sync 58"
+        by_id = (await alice.page(f"/runs?q={pasted[0]}")).text  # a run id pasted from chat
+        assert re.findall(r"(?:Nightly|Weekly) sync \d\d", by_id) == ["Weekly sync 58"]
         assert "No runs match" in (await alice.page("/runs?status=failed")).text
         assert "Weekly sync 58" in (await alice.page("/runs?group=payments")).text
         assert "No runs match" in (await alice.page("/runs?group=nobody")).text
