@@ -289,7 +289,9 @@ class Opslayer(_Base):
 
     def close(self) -> None:
         """Ask what is still held, send everything queued, stop."""
-        for held in list(self._held):
+        with self._lock:  # LangGraph's threads may still be adding to it
+            waiting = list(self._held)
+        for held in waiting:
             self._release(held)
         super().close()
 
