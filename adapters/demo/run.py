@@ -34,10 +34,10 @@ log = logging.getLogger("opslayer.demo")
 class Newcomer:
     """Who the demo signs in as its admin, and where their alerts go in Slack or Teams."""
 
-    name: str = ADMIN[0]
-    email: str = ADMIN[1]
-    slack_channel: str | None = None
-    teams_channel: str | None = None
+    name: str
+    email: str
+    slack_channel: str | None
+    teams_channel: str | None
 
 
 async def _cast(app: FastAPI, settings: Settings, admin: Newcomer) -> dict[str, DemoAgent]:
