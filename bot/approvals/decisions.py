@@ -13,7 +13,7 @@ from typing import Any
 from opslayer.bot.alerts.keys import alert_key, command_key
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.model import AlertStatus, changed_at, resolve
-from opslayer.bot.approvals.editing import check_edit
+from opslayer.bot.approvals.editing import judge_edit
 from opslayer.bot.approvals.model import Approval, ApprovalStatus, DecisionType
 from opslayer.bot.approvals.rule_book import new_rule, rule_detail
 from opslayer.bot.approvals.rules import Rule, RuleDecision
@@ -222,6 +222,16 @@ class ApprovalDecisions:
         if found is None:
             raise ApprovalNotFound(approval_id)
         message = (message or "").strip() or None
+        # Judged before the transaction, off the loop: an agent's schema must not hold the
+        # writer (or anyone else) while it runs. An approval's schema never changes.
+        # Its refusal waits for the rights check, so a person without the right learns no more.
+        edited: dict[str, Any] | None = None
+        refused: ValidationFailed | None = None
+        if decision is DecisionType.EDIT:
+            try:
+                edited = await judge_edit(arguments, found.arguments_schema)
+            except ValidationFailed as wrong:
+                refused = wrong
 
         async def job(uow: UnitOfWork) -> Answer:
             now = acting.clock.now()
@@ -236,9 +246,8 @@ class ApprovalDecisions:
                     f"approval {approval_id} reached its deadline at"
                     f" {approval.expires_at:%Y-%m-%d %H:%M} UTC; opslayer decides it now"
                 )
-            edited = None
-            if decision is DecisionType.EDIT:
-                edited = check_edit(arguments, approval.arguments_schema)
+            if refused is not None:
+                raise refused
             rule = await self._always(uow, run, approval, actor, person, now) if always else None
             outcome = cast(
                 approval,

@@ -179,21 +179,50 @@ _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def _storable(value: Any, where: str) -> None:
-    """Refuse NUL and lone surrogates anywhere in a request body, keys included."""
+# One depth limit for every JSON value an agent sends (state, arguments, schemas, labels): deep
+# enough for any honest payload, shallow enough that nothing reading it later (serialisers,
+# validators, templates) runs out of stack. Checked before anything is written.
+MAX_JSON_DEPTH = 32
+
+
+def _storable(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse NUL and lone surrogates anywhere in a request body, keys included, and nesting
+    deeper than MAX_JSON_DEPTH."""
     if isinstance(value, str):
         if _UNSTORABLE.search(value):
             raise ValueError(
                 f"{where or 'body'}: text may not contain NUL (\\u0000) or a lone surrogate "
                 "(\\ud800-\\udfff)"
             )
-    elif isinstance(value, dict):
+        return
+    if not isinstance(value, dict | list):
+        return
+    if depth >= MAX_JSON_DEPTH:
+        raise ValueError(
+            f"{where or 'body'}: nested deeper than {MAX_JSON_DEPTH} levels; flatten it"
+        )
+    if isinstance(value, dict):
         for key, item in value.items():
-            _storable(key, where)
-            _storable(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
+            _storable(key, where, depth)
+            _storable(item, f"{where}.{key}" if where else str(key), depth + 1)
+    else:
         for index, item in enumerate(value):
-            _storable(item, f"{where}[{index}]")
+            _storable(item, f"{where}[{index}]", depth + 1)
+
+
+CLIPPED = f"(removed: nested deeper than {MAX_JSON_DEPTH} levels)"
+
+
+def clip_depth(value: Any, depth: int = 0) -> Any:
+    """The value with whatever lies deeper than MAX_JSON_DEPTH replaced by CLIPPED (for values
+    stored before the limit existed; new ones are refused)."""
+    if not isinstance(value, dict | list):
+        return value
+    if depth >= MAX_JSON_DEPTH:
+        return CLIPPED
+    if isinstance(value, dict):
+        return {key: clip_depth(item, depth + 1) for key, item in value.items()}
+    return [clip_depth(item, depth + 1) for item in value]
 
 
 def _in_range(value: datetime) -> datetime:

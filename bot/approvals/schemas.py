@@ -1,0 +1,257 @@
+"""An agent's `arguments_schema` is close to code the server runs: vetted when it arrives, so
+that judging an edit can never reach the network, recurse without end or backtrack for seconds.
+
+- References stay inside the document (`$ref` starting with `#`); the validator's registry
+  retrieves nothing, so even a reference that slipped through would fail, not fetch.
+- No cycle of references that never descends into the arguments (`{"$ref": "#"}`, two
+  definitions naming each other): such a schema would recurse forever on any edit.
+- Patterns are RE2's, which matches in linear time: a pattern RE2 cannot compile (lookaround,
+  backreferences) is refused, and `pattern`, `patternProperties` and `additionalProperties`
+  match through RE2, never through Python's backtracking `re`.
+- Nesting is bounded by the wire models' depth limit before a schema gets here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+import re2
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
+from referencing import Registry
+
+from opslayer.bot.errors import ValidationFailed
+
+# Keywords whose value is one schema, a list of schemas, or a map of names to schemas; the
+# first set applies to the same instance as the schema holding it (a cycle through only these
+# and `$ref` never ends), the others descend into a part of it.
+_IN_PLACE_ONE = ("not", "if", "then", "else")
+_IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
+_IN_PLACE_MAP = ("dependentSchemas",)
+_DESCENDING_ONE = (
+    "additionalProperties",
+    "items",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
+_DESCENDING_LIST = ("prefixItems",)
+_DESCENDING_MAP = ("properties", "patternProperties", "$defs", "definitions")
+# Dynamic scopes need more than one document to mean anything; nothing an approval asks
+# needs them, and each is another way for a reference to leave the document.
+_UNSUPPORTED = ("$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor")
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the agent's error, not the server's log
+    return options
+
+
+_OPTIONS = _re2_options()
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern, _OPTIONS)
+
+
+def _searches(pattern: str, text: str) -> bool:
+    return _compiled(pattern).search(text) is not None
+
+
+def _node(schema: Any, pointer: str) -> Iterator[tuple[str, Any, bool]]:
+    """The subschemas of one schema: (pointer, subschema, applies to the same instance)."""
+    if not isinstance(schema, dict):
+        return
+    for key in (*_IN_PLACE_ONE, *_DESCENDING_ONE):
+        if key in schema:
+            yield f"{pointer}/{key}", schema[key], key in _IN_PLACE_ONE
+    for key in (*_IN_PLACE_LIST, *_DESCENDING_LIST):
+        if isinstance(schema.get(key), list):
+            for index, sub in enumerate(schema[key]):
+                yield f"{pointer}/{key}/{index}", sub, key in _IN_PLACE_LIST
+    for key in (*_IN_PLACE_MAP, *_DESCENDING_MAP):
+        if isinstance(schema.get(key), dict):
+            for name, sub in schema[key].items():
+                escaped = str(name).replace("~", "~0").replace("/", "~1")
+                yield f"{pointer}/{key}/{escaped}", sub, key in _IN_PLACE_MAP
+
+
+def _walk(schema: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+    yield pointer, schema
+    for sub_pointer, sub, _ in _node(schema, pointer):
+        yield from _walk(sub, sub_pointer)
+
+
+def _target(ref: str, nodes: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
+    """The pointer a local `$ref` names, or a refusal saying why it names nothing."""
+    if not ref.startswith("#"):
+        raise ValidationFailed(
+            f"arguments_schema: $ref {ref!r} points outside the schema; opslayer never fetches"
+            " schemas, so put what it names under $defs and refer to it as '#/$defs/…'"
+        )
+    fragment = unquote(ref[1:])
+    if fragment and not fragment.startswith("/"):
+        if fragment not in anchors:
+            raise ValidationFailed(f"arguments_schema: $ref {ref!r} names no $anchor")
+        return anchors[fragment]
+    if fragment not in nodes:
+        raise ValidationFailed(
+            f"arguments_schema: $ref {ref!r} points to no schema inside the document"
+        )
+    return fragment
+
+
+def _refuse_endless_references(nodes: Mapping[str, Any], anchors: Mapping[str, str]) -> None:
+    edges: dict[str, list[str]] = {}
+    for pointer, schema in nodes.items():
+        if not isinstance(schema, dict):
+            continue
+        same_instance = [p for p, _, in_place in _node(schema, pointer) if in_place]
+        if isinstance(schema.get("$ref"), str):
+            same_instance.append(_target(schema["$ref"], nodes, anchors))
+        edges[pointer] = same_instance
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        # Iterative depth-first search: a schema may be deep, the stack need not be.
+        path: list[str] = [start]
+        on_path = {start}
+        pending = [iter(edges.get(start, []))]
+        while pending:
+            following = next(pending[-1], None)
+            if following is None:
+                pending.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                continue
+            if following in on_path:
+                cycle = " → ".join(f"#{p}" for p in [*path[path.index(following) :], following])
+                raise ValidationFailed(
+                    f"arguments_schema: its references go round without end ({cycle});"
+                    " a recursive schema must descend into properties or items before"
+                    " referring back"
+                )
+            if following not in done:
+                path.append(following)
+                on_path.add(following)
+                pending.append(iter(edges.get(following, [])))
+
+
+def vet_schema(schema: dict[str, Any]) -> None:
+    """Refuse a schema that is not one, reaches outside itself, recurses in place, or holds a
+    pattern RE2 cannot match in linear time."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as wrong:
+        raise ValidationFailed(f"arguments_schema is not a JSON Schema: {wrong.message}") from wrong
+    nodes = dict(_walk(schema))
+    anchors: dict[str, str] = {}
+    has_patterned_keys = has_unevaluated = False
+    for pointer, node in nodes.items():
+        if not isinstance(node, dict):
+            continue
+        for keyword in _UNSUPPORTED:
+            if keyword in node:
+                raise ValidationFailed(f"arguments_schema: {keyword} is not supported (#{pointer})")
+        if pointer and "$id" in node:
+            raise ValidationFailed(
+                f"arguments_schema: an embedded $id (#{pointer}) is not supported; the schema is"
+                " one document"
+            )
+        if isinstance(node.get("$anchor"), str):
+            anchors[node["$anchor"]] = pointer
+        patterns = list(node.get("patternProperties", {}))
+        has_patterned_keys = has_patterned_keys or bool(patterns)
+        has_unevaluated = has_unevaluated or "unevaluatedProperties" in node
+        if isinstance(node.get("pattern"), str):
+            patterns.append(node["pattern"])
+        for pattern in patterns:
+            try:
+                _compiled(pattern)
+            except re2.error as wrong:
+                raise ValidationFailed(
+                    f"arguments_schema: pattern {pattern!r} (#{pointer}) is not one opslayer"
+                    " can match in linear time (RE2 syntax: no lookaround or backreferences):"
+                    f" {_reason(wrong)}"
+                ) from wrong
+    if has_patterned_keys and has_unevaluated:
+        raise ValidationFailed(
+            "arguments_schema: unevaluatedProperties together with patternProperties is not"
+            " supported; use additionalProperties"
+        )
+    _refuse_endless_references(nodes, anchors)
+
+
+def _reason(error: Exception) -> str:
+    reason = error.args[0] if error.args else error
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+
+
+# ---- the validator: Draft 2020-12 with RE2 where the standard one uses `re` ---------------
+
+
+def _pattern(validator: Validator, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _searches(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Validator, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _searches(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional(instance: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [
+        key
+        for key in instance
+        if key not in properties and not any(_searches(p, key) for p in patterns)
+    ]
+
+
+def _additional_properties(
+    validator: Validator, allowed: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _additional(instance, schema)
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        named = ", ".join(repr(extra) for extra in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({named} unexpected)")
+
+
+_Linear = validators.extend(
+    Draft202012Validator,
+    validators={
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
+# Nothing is ever retrieved: a reference the vetting missed fails instead of fetching.
+_NO_RETRIEVAL: Registry[Any] = Registry()
+
+
+def validator_for(schema: dict[str, Any]) -> Validator:
+    """The validator of a vetted schema: local references only, linear-time patterns."""
+    validator: Validator = _Linear(schema, registry=_NO_RETRIEVAL)
+    return validator
