@@ -19,6 +19,12 @@ from tests.harness import BotClient, running
 from tests.support import MovableClock, create_pg_database, drop_pg_database, pg_admin_url
 
 
+@pytest.fixture(autouse=True)
+def agent_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents' webhooks keep the commands they handled under XDG_STATE_HOME: a test's own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def clock() -> MovableClock:
     """Time stands still until a test moves it."""

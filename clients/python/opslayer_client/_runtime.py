@@ -10,17 +10,21 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from opslayer_client.client import OpslayerClient, OpslayerError, parse_command
 from opslayer_client.contract import CommandBody, CommandMessage, RunStatus
-from opslayer_client.signing import InvalidSignature
+from opslayer_client.handled import HandledCommands, default_path
+from opslayer_client.signing import InvalidSignature, signed_id
 
 log = logging.getLogger("opslayer_client")
 T = TypeVar("T")
 Job = Callable[[OpslayerClient], Awaitable[Any]]
+# A command is a few kilobytes; anything far larger is refused before it is read.
+MAX_WEBHOOK_BODY = 1024 * 1024
 
 
 class Runtime:
@@ -36,6 +40,7 @@ class Runtime:
         webhook_url: str | None = None,
         poll_s: float = 1.0,
         http: httpx.AsyncClient | None = None,
+        handled_path: Path | None = None,
     ) -> None:
         self.url = url
         self.webhook_secret = webhook_secret
@@ -46,7 +51,10 @@ class Runtime:
         self._token = token
         self._http = http
         self._decisions: dict[str, asyncio.Queue[CommandBody]] = {}  # run id → its commands
-        self._seen: set[str] = set()
+        # With a webhook, the commands acted on survive a restart (see HandledCommands).
+        if handled_path is None and webhook_secret:
+            handled_path = default_path(webhook_secret)
+        self._handled = HandledCommands(handled_path)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="opslayer", daemon=True)
@@ -171,9 +179,8 @@ class Runtime:
 
     def deliver(self, command: CommandBody) -> bool:
         """A command for one of our runs (from the webhook or a poll); False when seen before."""
-        if command.id in self._seen:
+        if not self._handled.first_time(command.id):
             return False
-        self._seen.add(command.id)
         self._loop.call_soon_threadsafe(self._inbox(command.run_id).put_nowait, command)
         return True
 
@@ -220,13 +227,16 @@ class Runtime:
             if scope["type"] != "http" or scope["method"] != "POST":
                 await _answer(send, 405)
                 return
-            body = b""
-            while True:
-                part = await receive()
-                body += part.get("body", b"")
-                if not part.get("more_body"):
-                    break
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            try:  # headers first: an unsigned or stale request is refused before its body
+                signed_id(headers)
+            except InvalidSignature:
+                await _answer(send, 401)
+                return
+            body = await _bounded_body(receive, headers)
+            if body is None:
+                await _answer(send, 413)
+                return
             try:
                 message = parse_command(secret, headers, body)
             except (InvalidSignature, ValueError):
@@ -240,6 +250,25 @@ class Runtime:
             task.add_done_callback(tasks.discard)
 
         return app
+
+
+async def _bounded_body(receive: Any, headers: Mapping[str, str]) -> bytes | None:
+    """The request's body, or None once it is larger than MAX_WEBHOOK_BODY (said by its
+    Content-Length, or counted as it arrives)."""
+    declared = {k.lower(): v for k, v in headers.items()}.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_WEBHOOK_BODY:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = await receive()
+        chunk = part.get("body", b"")
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BODY:
+            return None
+        parts.append(chunk)
+        if not part.get("more_body"):
+            return b"".join(parts)
 
 
 async def _answer(send: Any, status: int) -> None:

@@ -43,8 +43,10 @@ class OpslayerError(Exception):
 def parse_command(secret: str, headers: Mapping[str, str], body: bytes) -> CommandMessage:
     """Verify a webhook delivery's signature and age, then parse it.
 
-    Raises opslayer_client.InvalidSignature for anything forged or replayed.
-    Deduplicate on `message.command.id`: a retried delivery carries the same id.
+    Raises opslayer_client.InvalidSignature for anything forged or older than five minutes. A
+    copy replayed within those five minutes verifies (it is the same signed message): act once
+    per `message.command.id`, across restarts too (a retried delivery carries the same id).
+    `HandledCommands` keeps them in a small file; the SDK's webhooks use it.
     """
     verify(secret, headers, body)
     return CommandMessage.model_validate_json(body)

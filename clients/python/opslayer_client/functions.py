@@ -18,6 +18,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -60,6 +61,7 @@ class Opslayer:
         webhook_url: str | None = None,
         poll_s: float = 1.0,
         http: httpx.AsyncClient | None = None,
+        handled_path: Path | None = None,
     ) -> None:
         self.runtime = Runtime(
             url,
@@ -69,6 +71,7 @@ class Opslayer:
             webhook_url=webhook_url,
             poll_s=poll_s,
             http=http,
+            handled_path=handled_path,
         )
 
     def close(self) -> None:

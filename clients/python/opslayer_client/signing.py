@@ -41,10 +41,11 @@ def signed_headers(
     }
 
 
-def verify(
-    secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None
-) -> str:
-    """Check a message's signature and age; return its webhook-id. Raises InvalidSignature."""
+def signed_id(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> tuple[str, int, list[str]]:
+    """What the headers claim (id, timestamp, signatures), refused when missing or outside the
+    tolerance: checkable before reading a body. Raises InvalidSignature."""
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         msg_id = lowered["webhook-id"]
@@ -55,6 +56,17 @@ def verify(
     clock = time.time() if now is None else now
     if abs(clock - timestamp) > TOLERANCE_S:
         raise InvalidSignature("timestamp outside the 5-minute tolerance (a replay?)")
+    return msg_id, timestamp, offered
+
+
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+) -> str:
+    """Check a message's signature and age; return its webhook-id. Raises InvalidSignature.
+
+    A copy replayed within the tolerance verifies too: act once per webhook-id (the SDK's
+    webhook keeps the ids it handled in a file, so a restart does not forget them)."""
+    msg_id, timestamp, offered = signed_id(headers, now=now)
     expected = signature(secret, msg_id, timestamp, body)
     if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
         raise InvalidSignature("no signature matches")
