@@ -22,8 +22,16 @@ router = APIRouter(include_in_schema=False)
 
 
 def _back_to(next_path: str | None) -> str:
-    """Only a path on this site: a link that sends people elsewhere after sign-in is a trap."""
-    if next_path and next_path.startswith("/") and not next_path.startswith("//"):
+    """Only a path on this site: a link that sends people elsewhere after sign-in is a trap.
+    Browsers read a backslash as a slash and drop tabs and newlines, so `/\\evil.example` and
+    `/%09/evil.example` lead offsite too: neither, nor any control character, is let through."""
+    if (
+        next_path
+        and next_path.startswith("/")
+        and not next_path.startswith("//")
+        and "\\" not in next_path
+        and not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in next_path)
+    ):
         return next_path
     return "/"
 
