@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -14,6 +16,23 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 def is_sqlite(url: str) -> bool:
     """True for a SQLite URL (the embedded default)."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+# Below this, a SQLite database is treated as out of space: its WAL may still take a small
+# update in place, but the next insert, or the checkpoint that grows the file, fails.
+SQLITE_MIN_FREE_BYTES = 1024 * 1024
+
+
+def sqlite_space_left(url: str) -> int | None:
+    """Free bytes on the filesystem a SQLite database file grows on; None for PostgreSQL and
+    in-memory databases (a server refuses its own writes when its disk fills)."""
+    database = make_url(url).database
+    if not is_sqlite(url) or not database or database == ":memory:":
+        return None
+    try:
+        return shutil.disk_usage(Path(database).resolve().parent).free
+    except OSError:
+        return None
 
 
 def _sqlite_engine(url: str, *, pool_size: int, begin: str) -> AsyncEngine:

@@ -21,6 +21,7 @@ from opslayer.adapters.core import Core
 from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.ports import UnitOfWork
 from opslayer.bot.runs.model import Health, RunStatus
+from opslayer.store.engine import SQLITE_MIN_FREE_BYTES, sqlite_space_left
 
 router = APIRouter(tags=["operations"])
 
@@ -134,10 +135,19 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "The database does not take writes now; retry later"}},
 )
 async def readyz(request: Request) -> Response:
-    """Ready when a write reaches the database within two seconds (a full disk, a read-only
-    or unreachable database answer 503 with the reason, so a load balancer stops sending)."""
+    """Ready when a write reaches the database within two seconds and, on SQLite, its disk has
+    room to grow (a full disk, a read-only or unreachable database answer 503 with the reason,
+    so a load balancer stops sending)."""
     core: Core = request.app.state.core
     now = core.clock.now()
+    # A small update fits in SQLite's write-ahead log even on a full disk: look at the disk.
+    left = sqlite_space_left(request.app.state.settings.database_url)
+    if left is not None and left < SQLITE_MIN_FREE_BYTES:
+        return _unready(
+            f"the database's disk is full ({left // 1024} KiB free; SQLite needs"
+            f" {SQLITE_MIN_FREE_BYTES // 1024 // 1024} MiB): free space or move"
+            " OPSLAYER_DATABASE_URL"
+        )
 
     async def probe(uow: UnitOfWork) -> bool:
         return await uow.alerts.take_lease("readyz", holder="readyz", now=now, until=now)
@@ -147,12 +157,14 @@ async def readyz(request: Request) -> Response:
             await core.store.run(probe)
     except Exception as error:
         reason = str(getattr(error, "message", "") or error).splitlines()[0][:300]
-        return JSONResponse(
-            {"status": "unavailable", "reason": f"the database takes no writes: {reason}"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return _unready(f"the database takes no writes: {reason}")
     return JSONResponse({"status": "ready"})
+
+
+def _unready(reason: str) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "reason": reason}, status_code=503, headers={"Retry-After": "5"}
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

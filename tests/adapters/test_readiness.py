@@ -4,13 +4,19 @@ answer 503 with the reason and Retry-After, /readyz says the database is unwrita
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from opslayer.bot.people.tokens import MintedToken
-from tests.harness import BotClient
+from opslayer.adapters.settings import Settings
+from opslayer.bot.people.tokens import MintedToken, mint_token
+from tests.harness import BotClient, running
+from tests.support import MovableClock
 
 
 @pytest.fixture
@@ -55,3 +61,44 @@ async def test_an_unwritable_database_answers_503_with_a_reason_and_recovers(
     assert again.status_code == 201
     listed = (await app_client.get("/v1/runs", headers=auth)).json()["items"]
     assert {r["external_id"] for r in listed} == {"kept", "refused"}
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 8 MiB filesystem (tmpfs) for the database, where this machine lets us mount one."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here (needs root): {made.stderr!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_readyz_fails_when_the_disk_is_full_though_a_small_update_still_fits(
+    small_disk: Path, clock: MovableClock
+) -> None:
+    """Seen: with the disk full, SQLite's write-ahead log, grown by earlier writes, still took
+    the probe's one-row update, and /readyz said ready while inserts answered 503."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{small_disk / 'o.db'}")
+    async with running(settings, clock) as client:
+        auth = {"Authorization": f"Bearer {(await mint_token(client.store, 'bot')).token}"}
+        labels = {f"k{i}": "v" * 200 for i in range(40)}
+        for i in range(200):  # the log grows to megabytes, as in production
+            body = {"external_id": f"e{i}", "title": "t", "owner": {"email": "a@example.com"}}
+            answer = await client.post("/v1/runs", json={**body, "labels": labels}, headers=auth)
+            assert answer.status_code == 201
+        filler = small_disk / "filler"
+        with filler.open("wb") as file, contextlib.suppress(OSError):
+            while True:
+                file.write(b"\0" * 65536)
+                file.flush()
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["retry-after"] == "5"
+        assert "disk is full" in ready.json()["reason"]
+        filler.unlink()
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
