@@ -24,6 +24,7 @@ class FakeSlack:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     # email → user id: users.lookupByEmail, and users.info the other way (a confirmed email)
     users: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # user id → the name in their profile
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the app sent back on a socket
     fail: dict[str, str] = field(default_factory=dict)  # method → the error its next call gets
@@ -73,7 +74,7 @@ class FakeSlack:
                     "user": {
                         "id": user_id,
                         "is_email_confirmed": True,
-                        "profile": {"email": email},
+                        "profile": {"email": email, "real_name": self.names.get(user_id, "")},
                     },
                 }
                 if email

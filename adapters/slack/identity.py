@@ -18,9 +18,10 @@ from opslayer.bot.people.model import Person
 log = logging.getLogger("opslayer.slack")
 
 
-async def confirmed_email(client: AsyncWebClient, user_id: str) -> str | None:
-    """The email Slack has confirmed for a human, active member; None otherwise (bots, deleted
-    or unconfirmed accounts, or no `users:read.email` scope)."""
+async def confirmed_email(client: AsyncWebClient, user_id: str) -> tuple[str, str | None] | None:
+    """The email Slack has confirmed for a human, active member, and the name Slack shows for
+    them; None otherwise (bots, deleted or unconfirmed accounts, or no `users:read.email`
+    scope)."""
     try:
         answer = await client.users_info(user=user_id)
     except SlackApiError as refused:
@@ -29,13 +30,20 @@ async def confirmed_email(client: AsyncWebClient, user_id: str) -> str | None:
     user = answer.get("user") or {}
     if user.get("deleted") or user.get("is_bot") or user.get("is_email_confirmed") is False:
         return None
-    email = (user.get("profile") or {}).get("email")
-    return str(email) if email else None
+    profile = user.get("profile") or {}
+    email = profile.get("email")
+    if not email:
+        return None
+    name = profile.get("real_name") or user.get("real_name") or profile.get("display_name")
+    return str(email), (str(name) if name else None)
 
 
 async def link_by_email(client: AsyncWebClient, use: UseCases, user_id: str) -> Person | None:
     """The person whose email Slack confirms for `user_id`, now linked to that Slack user."""
-    email = await confirmed_email(client, user_id)
-    if email is None:
+    found = await confirmed_email(client, user_id)
+    if found is None:
         return None
-    return await link_chat_user(use.store, use.clock, surface="slack", email=email, user_id=user_id)
+    email, name = found
+    return await link_chat_user(
+        use.store, use.clock, surface="slack", email=email, user_id=user_id, name=name
+    )

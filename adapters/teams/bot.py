@@ -229,6 +229,7 @@ class OpslayerTeamsBot(ActivityHandler):  # type: ignore[misc]
             surface="teams",
             email=upn,
             user_id=sender.aad_object_id,
+            name=member.name,
         )
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:

@@ -11,6 +11,9 @@ principal name). So a claim is matched identity by identity against the people o
 - nobody known: a new person is made from ONE identity (the anchor: the email if claimed, since
   Slack and Teams can each verify an email; else the Slack id, else the Teams id), the others
   stay unverified. Whoever proves that one identity acts as that person, and nobody else.
+  The person is named by that identity, not by the name the agent claimed (an agent could
+  call anyone "Admin"): the claimed name stays on the run's claim, and a name comes from an
+  admin (`opslayer people add`) or the platform that links them (Slack's or Teams' profile).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class ClaimResolution:
     """Who owns a run after its claim was checked against the people opslayer knows."""
 
     owner: Person | None  # a known person; None: make a new one from `anchor`
-    anchor: Identity  # a single identity (and the claimed name) to make the new person of
+    anchor: Identity  # a single identity (never the claimed name) to make the new person of
     unverified: tuple[str, ...]  # claimed fields that are not the owner's own: never linked
 
 
@@ -49,5 +52,5 @@ def resolve_claim(claim: Identity, holders: Mapping[str, Person]) -> ClaimResolu
         unverified = tuple(f for f in fields if f not in holders or holders[f].id != owner.id)
         return ClaimResolution(owner=owner, anchor=Identity(), unverified=unverified)
     first = fields[0]
-    anchor = Identity(name=claim.name, **{first: getattr(claim, first)})
+    anchor = Identity(**{first: getattr(claim, first)})
     return ClaimResolution(owner=None, anchor=anchor, unverified=fields[1:])

@@ -128,11 +128,19 @@ async def list_groups(store: Store) -> Sequence[Group]:
 
 
 async def link_chat_user(
-    store: Store, clock: Clock, *, surface: str, email: str, user_id: str
+    store: Store,
+    clock: Clock,
+    *,
+    surface: str,
+    email: str,
+    user_id: str,
+    name: str | None = None,
 ) -> Person | None:
     """The person known by `email`, now also by their Slack or Teams identity (`surface`): the
     platform vouched for the pair (Slack's confirmed email, Teams' user principal name). None
-    when nobody has that email, or they already have another identity on that surface."""
+    when nobody has that email, or they already have another identity on that surface. A
+    person still named by their email (an agent's claim made them) takes the platform's `name`
+    for them: the first name anyone vouched for."""
 
     async def link(uow: UnitOfWork) -> Person | None:
         person = await uow.people.find(Identity(email=email))
@@ -141,10 +149,17 @@ async def link_chat_user(
         if not await uow.people.link_chat_user(person.id, surface, user_id):
             return None
         detail = {"person": person.id, f"{surface}_user_id": user_id, "email": email}
-        await uow.audit.add(AuditEvent("person.linked", clock.now(), SYSTEM, None, detail))
         if surface == "slack":
-            return dataclasses.replace(person, slack_user_id=user_id)
-        return dataclasses.replace(person, teams_user_id=user_id)
+            linked = dataclasses.replace(person, slack_user_id=user_id)
+        else:
+            linked = dataclasses.replace(person, teams_user_id=user_id)
+        platform_name = (name or "").strip()[:200]
+        if platform_name and person.name == person.email:
+            linked = dataclasses.replace(linked, name=platform_name)
+            await uow.people.update_person(linked)
+            detail["name"] = platform_name
+        await uow.audit.add(AuditEvent("person.linked", clock.now(), SYSTEM, None, detail))
+        return linked
 
     return await store.run(link)
 

@@ -41,7 +41,10 @@ async def test_register_creates_run_with_owner_and_defaults(
     run = await register(app_client, auth)
     assert run["status"] == "queued" and run["attempt"] == 1 and run["version"] == 1
     assert run["agent"] == "billing-bot"
-    assert run["owner"]["email"] == "alice@example.com" and run["owner"]["name"] == "Alice"
+    # The name the agent claimed is its claim; the person is named by the identity until an
+    # admin or the platform names them.
+    assert run["owner"]["email"] == "alice@example.com"
+    assert run["owner"]["name"] == "alice@example.com" and run["owner_claim"]["name"] == "Alice"
     assert run["policy"] == {
         "heartbeat_timeout_s": 60,
         "stale_after_s": 86400,

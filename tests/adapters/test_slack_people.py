@@ -118,3 +118,35 @@ async def test_the_slash_command_answers_to_its_configured_name(
     assert (
         await client.post("/slack/events", content=other, headers=signed(other))
     ).status_code == 404
+
+
+async def test_a_name_an_agent_claims_is_not_a_persons_name_until_slack_gives_one(
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack, receiver: AgentReceiver
+) -> None:
+    """Seen: an agent registered `{"email": "mallory@evil.example", "name": "Admin"}` and its
+    owner's decisions read "by Admin"; `people list` had three "Admin"s."""
+    client, agent = bot
+    slack.users["mallory@evil.example"] = "UMAL"
+    slack.names["UMAL"] = "Mallory Evans"
+    body = {
+        "external_id": "m1",
+        "title": "Harmless",
+        "owner": {"email": "mallory@evil.example", "name": "Admin"},
+        "webhook_url": receiver.url,
+    }
+    run = await asks_approval(client, agent, body, running=True)
+    assert run["owner"]["name"] == "mallory@evil.example"
+    assert run["owner_claim"]["name"] == "Admin"  # kept as what it is: the agent's claim
+    async with client.store.read() as uow:
+        assert "Admin" not in [p.name for p in await uow.people.everyone()]
+    await slack.wait_for(lambda: slack.api("chat.postMessage"))
+    message = slack.api("chat.postMessage")[0]
+    form = click(slack, "UMAL", buttons(message)["opslayer_approve"])
+    assert (
+        await client.post("/slack/events", content=form, headers=signed(form))
+    ).status_code == 200
+    [delivery] = await receiver.wait_for(1)
+    assert b'"name":"Mallory Evans"' in delivery.body  # the name Slack vouches for
+    async with client.store.read() as uow:
+        [linked] = [e for e in await uow.audit.listing() if e.action == "person.linked"]
+    assert linked.detail["name"] == "Mallory Evans"

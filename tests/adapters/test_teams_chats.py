@@ -339,6 +339,7 @@ async def test_someone_known_by_email_is_recognised_on_their_first_message(
     assert "Gus's run" in (await bot.replies(said + 1))[-1]
     gus = await find_person(store, Identity(email="gus@example.com"))
     assert gus.teams_user_id == "aad-gus"
+    assert gus.name == "Gus"  # Teams' name for them, not whatever the agent might have claimed
     assert [e.action for e in await audit_rows(bot)].count("person.linked") == 1
 
     # Someone whose address opslayer does not know stays a stranger; so does someone whose

@@ -52,7 +52,7 @@ EVE = Person(id="per_eve", name="Eve", slack_user_id="UEVE")
             Identity(email="root@corp.example", slack_user_id="UEVIL", name="Root"),
             {},
             None,
-            Identity(email="root@corp.example", name="Root"),
+            Identity(email="root@corp.example"),  # the claimed name "Root" is not carried
             ("slack_user_id",),
         ),
         (
