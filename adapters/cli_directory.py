@@ -14,7 +14,7 @@ from opslayer.adapters.settings import Settings
 from opslayer.bot.alerts.digest import Digests
 from opslayer.bot.people.directory import add_group, add_person, list_groups, list_people
 from opslayer.bot.people.model import ROLES, Identity
-from opslayer.bot.people.tokens import mint_token, revoke_tokens
+from opslayer.bot.people.tokens import mint_token, revoke_tokens, token_id
 from opslayer.bot.ports import SystemClock
 from opslayer.store.uow import SqlStore
 
@@ -53,6 +53,7 @@ async def _token_list(_args: argparse.Namespace, store: SqlStore) -> int:
     rows = [
         (
             t.agent,
+            token_id(t.token_hash),
             f"{t.created_at:%Y-%m-%d %H:%M} UTC",
             _age(now - t.created_at),
             f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live",
@@ -63,7 +64,8 @@ async def _token_list(_args: argparse.Namespace, store: SqlStore) -> int:
         )
         for t in tokens
     ]
-    print(table(["agent", "created", "age", "state", "old secret signs", "last use"], rows))
+    head = ["agent", "id", "created", "age", "state", "old secret signs", "last use"]
+    print(table(head, rows))
     if not rows:
         print("No agents yet: `opslayer token create --agent NAME` makes the first.")
     return 0
@@ -75,11 +77,13 @@ def _age(elapsed: timedelta) -> str:
 
 
 async def _token_revoke(args: argparse.Namespace, store: SqlStore) -> int:
-    count = await revoke_tokens(store, args.agent)
+    count = await revoke_tokens(store, args.agent, token_id=args.token_id, token=args.token)
     if count == 0:
-        print(f"no live tokens for agent {args.agent!r}", file=sys.stderr)
+        which = "that token is not a live one" if args.token_id or args.token else "no live tokens"
+        print(f"{which} of agent {args.agent!r}; `opslayer token list` shows them", file=sys.stderr)
         return 1
-    print(f"revoked {count} token(s) of {args.agent}; servers stop accepting them within seconds")
+    tokens = "1 token" if count == 1 else f"{count} tokens"
+    print(f"revoked {tokens} of {args.agent}; servers stop accepting them within seconds")
     return 0
 
 
@@ -222,8 +226,18 @@ def add_directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     listing = token.add_parser("list", help="agents, their tokens' ages and state")
     listing.set_defaults(handler=_token_list)
-    revoke = token.add_parser("revoke", help="revoke every token of an agent")
+    revoke = token.add_parser(
+        "revoke",
+        help="revoke an agent's tokens: every one, or one (--id, or --token when it leaked)",
+    )
     revoke.add_argument("--agent", required=True, help="the agent's name")
+    one = revoke.add_mutually_exclusive_group()
+    one.add_argument(
+        "--id", dest="token_id", metavar="ID", help="the token's id as `token list` shows it"
+    )
+    one.add_argument(
+        "--token", metavar="TOKEN", help="the token itself (opl_…), e.g. the one that leaked"
+    )
     revoke.set_defaults(handler=_token_revoke)
 
     people = sub.add_parser("people", help="people who own and act on runs").add_subparsers(

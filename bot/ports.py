@@ -131,6 +131,7 @@ class TokenRow:
     revoked_at: datetime | None
     previous_secret_until: datetime | None  # the agent's old secret signs until then
     last_used_at: datetime | None = None  # when a request last carried it (to the minute)
+    token_hash: str = ""  # its first characters name it (`token list`, `token revoke --id`)
 
 
 class AgentRepository(Protocol):
@@ -146,7 +147,7 @@ class AgentRepository(Protocol):
     async def used(self, token_hash: str, *, at: datetime) -> None: ...
     async def by_token_hash(self, token_hash: str) -> Agent | None: ...
     async def by_name(self, name: str) -> Agent | None: ...
-    async def revoke(self, name: str) -> int: ...
+    async def revoke(self, name: str, *, token_hash: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,12 +57,20 @@ class SqlAgentRepository:
         """Every agent's tokens, agents by name, newest token first."""
         query = (
             select(agents.c.name, agent_tokens.c.created_at, agent_tokens.c.revoked_at,
-                   agents.c.previous_secret_until, agent_tokens.c.last_used_at)
+                   agents.c.previous_secret_until, agent_tokens.c.last_used_at,
+                   agent_tokens.c.token_hash)
             .join(agent_tokens, agent_tokens.c.agent_id == agents.c.id)
             .order_by(agents.c.name, agent_tokens.c.created_at.desc())
         )  # fmt: skip
         return [
-            TokenRow(r.name, r.created_at, r.revoked_at, r.previous_secret_until, r.last_used_at)
+            TokenRow(
+                r.name,
+                r.created_at,
+                r.revoked_at,
+                r.previous_secret_until,
+                r.last_used_at,
+                r.token_hash,
+            )
             for r in await self._conn.execute(query)
         ]
 
@@ -87,13 +95,15 @@ class SqlAgentRepository:
         row = (await self._conn.execute(select(agents).where(agents.c.name == name))).first()
         return Agent(id=row.id, name=row.name, webhook_secret=row.webhook_secret) if row else None
 
-    async def revoke(self, name: str) -> int:
+    async def revoke(self, name: str, *, token_hash: str | None = None) -> int:
+        """Revoke the agent's live tokens, or only the one with `token_hash`; how many."""
         agent = await self.by_name(name)
         if agent is None:
             return 0
+        which = [agent_tokens.c.agent_id == agent.id, agent_tokens.c.revoked_at.is_(None)]
+        if token_hash is not None:
+            which.append(agent_tokens.c.token_hash == token_hash)
         result = await self._conn.execute(
-            update(agent_tokens)
-            .where(agent_tokens.c.agent_id == agent.id, agent_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=self._now)
+            update(agent_tokens).where(*which).values(revoked_at=self._now)
         )
         return int(result.rowcount)

@@ -98,15 +98,19 @@ class Agents(_Repo):
 
     async def tokens(self) -> list[TokenRow]:
         return [
-            TokenRow(agent, self.now, self.now if revoked else None, None)
-            for agent, revoked in self.s.tokens.values()
+            TokenRow(agent, self.now, self.now if revoked else None, None, None, token_hash)
+            for token_hash, (agent, revoked) in self.s.tokens.items()
         ]
 
     async def used(self, token_hash: str, *, at: datetime) -> None:
         return None
 
-    async def revoke(self, name: str) -> int:
-        live = [h for h, (agent, revoked) in self.s.tokens.items() if agent == name and not revoked]
+    async def revoke(self, name: str, *, token_hash: str | None = None) -> int:
+        live = [
+            h
+            for h, (agent, revoked) in self.s.tokens.items()
+            if agent == name and not revoked and token_hash in (None, h)
+        ]
         for token_hash in live:
             self.s.tokens[token_hash] = (name, True)
         return len(live)

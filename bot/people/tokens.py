@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
-from opslayer.bot.errors import Conflict
+from opslayer.bot.errors import Conflict, NotFound, ValidationFailed
 from opslayer.bot.ports import Agent, Clock, Store, SystemClock, UnitOfWork
 from opslayer.bot.single_flight import SingleFlight
 
@@ -61,6 +61,12 @@ async def mint_token(
     secret = new_webhook_secret()
     async with store.transaction() as uow:
         known = await uow.agents.by_name(agent)
+        if known is None and rotate:
+            # A typo must not mint a live credential for an agent nobody runs.
+            raise NotFound(
+                f"no agent {agent!r} to rotate; `opslayer token list` shows the agents, and"
+                f" `opslayer token create --agent {agent}` makes a new one"
+            )
         if known is not None and not rotate:
             raise Conflict(
                 f"agent {agent!r} exists, and its webhook verifies commands with the current"
@@ -75,10 +81,38 @@ async def mint_token(
     return MintedToken(agent=agent, token=token, webhook_secret=secret)
 
 
-async def revoke_tokens(store: Store, agent: str) -> int:
-    """Revoke every token of the agent; return how many were live."""
+TOKEN_ID_LENGTH = 12  # characters of a token's hash that name it; `token revoke --id` takes 8+
+
+
+def token_id(token_hash: str) -> str:
+    """How `opslayer token list` names a token without showing it."""
+    return token_hash[:TOKEN_ID_LENGTH]
+
+
+async def revoke_tokens(
+    store: Store, agent: str, *, token_id: str | None = None, token: str | None = None
+) -> int:
+    """Revoke every token of the agent, or one: named by its id (`token list`) or given
+    whole (the one that leaked); return how many were live."""
     async with store.transaction() as uow:
-        return await uow.agents.revoke(agent)
+        if await uow.agents.by_name(agent) is None:
+            raise NotFound(f"no agent {agent!r}; `opslayer token list` shows the agents")
+        if token is None and token_id is None:
+            return await uow.agents.revoke(agent)
+        if token is not None:
+            return await uow.agents.revoke(agent, token_hash=hash_token(token))
+        assert token_id is not None
+        wanted = token_id.strip().lower()
+        if len(wanted) < 8:
+            raise ValidationFailed("give at least 8 characters of the token's id")
+        mine = [t.token_hash for t in await uow.agents.tokens() if t.agent == agent]
+        matching = [h for h in mine if h.startswith(wanted)]
+        if len(matching) != 1:
+            raise NotFound(
+                f"{'no' if not matching else 'more than one'} token of {agent!r} with id"
+                f" {wanted!r}; `opslayer token list` shows them"
+            )
+        return await uow.agents.revoke(agent, token_hash=matching[0])
 
 
 class TokenAuthenticator:

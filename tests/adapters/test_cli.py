@@ -317,3 +317,57 @@ async def test_token_list_says_when_each_token_was_last_used(
     [a1] = [line for line in out.splitlines() if line.startswith("a1")]
     [idle] = [line for line in out.splitlines() if line.startswith("idle")]
     assert "LAST USE" in out and " ago" in a1 and idle.rstrip().endswith("never")
+
+
+def test_rotating_an_unknown_agent_mints_nothing(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen: `token rotate --agent nosuch` made a live token for a new agent and said an old
+    secret kept signing for 24 h."""
+    code, out, err = run_cli(capsys, "token", "rotate", "--agent", "nosuch")
+    assert code == 1 and "no agent 'nosuch' to rotate" in err
+    assert "token create --agent nosuch" in err and "opl_" not in out
+    assert "nosuch" not in run_cli(capsys, "token", "list")[1]
+
+
+async def test_one_leaked_token_is_revoked_while_the_new_one_keeps_working(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opslayer.adapters.app import create_app
+    from opslayer.adapters.settings import Settings
+
+    def minted(*argv: str) -> dict[str, str]:
+        found: dict[str, str] = json.loads(run_cli(capsys, "token", *argv, "--json")[1])
+        return found
+
+    leaked = await in_thread(minted, "create", "--agent", "a1")
+    fresh = await in_thread(minted, "rotate", "--agent", "a1")
+    spare = await in_thread(minted, "rotate", "--agent", "a1")
+    code, _, err = await in_thread(
+        run_cli, capsys, "token", "revoke", "--agent", "a1", "--token", leaked["token"]
+    )
+    assert code == 0, err
+    out = (await in_thread(run_cli, capsys, "token", "list"))[1]
+    rows = [line.split() for line in out.splitlines() if line.startswith("a1")]
+    assert [r for r in rows if "revoked" in r] and len(rows) == 3
+    [spare_id] = [r[1] for r in rows if "revoked" not in r][:1]  # newest first: the spare
+    code, said, _ = await in_thread(
+        run_cli, capsys, "token", "revoke", "--agent", "a1", "--id", spare_id
+    )
+    assert code == 0 and "revoked 1 token of a1" in said
+    app = create_app(Settings(database_url=cli_db, token_cache_ttl_s=0))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as api:
+
+            async def status(token: str) -> int:
+                headers = {"Authorization": f"Bearer {token}"}
+                return (await api.get("/v1/runs", headers=headers)).status_code
+
+            assert await status(leaked["token"]) == 401
+            assert await status(spare["token"]) == 401
+            assert await status(fresh["token"]) == 200
+    code, _, err = await in_thread(
+        run_cli, capsys, "token", "revoke", "--agent", "a1", "--id", "abc"
+    )
+    assert code == 1 and "at least 8 characters" in err
