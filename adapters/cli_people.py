@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
-
 from opslayer.adapters.cli_operate import identity_of
 from opslayer.adapters.settings import Settings
 from opslayer.bot.people.changes import remove_group, remove_person, update_group, update_person
 from opslayer.bot.people.model import ROLES
 from opslayer.bot.ports import SystemClock
+from opslayer.scheduler.cron import digest_trigger
 from opslayer.store.uow import SqlStore
 
 CLEARS = " ('' clears it)"
@@ -21,7 +20,7 @@ CLEARS = " ('' clears it)"
 def cron_check(zone: str | None = None) -> Any:
     """Whether the scheduler can read a digest time: APScheduler's own parser, in our zone."""
     timezone = zone or Settings().timezone
-    return lambda line: CronTrigger.from_crontab(line, timezone=timezone)
+    return lambda line: digest_trigger(line, timezone=timezone)
 
 
 async def _people_update(args: argparse.Namespace, store: SqlStore) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opslayer.adapters.cli_console import duration
+from opslayer.adapters.terminal import json_line
 from opslayer.bot.audit import AuditEvent
 from opslayer.bot.people.changes import COMMAND_LINE
 from opslayer.bot.ports import SystemClock
@@ -59,7 +60,8 @@ def line(event: AuditEvent) -> str:
         "reason": event.reason,
         "detail": event.detail,
     }
-    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+    # Readable names stay readable; controls and bidi overrides an agent sent are escaped.
+    return json_line(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
 async def _export(args: argparse.Namespace, store: SqlStore) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from opslayer.bot.views.model import Escalation
+from opslayer.scheduler.cron import digest_trigger
 
 # About a day: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h (DESIGN §3).
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400)
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
     teams_dev: bool = False
 
     _split_admins = field_validator("admins", "webhook_deny", mode="before")(_csv)
+
+    @model_validator(mode="after")
+    def _digest_time_comes(self) -> Settings:
+        try:
+            digest_trigger(self.digest_cron, timezone=self.timezone)
+        except (ValueError, LookupError) as wrong:  # a typo, a date that never comes, a zone
+            raise ValueError(f"OPSLAYER_DIGEST_CRON / OPSLAYER_TIMEZONE: {wrong}") from wrong
+        return self
 
     @field_validator("webhook_retry_s", mode="before")
     @classmethod

@@ -24,6 +24,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def json_line(text: str) -> str:
+    """A JSON document (from `json.dumps(..., ensure_ascii=False)`) with the characters above
+    written as JSON escapes (`\\u202e`): the same data to a parser, harmless to a terminal."""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 class EscapingFormatter(logging.Formatter):
     """Escapes control characters in a log record's message (a traceback keeps its lines)."""
 

@@ -19,6 +19,7 @@ from opslayer.bot.alerts.scan import Scanner
 from opslayer.bot.operations import Operations
 from opslayer.bot.people.model import Group
 from opslayer.bot.replays import ReplayGuard
+from opslayer.scheduler.cron import digest_trigger
 
 log = logging.getLogger("opslayer.scheduler")
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
@@ -72,15 +73,24 @@ def build_scheduler(
     if prune is not None:  # OPSLAYER_RETENTION_DAYS: every night, when little else happens
         scheduler.add_job(prune, CronTrigger(hour=3, minute=17, timezone=timezone), id="prune")
     scheduler.add_job(housekeeping, IntervalTrigger(seconds=60), id="housekeeping")
+
     # The deliverer wakes on every command this process enqueues; this catches the rest
-    # (commands from the CLI or another replica, retries that fell due).
-    scheduler.add_job(wake_deliverer, IntervalTrigger(seconds=5), id="outbox")
-    scheduler.add_job(wake_sync, IntervalTrigger(seconds=5), id="notify")
+    # (commands from the CLI or another replica, retries that fell due). As coroutines, so
+    # they run on the loop: APScheduler runs a plain function in its thread pool, and the
+    # wake-ups set asyncio events, which only the loop's thread may touch.
+    async def kick_outbox() -> None:
+        wake_deliverer()
+
+    async def kick_notify() -> None:
+        wake_sync()
+
+    scheduler.add_job(kick_outbox, IntervalTrigger(seconds=5), id="outbox")
+    scheduler.add_job(kick_notify, IntervalTrigger(seconds=5), id="notify")
     own = _own_digest_times(groups, timezone)
     default_groups = {g.name for g in groups} - set(own)
     scheduler.add_job(
         digest_for(default_groups if own else None),
-        CronTrigger.from_crontab(digest_cron, timezone=timezone),
+        digest_trigger(digest_cron, timezone=timezone),
         id="digest",
         misfire_grace_time=6 * 3600,
     )
@@ -99,7 +109,7 @@ def _own_digest_times(groups: Sequence[Group], timezone: str) -> dict[str, CronT
         if not group.digest_cron:
             continue
         try:
-            own[group.name] = CronTrigger.from_crontab(group.digest_cron, timezone=timezone)
+            own[group.name] = digest_trigger(group.digest_cron, timezone=timezone)
         except ValueError as wrong:
             log.error(
                 "group %s: digest time %r is not a crontab line (%s); it gets the default"

@@ -20,6 +20,7 @@ from tests.cli_support import in_thread, run_cli
     [
         (["groups", "add", "ops2", "--digest-cron", "every day"], "is not a crontab line"),
         (["groups", "add", "ops2", "--digest-cron", "0 25 * * *"], "is not a crontab line"),
+        (["groups", "add", "ops2", "--digest-cron", "0 9 31 2 *"], "never comes"),
         (["groups", "add", "#payments"], "is not a group name"),
         (["groups", "add", "ops", "--slack-channel", "#ops"], "not the #name"),
         (["groups", "add", "ops", "--teams-channel", "ops channel"], "Teams conversation id"),
@@ -80,3 +81,12 @@ async def test_a_bad_digest_time_stored_earlier_is_logged_and_skipped_at_start(
     assert "digest" in jobs and "digest:ops2" not in jobs  # the group gets the default digest
     [line] = [r.getMessage() for r in caplog.records if "ops2" in r.getMessage()]
     assert "opslayer groups update ops2 --digest-cron" in line
+
+
+def test_a_default_digest_time_that_never_comes_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen: OPSLAYER_DIGEST_CRON='0 9 31 2 *' (no 31 February) was accepted: no digest, ever."""
+    monkeypatch.setenv("OPSLAYER_DIGEST_CRON", "0 9 31 2 *")
+    code, _, err = run_cli(capsys, "runs", "list")
+    assert code == 2 and "never comes" in err and "Traceback" not in err

@@ -101,3 +101,24 @@ async def test_prune_removes_old_ended_runs_and_keeps_the_audit_trail(
     with pytest.raises(SystemExit):
         run_cli(capsys, "prune", "--older-than", "soon")
     assert "write a duration like" in capsys.readouterr().err
+
+
+async def test_audit_export_escapes_what_would_reorder_or_control_a_terminal(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen: a title with a right-to-left override and C1 controls came out raw."""
+    sneaky = "Refund \u202egnp.exe\u202c to Zoë \x85\x9b31m"
+    app = create_app(Settings(database_url=cli_db))
+    async with app.router.lifespan_context(app):
+        minted = await mint_token(app.state.core.store, "nightly")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as api:
+            body = {"external_id": "s", "title": sneaky, "owner": {"email": "a@example.com"}}
+            headers = {"Authorization": f"Bearer {minted.token}"}
+            assert (await api.post("/v1/runs", json=body, headers=headers)).status_code == 201
+    exported = (await in_thread(run_cli, capsys, "audit", "export"))[1]
+    for raw in ("\u202e", "\u202c", "\x85", "\x9b"):
+        assert raw not in exported
+    assert "\\u202e" in exported and "Zoë" in exported  # escaped; plain letters stay readable
+    [registered] = [json.loads(line) for line in exported.splitlines()]
+    assert registered["detail"]["title"] == sneaky  # the same data to a JSON reader
