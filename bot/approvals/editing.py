@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from opslayer.bot.approvals.schemas import validator_for, vet_schema
+from opslayer.bot.approvals.schemas import WORK_LIMIT, TooMuchWork, validation_errors, vet_schema
 from opslayer.bot.errors import ValidationFailed
 
 # Long enough for any honest schema (milliseconds in practice), short enough that a person
@@ -31,7 +31,13 @@ def check_edit(arguments: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
     # Vetted again: a schema stored before the vetting existed is held to it too.
     vet_schema(schema)
     try:
-        errors = sorted(validator_for(schema).iter_errors(arguments), key=lambda e: e.path)
+        errors = validation_errors(schema, arguments)
+    except TooMuchWork:
+        raise ValidationFailed(
+            f"judging this edit would take more than {WORK_LIMIT:,} steps of the"
+            " arguments_schema (arguments this large, or references that fan out); nothing was"
+            " changed. Ask the agent for a simpler schema"
+        ) from None
     except RecursionError as deep:
         raise ValidationFailed(
             "the arguments_schema nests too deeply to judge this edit; ask the agent for a"
@@ -39,9 +45,10 @@ def check_edit(arguments: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
         ) from deep
     if errors:
         first = errors[0]
-        where = ".".join(str(p) for p in first.absolute_path) or "the arguments"
+        where = ".".join(str(p) for p in first.absolute_path)[:200] or "the arguments"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ValidationFailed(f"{where}: {first.message}{more}")
+        said = first.message if len(first.message) <= 300 else first.message[:299] + "…"
+        raise ValidationFailed(f"{where}: {said}{more}")
     return arguments
 
 

@@ -8,12 +8,16 @@ that judging an edit can never reach the network, recurse without end or backtra
 - Patterns are RE2's, which matches in linear time: a pattern RE2 cannot compile (lookaround,
   backreferences) is refused, and `pattern`, `patternProperties` and `additionalProperties`
   match through RE2, never through Python's backtracking `re`.
+- Work is bounded: judging one edit may take at most WORK_LIMIT keyword evaluations (schemas
+  whose references fan out, `anyOf` of two `$ref`s thirty times over, would take 2^30), and
+  `uniqueItems` compares by hashing, not pair by pair.
 - Nesting is bounded by the wire models' depth limit before a schema gets here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
@@ -239,19 +243,83 @@ def _additional_properties(
         yield ValidationError(f"Additional properties are not allowed ({named} unexpected)")
 
 
+def _unique_items(validator: Validator, unique: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[Any] = set()
+    for item in instance:
+        key = _comparable(item)
+        if key in seen:
+            yield ValidationError(f"has non-unique elements ({_short(item)} repeats)")
+            return
+        seen.add(key)
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:79] + "…"
+
+
+def _comparable(value: Any) -> Any:
+    """A hashable stand-in equal exactly when JSON Schema calls two values equal (1 and 1.0
+    are; true and 1 are not)."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list):
+        return ("array", tuple(_comparable(v) for v in value))
+    return ("object", frozenset((k, _comparable(v)) for k, v in value.items()))
+
+
+# Keyword evaluations one edit may take: hundreds for an honest schema, a fraction of a second
+# of CPU at the limit.
+WORK_LIMIT = 50_000
+_work = threading.local()
+
+
+class TooMuchWork(Exception):
+    """Judging an edit needed more than WORK_LIMIT keyword evaluations."""
+
+
+Keyword = Callable[[Validator, Any, Any, Any], Any]
+
+
+def _counted(keyword: Keyword) -> Keyword:
+    def counted(validator: Validator, value: Any, instance: Any, schema: Any) -> Any:
+        left: int | None = getattr(_work, "left", None)
+        if left is not None:
+            if left <= 0:
+                raise TooMuchWork
+            _work.left = left - 1
+        return keyword(validator, value, instance, schema)
+
+    return counted
+
+
+_KEYWORDS: dict[str, Keyword] = {
+    **Draft202012Validator.VALIDATORS,
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+    "uniqueItems": _unique_items,
+}
 _Linear = validators.extend(
     Draft202012Validator,
-    validators={
-        "pattern": _pattern,
-        "patternProperties": _pattern_properties,
-        "additionalProperties": _additional_properties,
-    },
+    validators={name: _counted(keyword) for name, keyword in _KEYWORDS.items()},
 )
 # Nothing is ever retrieved: a reference the vetting missed fails instead of fetching.
 _NO_RETRIEVAL: Registry[Any] = Registry()
 
 
-def validator_for(schema: dict[str, Any]) -> Validator:
-    """The validator of a vetted schema: local references only, linear-time patterns."""
+def validation_errors(schema: dict[str, Any], instance: Any) -> list[ValidationError]:
+    """The errors of `instance` against a vetted schema, in path order: local references only,
+    linear-time patterns, at most WORK_LIMIT keyword evaluations (TooMuchWork beyond)."""
     validator: Validator = _Linear(schema, registry=_NO_RETRIEVAL)
-    return validator
+    _work.left = WORK_LIMIT
+    try:
+        return sorted(validator.iter_errors(instance), key=lambda e: e.path)
+    finally:
+        _work.left = None

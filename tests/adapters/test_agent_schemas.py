@@ -255,6 +255,45 @@ async def test_a_recursive_schema_stored_earlier_is_a_clear_refusal_in_the_cli(
     assert "Traceback" not in err and "RecursionError" not in err
 
 
+def fanning_out(levels: int) -> dict[str, Any]:
+    """Each definition is anyOf two references to the next: 2^levels evaluations per value,
+    in a schema a few kilobytes long (seen: 18 levels took 28 s)."""
+    defs: dict[str, Any] = {
+        f"a{i}": {"anyOf": [{"$ref": f"#/$defs/a{i + 1}"}, {"$ref": f"#/$defs/a{i + 1}"}]}
+        for i in range(levels)
+    }
+    defs[f"a{levels}"] = {"type": "string", "minLength": 40}
+    return {"$defs": defs, "properties": {"name": {"$ref": "#/$defs/a0"}}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "note", "said"),
+    [
+        (fanning_out(30), "x", "steps of the arguments_schema"),
+        (
+            {"properties": {"note": {"type": "array", "uniqueItems": True}}},
+            [{"n": i} for i in range(6_000)] + [{"n": 7}],
+            "non-unique elements ({&#39;n&#39;: 7} repeats)",  # as the page escapes it
+        ),
+    ],
+)
+async def test_an_edit_whose_judging_would_take_long_is_refused_quickly(
+    bot: tuple[BotClient, MintedToken], schema: dict[str, Any], note: Any, said: str
+) -> None:
+    client, agent = bot
+    run_id, answer = await asked(client, agent, schema)
+    assert answer.status_code == 201, answer.text
+    async with Person(client) as alice:
+        await alice.sign_in("alice@example.com")
+        edit = alice.act(run_id, "edit", arguments=json.dumps({"name": "a", "note": note}))
+        started = time.perf_counter()
+        answer, slowest = await healthz_while(client, edit)
+        took = time.perf_counter() - started
+        assert answer.status_code == 303
+        assert said in await alice.flash(run_id)
+    assert took < 2 and slowest < 0.1, (took, slowest)
+
+
 def deep(levels: int) -> Any:
     value: Any = {"leaf": 1}
     for _ in range(levels):
