@@ -32,11 +32,16 @@ async def seed_run(
     """An agent registers a run that is waiting for approval, with one unsafe checkpoint."""
     from opslayer.adapters.app import create_app
     from opslayer.adapters.settings import Settings
+    from opslayer.bot.people.directory import add_person
+    from opslayer.bot.people.model import Identity
     from opslayer.bot.people.tokens import mint_token
 
     app = create_app(Settings(database_url=db))
     async with app.router.lifespan_context(app):
         minted = await mint_token(app.state.core.store, "billing-bot")
+        # Alice as an admin added her: the name an agent claims names nobody.
+        alice = Identity(email="alice@example.com", name="Alice")
+        await add_person(app.state.core.store, identity=alice)
         auth = {"Authorization": f"Bearer {minted.token}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -52,7 +52,9 @@ async def _cast(app: FastAPI, settings: Settings, admin: Newcomer) -> dict[str, 
     await add_person(core.store, identity=Identity(email=COLLEAGUE[1], name=COLLEAGUE[0]))
     agents: dict[str, DemoAgent] = {}
     for name, situations in SCENES.items():
-        minted = await mint_token(core.store, name, rotate=True, grace_s=0)
+        async with core.store.read() as uow:  # a demo started again on its database
+            known = await uow.agents.by_name(name) is not None
+        minted = await mint_token(core.store, name, rotate=known, grace_s=0)
         agents[name] = DemoAgent(
             name=name,
             token=minted.token,

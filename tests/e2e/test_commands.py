@@ -19,7 +19,7 @@ from opslayer.bot.audit import Via
 from opslayer.bot.commands.model import CommandStatus
 from opslayer.bot.errors import ConfirmationRequired, Conflict, InvalidTransition, NotAuthorized
 from opslayer.bot.operations import Operations
-from opslayer.bot.people.directory import find_person
+from opslayer.bot.people.directory import add_person, find_person
 from opslayer.bot.people.model import Identity, Person
 from opslayer.bot.people.tokens import MintedToken
 from tests.agent_receiver import AgentReceiver, agent_receiver
@@ -32,6 +32,14 @@ async def receiver() -> AsyncIterator[AgentReceiver]:
     """The agent's webhook endpoint, on loopback."""
     async with agent_receiver() as r:
         yield r
+
+
+@pytest.fixture(autouse=True)
+async def named_people(app_client: BotClient) -> None:
+    """Alice, Bob and Mallory as an admin added them (an agent's claim names nobody)."""
+    for name in ("Alice", "Bob", "Mallory"):
+        identity = Identity(email=f"{name.lower()}@example.com", name=name)
+        await add_person(app_client.store, identity=identity)
 
 
 def ops(client: BotClient) -> Operations:
