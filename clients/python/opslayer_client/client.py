@@ -153,6 +153,11 @@ class OpslayerClient:
         answer = await self._call("GET", f"/runs/{run_id}/commands?status=pending")
         return _COMMANDS.validate_json(answer.content)
 
+    async def commands(self, run_id: str) -> list[CommandOut]:
+        """Every command of the run, oldest first, whatever its status."""
+        answer = await self._call("GET", f"/runs/{run_id}/commands")
+        return _COMMANDS.validate_json(answer.content)
+
     async def ack(
         self, command_id: str, *, done: bool = True, message: str | None = None
     ) -> CommandOut:

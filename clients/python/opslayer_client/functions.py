@@ -13,9 +13,11 @@ ApprovalRejected with the approver's message.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import inspect
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -28,6 +30,7 @@ from opslayer_client.client import OpslayerClient
 from opslayer_client.contract import CommandBody
 from opslayer_client.interrupts import Decided
 
+log = logging.getLogger("opslayer_client")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -73,10 +76,19 @@ class Opslayer:
             http=http,
             handled_path=handled_path,
         )
+        # What is queued reaches opslayer even when a script ends without `close()`.
+        atexit.register(self._flush_at_exit)
 
     def close(self) -> None:
         """Send what is queued and stop the background thread."""
+        atexit.unregister(self._flush_at_exit)
         self.runtime.close()
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.runtime.flush(timeout_s=10)
+        except Exception as error:  # opslayer away at exit: say so, never fail the exit
+            log.warning("opslayer: reports still queued at exit were not sent: %s", error)
 
     def webhook(self) -> Any:
         """The ASGI app opslayer delivers signed commands to (mount it at `webhook_url`)."""

@@ -1,21 +1,34 @@
 """A framework's pause for a human as opslayer approvals, and the decisions back in the shape
-the framework expects (pure: no I/O, no framework import).
+the framework's own examples expect (pure: no I/O, no framework import).
 
-Three shapes of interrupt are understood:
-- LangChain's `HumanInTheLoopMiddleware` batch (`action_requests` + `review_configs`): one
-  approval per action request, resumed with `{"decisions": [...]}` in the same order;
-- its per-call request (`{"type": "tool_approval", "name", "args", ...}`): one approval,
-  resumed with one decision;
-- anything else: one approval whose `title`/`question`, `details`, `action`, `arguments`,
-  `decisions` and `risk` are taken from the payload when present, resumed with
-  `{"type": "approve"|"edit"|"reject"|"respond", "arguments": {...}, "message": "..."}`.
+- LangChain's `HumanInTheLoopMiddleware` batch (`action_requests`, `review_configs`): one
+  approval per action request, offering the tool's `allowed_decisions`; resumed with
+  `{"decisions": [...]}` in the same order.
+- Its per-call request (`{"type": "tool_approval", ...}`): one approval offering what the
+  interrupt's `response_schema` allows (an edit's argument schema becomes `arguments_schema`);
+  resumed with one decision.
+- Agent Inbox's list of `HumanInterrupt` (`action_request`, `config`, `description`): one
+  approval per item; `allow_accept` offers approve, `allow_edit` edit, `allow_respond` respond,
+  `allow_ignore` reject; resumed with a list of `HumanResponse` (`accept`, `edit` with
+  `{"action", "args"}`, `response` with the text, `ignore`).
+- A mapping with opslayer's keys (`arguments`, `decisions` or `action`): one approval as the
+  keys say (edit only with `arguments`); resumed with `{"type", "approved", "arguments",
+  "message"}`.
+- Anything else (`interrupt({"question": …, "llm_output": …})`, `interrupt("What is your
+  age?")`): one approval, its question as the title and the other keys as details, offering
+  approve, reject and respond; resumed with `True`, `False`, or the answer as the person wrote
+  it, read as JSON when it is JSON (`25` → 25).
+
+LangGraph's own examples disagree on approve/reject (`True`/`False` in the interrupts page,
+`"approve"` in the older how-to): the booleans are the default, and a `resume=` hook maps a
+decision to whatever a graph expects.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +38,18 @@ ALL_DECISIONS = ("approve", "edit", "reject", "respond")
 PREFIX = "int:"  # request ids opslayer keeps: int:<interrupt id>:<index>
 _ACTION = re.compile(r"[^\w.:/-]+")
 TITLE_LIMIT = 200
+DETAILS_LIMIT = 4000
+# The keys that say a payload speaks opslayer's approval (and wants its decision object back).
+OPSLAYER_KEYS = ("arguments", "decisions", "action")
+# The keys a plain payload's question is read from, in this order.
+_QUESTION_KEYS = ("title", "question", "message", "task", "description", "prompt", "text")
+# Agent Inbox's `config` flag offering each decision (ignore is its "do not do it": reject).
+_INBOX_FLAGS = {
+    "approve": "allow_accept",
+    "edit": "allow_edit",
+    "respond": "allow_respond",
+    "reject": "allow_ignore",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +66,10 @@ class Decided:
             decision = command.decision
             return Decided(decision.type.value, decision.arguments, decision.message)
         return Decided(command.kind.value, None, command.reason)
+
+
+# A graph's own mapping from a decision to its resume value: (interrupt value, decision).
+Resume = Callable[[Any, Decided], Any]
 
 
 def request_id(interrupt_id: str, index: int) -> str:
@@ -63,66 +92,160 @@ def _is_tool_call(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("type") == "tool_approval"
 
 
+def _is_inbox(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(v, Mapping) and "action_request" in v for v in value)
+    )
+
+
+def _speaks_opslayer(value: Any) -> bool:
+    return isinstance(value, Mapping) and any(k in value for k in OPSLAYER_KEYS)
+
+
+def is_plain(value: Any) -> bool:
+    """Neither a framework's known schema nor opslayer's: resumed by the plain conventions."""
+    return not (
+        _is_batch(value) or _is_tool_call(value) or _is_inbox(value) or _speaks_opslayer(value)
+    )
+
+
 def _action(name: Any) -> str | None:
     cleaned = _ACTION.sub("_", str(name))[:100] if name else ""
     return cleaned or None
 
 
+def _plain_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
 def _arguments(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    plain = json.loads(
-        json.dumps(dict(value) if isinstance(value, Mapping) else value, default=str)
-    )
+    plain = _plain_json(dict(value) if isinstance(value, Mapping) else value)
     return plain if isinstance(plain, dict) else {"value": plain}
 
 
-def _decisions(allowed: Sequence[str] | None) -> list[str]:
+def _decisions(allowed: Sequence[str] | None, *, editable: bool = True) -> list[str]:
     chosen = [d for d in (allowed or ALL_DECISIONS) if d in ALL_DECISIONS]
-    return chosen or list(ALL_DECISIONS)
+    if not editable:  # nothing to edit: offering edit would be refused (and hang the agent)
+        chosen = [d for d in chosen if d != "edit"]
+    return chosen or ["approve", "reject"]
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = TITLE_LIMIT) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= TITLE_LIMIT else text[: TITLE_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def approvals_for(interrupt_id: str, value: Any) -> list[dict[str, Any]]:
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(_plain_json(value), ensure_ascii=False)
+
+
+def _details(items: Mapping[str, Any]) -> str | None:
+    lines = [f"{key}: {_shown(value)}" for key, value in items.items()]
+    text = "\n".join(lines)
+    if not text:
+        return None
+    return text if len(text) <= DETAILS_LIMIT else text[: DETAILS_LIMIT - 1] + "…"
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The alternatives of a JSON Schema union (`oneOf`/`anyOf`), references resolved."""
+    defs = schema.get("$defs") or {}
+
+    def resolved(node: Any) -> Any:
+        ref = node.get("$ref") if isinstance(node, Mapping) else None
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return defs.get(ref.removeprefix("#/$defs/"), node)
+        return node
+
+    union = schema.get("oneOf") or schema.get("anyOf") or [schema]
+    return [b for b in (resolved(n) for n in union) if isinstance(b, Mapping)]
+
+
+def _per_call_review(response_schema: Any) -> tuple[list[str] | None, dict[str, Any] | None]:
+    """The decisions a per-call interrupt's `response_schema` allows, and an edit's argument
+    schema, when the schema says (None where it does not)."""
+    schema = _json_schema(response_schema)
+    if schema is None:
+        return None, None
+    allowed: list[str] = []
+    edit_schema = None
+    defs = schema.get("$defs") or {}
+    for branch in _branches(schema):
+        kind = ((branch.get("properties") or {}).get("type") or {}).get("const")
+        if kind in ALL_DECISIONS:
+            allowed.append(kind)
+        if kind == "edit":
+            action = (branch.get("properties") or {}).get("edited_action") or {}
+            if "$ref" in action:
+                action = defs.get(str(action["$ref"]).removeprefix("#/$defs/"), {})
+            args = (action.get("properties") or {}).get("args")
+            if isinstance(args, Mapping):
+                edit_schema = {**args, **({"$defs": defs} if defs and "$ref" in str(args) else {})}
+    return allowed or None, edit_schema
+
+
+def _json_schema(response_schema: Any) -> dict[str, Any] | None:
+    if response_schema is None:
+        return None
+    if isinstance(response_schema, Mapping):
+        return dict(response_schema)
+    try:  # a Python type, as LangGraph keeps it while the graph runs
+        from pydantic import TypeAdapter
+
+        schema: dict[str, Any] = TypeAdapter(response_schema).json_schema()
+    except Exception:  # a type pydantic cannot describe: offer the defaults
+        return None
+    return schema
+
+
+def approvals_for(
+    interrupt_id: str, value: Any, response_schema: Any = None
+) -> list[dict[str, Any]]:
     """The approval requests (ApprovalIn bodies) one interrupt becomes."""
+    ask: dict[str, Any]
     if _is_batch(value):
         configs = {c.get("action_name"): c for c in value.get("review_configs", [])}
         asks = []
         for index, request in enumerate(value["action_requests"]):
             config = configs.get(request.get("name"), {})
-            asks.append(
-                {
-                    "request_id": request_id(interrupt_id, index),
-                    "title": _clip(request.get("description") or f"Run {request.get('name')}?"),
-                    "action": _action(request.get("name")),
-                    "arguments": _arguments(request.get("args")),
-                    "decisions": _decisions(config.get("allowed_decisions")),
-                }
-            )
+            ask = {
+                "request_id": request_id(interrupt_id, index),
+                "title": _clip(request.get("description") or f"Run {request.get('name')}?"),
+                "action": _action(request.get("name")),
+                "arguments": _arguments(request.get("args") or {}),
+                "decisions": _decisions(config.get("allowed_decisions")),
+            }
+            if isinstance(config.get("args_schema"), Mapping):
+                ask["arguments_schema"] = dict(config["args_schema"])
+            asks.append(ask)
         return asks
     if _is_tool_call(value):
-        return [
-            {
-                "request_id": request_id(interrupt_id, 0),
-                "title": _clip(value.get("description") or f"Run {value.get('name')}?"),
-                "action": _action(value.get("name")),
-                "arguments": _arguments(value.get("args")),
-                "decisions": list(ALL_DECISIONS),
-            }
-        ]
-    if isinstance(value, Mapping):
-        title = value.get("title") or value.get("question") or value.get("message")
-        ask: dict[str, Any] = {
+        allowed, edit_schema = _per_call_review(response_schema)
+        ask = {
+            "request_id": request_id(interrupt_id, 0),
+            "title": _clip(value.get("description") or f"Run {value.get('name')}?"),
+            "action": _action(value.get("name")),
+            "arguments": _arguments(value.get("args") or {}),
+            "decisions": _decisions(allowed),
+        }
+        if edit_schema is not None and "edit" in ask["decisions"]:
+            ask["arguments_schema"] = edit_schema
+        return [ask]
+    if _is_inbox(value):
+        return [_inbox_ask(interrupt_id, index, item) for index, item in enumerate(value)]
+    if _speaks_opslayer(value):
+        title = next((value[k] for k in _QUESTION_KEYS if value.get(k)), None)
+        ask = {
             "request_id": request_id(interrupt_id, 0),
             "title": _clip(str(title or "The agent asks for a decision")),
-            "decisions": _decisions(value.get("decisions")),
+            "decisions": _decisions(value.get("decisions"), editable="arguments" in value),
         }
         if value.get("details"):
-            ask["details"] = str(value["details"])
+            ask["details"] = _clip(_shown(value["details"]), DETAILS_LIMIT)
         if value.get("action"):
             ask["action"] = _action(value["action"])
         if "arguments" in value:
@@ -130,13 +253,40 @@ def approvals_for(interrupt_id: str, value: Any) -> list[dict[str, Any]]:
         if value.get("risk") in ("low", "medium", "high"):
             ask["risk"] = value["risk"]
         return [ask]
-    return [
-        {
-            "request_id": request_id(interrupt_id, 0),
-            "title": _clip(str(value)),
-            "decisions": ["approve", "reject", "respond"],
-        }
-    ]
+    return [_plain_ask(interrupt_id, value)]
+
+
+def _inbox_ask(interrupt_id: str, index: int, item: Mapping[str, Any]) -> dict[str, Any]:
+    request = item.get("action_request") or {}
+    config = item.get("config") or {}
+    offered = [d for d, flag in _INBOX_FLAGS.items() if config.get(flag)]
+    ask: dict[str, Any] = {
+        "request_id": request_id(interrupt_id, index),
+        "title": _clip(str(request.get("action") or "The agent asks for a decision")),
+        "action": _action(request.get("action")),
+        "arguments": _arguments(request.get("args") or {}),
+        "decisions": _decisions(offered),
+    }
+    if item.get("description"):
+        ask["details"] = _clip(str(item["description"]), DETAILS_LIMIT)
+    return ask
+
+
+def _plain_ask(interrupt_id: str, value: Any) -> dict[str, Any]:
+    ask: dict[str, Any] = {
+        "request_id": request_id(interrupt_id, 0),
+        "decisions": ["approve", "reject", "respond"],
+    }
+    if isinstance(value, Mapping):
+        key = next((k for k in _QUESTION_KEYS if value.get(k)), None)
+        ask["title"] = _clip(_shown(value[key]) if key else "The agent asks for a decision")
+        details = _details({k: v for k, v in value.items() if k != key})
+    else:
+        ask["title"] = _clip(_shown(value) or "The agent asks for a decision")
+        details = _shown(value) if len(_shown(value)) > TITLE_LIMIT else None
+    if details:
+        ask["details"] = details
+    return ask
 
 
 def _middleware_decision(decided: Decided, name: str | None) -> dict[str, Any]:
@@ -150,9 +300,41 @@ def _middleware_decision(decided: Decided, name: str | None) -> dict[str, Any]:
     return {"type": "approve"}
 
 
-def resume_for(value: Any, decisions: Sequence[Decided]) -> Any:
+def _inbox_response(decided: Decided, item: Mapping[str, Any]) -> dict[str, Any]:
+    """Agent Inbox's `HumanResponse` for one decision."""
+    if decided.type == "edit":
+        action = (item.get("action_request") or {}).get("action")
+        return {"type": "edit", "args": {"action": action, "args": decided.arguments or {}}}
+    if decided.type == "respond":
+        return {"type": "response", "args": decided.message or ""}
+    if decided.type == "reject":
+        return {"type": "ignore", "args": None}
+    return {"type": "accept", "args": None}
+
+
+def answer_value(message: str | None) -> Any:
+    """An answer in words as a plain interrupt gets it: JSON when the whole answer is JSON
+    (`25` → 25, `true`, `{"a": 1}`), else the text as written."""
+    text = (message or "").strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return message or ""
+
+
+def _plain_resume(decided: Decided) -> Any:
+    if decided.type == "approve":
+        return True
+    if decided.type == "reject":
+        return False
+    if decided.type == "edit":
+        return decided.arguments or {}
+    return answer_value(decided.message)
+
+
+def resume_for(value: Any, decisions: Sequence[Decided], hook: Resume | None = None) -> Any:
     """The value to resume an interrupt with, from one decision per approval it became (in
-    the order `approvals_for` gave them)."""
+    the order `approvals_for` gave them); `hook` maps a single decision its own way."""
     if _is_batch(value):
         names = [r.get("name") for r in value["action_requests"]]
         return {
@@ -160,13 +342,19 @@ def resume_for(value: Any, decisions: Sequence[Decided]) -> Any:
                 _middleware_decision(d, name) for d, name in zip(decisions, names, strict=True)
             ]
         }
+    if _is_inbox(value):
+        return [_inbox_response(d, item) for d, item in zip(decisions, value, strict=True)]
     [decided] = decisions
+    if hook is not None:
+        return hook(value, decided)
     if _is_tool_call(value):
         return _middleware_decision(decided, value.get("name"))
-    asked = value.get("arguments") if isinstance(value, Mapping) else None
-    return {
-        "type": decided.type,
-        "approved": decided.type in ("approve", "edit"),
-        "arguments": decided.arguments if decided.type == "edit" else asked,
-        "message": decided.message,
-    }
+    if _speaks_opslayer(value):
+        asked = value.get("arguments")
+        return {
+            "type": decided.type,
+            "approved": decided.type in ("approve", "edit"),
+            "arguments": decided.arguments if decided.type == "edit" else asked,
+            "message": decided.message,
+        }
+    return _plain_resume(decided)

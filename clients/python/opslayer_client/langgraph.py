@@ -38,10 +38,16 @@ from langgraph.checkpoint.base import (
 from langgraph.config import get_config
 from langgraph.types import Command
 
-from opslayer_client.client import OpslayerClient
+from opslayer_client.client import OpslayerClient, OpslayerError
 from opslayer_client.contract import CommandBody, CommandMessage
 from opslayer_client.functions import Opslayer as _Base
-from opslayer_client.interrupts import Decided, approvals_for, parse_request_id, resume_for
+from opslayer_client.interrupts import (
+    Decided,
+    Resume,
+    approvals_for,
+    parse_request_id,
+    resume_for,
+)
 
 __all__ = ["Opslayer", "WatchedSaver"]
 
@@ -86,6 +92,16 @@ def _node_step() -> tuple[str, str] | None:
     return (str(thread), str(parent)) if thread is not None and parent else None
 
 
+RUN_MARK = "#run-"  # <thread>#run-<checkpoint>: a later invocation's run on the same thread
+_ENDED = ("succeeded", "failed", "canceled")
+
+
+def thread_of(external_id: str) -> str:
+    """The LangGraph thread a run's external id belongs to."""
+    thread, mark, _ = external_id.rpartition(RUN_MARK)
+    return thread if mark else external_id
+
+
 def _parent(config: Mapping[str, Any]) -> str:
     """The checkpoint a write (or a new checkpoint) follows."""
     return str(config.get("configurable", {}).get("checkpoint_id") or "")
@@ -95,9 +111,20 @@ class Opslayer(_Base):
     """opslayer for LangGraph: `watch(saver)` to report, `webhook(graph)`/`serve(graph)` to
     act on decisions."""
 
-    def __init__(self, url: str, *, heartbeat_s: float = 15.0, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat_s: float = 15.0,
+        resume: Resume | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(url, **options)
+        self._resume_hook = resume
         self._lock = threading.Lock()
+        # thread → the external id of its current run: the thread itself for its first run,
+        # `<thread>#run-<input checkpoint>` for each later invocation on the same thread.
+        self._external: dict[str, str] = {}
         # (thread, checkpoint) → the nodes that ran from it, and the side effects they declared:
         # both belong to the checkpoint that follows it. Keyed by checkpoint, because LangGraph
         # saves in the background: the next step's nodes may run before a save is reported.
@@ -168,7 +195,7 @@ class Opslayer(_Base):
 
     def ended(self, thread: str) -> bool:
         """True once the thread's run succeeded, failed or was canceled (as far as we know)."""
-        return self._state.get(thread) in ("succeeded", "failed", "canceled")
+        return self._state.get(thread) in _ENDED
 
     def _title(self, config: Mapping[str, Any], thread: str) -> str:
         metadata = config.get("metadata") or {}
@@ -196,20 +223,27 @@ class Opslayer(_Base):
         asks = [
             ask
             for interrupt in (interrupts if isinstance(interrupts, list | tuple) else [interrupts])
-            for ask in approvals_for(str(interrupt.id), interrupt.value)
+            for ask in approvals_for(
+                str(interrupt.id), interrupt.value, getattr(interrupt, "response_schema", None)
+            )
         ]
         title = self._title(config, thread)
         runtime = self.runtime
         paused_at = str((config.get("configurable") or {}).get("checkpoint_id") or "")
 
         async def ask(client: OpslayerClient) -> None:
-            run_id = await runtime.ensure_run(client, thread, title)
+            run_id = await self._current_run(client, thread, title)
             self._beating.pop(thread, None)
             await runtime.set_status(client, run_id, "running")
-            for body in asks:
-                await client.request_approval(run_id, body)
             self._state[thread] = "waiting"
             self._paused_at[thread] = paused_at
+            for body in asks:
+                try:
+                    await client.request_approval(run_id, body)
+                except OpslayerError as refused:
+                    # Never silent: the graph would wait for a decision nobody can make.
+                    await self._refused(client, run_id, thread, body, refused)
+                    return
 
         def asking() -> None:
             runtime.fire(ask, f"asking for approval on thread {thread}")
@@ -221,6 +255,46 @@ class Opslayer(_Base):
                 runtime.later(_HOLD_S, functools.partial(self._release, held))
                 return
         asking()
+
+    async def _refused(
+        self,
+        client: OpslayerClient,
+        run_id: str,
+        thread: str,
+        body: Mapping[str, Any],
+        refused: OpslayerError,
+    ) -> None:
+        reason = f"opslayer refused the approval {body.get('title')!r}: {refused.detail}"
+        log.error("opslayer: thread %s cannot wait for a decision: %s", thread, reason)
+        await self.runtime.set_status(client, run_id, "failed", error=reason[:4000])
+        self._state[thread] = "failed"
+
+    async def _current_run(
+        self, client: OpslayerClient, thread: str, title: str, *, fresh_from: str | None = None
+    ) -> str:
+        """The run of the thread's current invocation; `fresh_from` (the checkpoint of a new
+        input) starts the next one when the thread's run has ended or was left waiting."""
+        runtime = self.runtime
+        external = self._external.get(thread, thread)
+        context = {"thread_id": thread}
+        if fresh_from is None:
+            return await runtime.ensure_run(client, external, title, context=context)
+        known = external in runtime.runs
+        run_id = await runtime.ensure_run(client, external, title, context=context)
+        status = self._state.get(thread)
+        if status is None and not known:  # first sight in this process: ask opslayer
+            status = (await client.run(run_id)).status.value
+            status = None if status in ("queued", "running") else status
+        if status is None or status == "running":
+            return run_id
+        if status not in _ENDED:  # left waiting or paused: this input replaces it
+            reason = "the thread was invoked again with new input"
+            await runtime.set_status(client, run_id, "canceled", reason=reason)
+        external = f"{thread}{RUN_MARK}{fresh_from}"
+        self._external[thread] = external
+        self._state.pop(thread, None)
+        self._paused_at.pop(thread, None)
+        return await runtime.ensure_run(client, external, title, context=context)
 
     def _release(self, held: tuple[str, str]) -> None:
         """Ask the approval held for this (thread, checkpoint), if any (once)."""
@@ -234,7 +308,7 @@ class Opslayer(_Base):
         runtime = self.runtime
 
         async def fail(client: OpslayerClient) -> None:
-            run_id = await runtime.ensure_run(client, thread, title)
+            run_id = await self._current_run(client, thread, title)
             self._beating.pop(thread, None)
             await runtime.set_status(client, run_id, "running")
             await runtime.set_status(client, run_id, "failed", error=str(error)[:4000])
@@ -263,8 +337,10 @@ class Opslayer(_Base):
         title = self._title(config, thread)
         runtime = self.runtime
 
+        fresh = checkpoint["id"] if source == "input" else None
+
         async def report(client: OpslayerClient) -> None:
-            run_id = await runtime.ensure_run(client, thread, title)
+            run_id = await self._current_run(client, thread, title, fresh_from=fresh)
             if checkpoint["id"] <= self._paused_at.get(thread, ""):  # saved late: still waiting
                 await client.checkpoint(run_id, body)
                 return
@@ -314,6 +390,31 @@ class Opslayer(_Base):
         self.follow(graph)
         return self.runtime.asgi(lambda command: self.act(graph, command))
 
+    async def invoke(self, graph: Any, value: Any, config: Mapping[str, Any]) -> Any:
+        """`graph.invoke(value, config)`, then every decision its interrupts wait for, until
+        the thread has nothing left to run (or its run ended): the final state's values.
+
+        Decisions arrive by polling, or through `webhook(graph)` when `webhook_url` is set
+        (serve that app beside this call)."""
+        self.follow(graph)
+        thread = str(config["configurable"]["thread_id"])
+        await asyncio.to_thread(graph.invoke, value, config)
+        stop = asyncio.Event()
+        polling = None
+        if self.runtime.webhook_url is None:
+            polling = asyncio.create_task(self.serve(graph, stop=stop))
+        try:
+            while True:
+                await self.runtime.aflush()
+                state = await asyncio.to_thread(graph.get_state, config)
+                if not (state.next or state.interrupts) or self.ended(thread):
+                    return state.values
+                await asyncio.sleep(self.runtime.poll_s)
+        finally:
+            stop.set()
+            if polling is not None:
+                await polling
+
     async def serve(self, graph: Any, *, stop: asyncio.Event | None = None) -> None:
         """Poll opslayer for commands to this agent's runs and act on them, until `stop`."""
         self.follow(graph)
@@ -329,10 +430,11 @@ class Opslayer(_Base):
 
     async def act(self, graph: Any, command: CommandBody) -> None:
         """Do what the command says to the graph's thread, then acknowledge it."""
-        thread = command.external_id
+        thread = thread_of(command.external_id)
         config: dict[str, Any] = {"configurable": {"thread_id": thread}}
         runtime = self.runtime
-        self.runtime.runs.setdefault(thread, command.run_id)
+        self.runtime.runs.setdefault(command.external_id, command.run_id)
+        self._external.setdefault(thread, command.external_id)
         kind = command.kind.value
         try:
             if kind in ("approve", "reject"):
@@ -365,7 +467,8 @@ class Opslayer(_Base):
         state = await asyncio.to_thread(graph.get_state, config)
         interrupts = {str(i.id): i for i in state.interrupts}
         decided: dict[tuple[str, int], tuple[CommandBody, Decided]] = {}
-        for each in [command, *await self.runtime.wait(_pending_for(command.run_id))]:
+        # Decided siblings may be pending (polled) or delivered (webhook): any not acknowledged.
+        for each in [command, *await self.runtime.wait(_open_for(command.run_id))]:
             if each.kind.value not in ("approve", "reject") or each.approval_id is None:
                 continue
             approval = await self.runtime.wait(_approval(each.approval_id))
@@ -374,18 +477,21 @@ class Opslayer(_Base):
                 decided[where] = (each, Decided.of(each))
         resume: dict[str, Any] = {}
         for interrupt_id, interrupt in interrupts.items():
-            count = len(approvals_for(interrupt_id, interrupt.value))
+            schema = getattr(interrupt, "response_schema", None)
+            count = len(approvals_for(interrupt_id, interrupt.value, schema))
             keys = [(interrupt_id, n) for n in range(count)]
             if not all(k in decided for k in keys):
                 return  # other approvals of this interrupt are still open
-            resume[interrupt_id] = resume_for(interrupt.value, [decided[k][1] for k in keys])
+            resume[interrupt_id] = resume_for(
+                interrupt.value, [decided[k][1] for k in keys], self._resume_hook
+            )
         if not resume:
             await self.runtime.ack(command, done=False, message="nothing waits for this decision")
             return
         for each, _ in decided.values():
             await self.runtime.ack(each)
         with self._lock:
-            self._skip.pop(command.external_id, None)
+            self._skip.pop(thread_of(command.external_id), None)
         value = next(iter(resume.values())) if len(resume) == 1 else resume
         await self._run(graph, Command(resume=value), config)
 
@@ -413,14 +519,15 @@ def _pending_commands(client: OpslayerClient) -> Any:
     return listing()
 
 
-def _pending_for(run_id: str) -> Callable[[OpslayerClient], Any]:
-    async def pending(client: OpslayerClient) -> list[CommandBody]:
+def _open_for(run_id: str) -> Callable[[OpslayerClient], Any]:
+    async def open_commands(client: OpslayerClient) -> list[CommandBody]:
         return [
             CommandMessage.model_validate(c.payload).command
-            for c in await client.pending_commands(run_id)
+            for c in await client.commands(run_id)
+            if c.status.value in ("pending", "delivered")
         ]
 
-    return pending
+    return open_commands
 
 
 def _approval(approval_id: str) -> Callable[[OpslayerClient], Any]:
