@@ -151,18 +151,12 @@ def _details(items: Mapping[str, Any]) -> str | None:
     return text if len(text) <= DETAILS_LIMIT else text[: DETAILS_LIMIT - 1] + "…"
 
 
-def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The alternatives of a JSON Schema union (`oneOf`/`anyOf`), references resolved."""
-    defs = schema.get("$defs") or {}
-
-    def resolved(node: Any) -> Any:
-        ref = node.get("$ref") if isinstance(node, Mapping) else None
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return defs.get(ref.removeprefix("#/$defs/"), node)
-        return node
-
-    union = schema.get("oneOf") or schema.get("anyOf") or [schema]
-    return [b for b in (resolved(n) for n in union) if isinstance(b, Mapping)]
+def _resolved(node: Any, defs: Mapping[str, Any]) -> Any:
+    """A `{"$ref": "#/$defs/X"}` node as the definition it names (anything else as it is)."""
+    ref = node.get("$ref") if isinstance(node, Mapping) else None
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return defs.get(ref.removeprefix("#/$defs/"), node)
+    return node
 
 
 def _per_call_review(response_schema: Any) -> tuple[list[str] | None, dict[str, Any] | None]:
@@ -171,20 +165,23 @@ def _per_call_review(response_schema: Any) -> tuple[list[str] | None, dict[str, 
     schema = _json_schema(response_schema)
     if schema is None:
         return None, None
+    defs = schema.get("$defs") or {}
     allowed: list[str] = []
     edit_schema = None
-    defs = schema.get("$defs") or {}
-    for branch in _branches(schema):
-        kind = ((branch.get("properties") or {}).get("type") or {}).get("const")
+    for node in schema.get("oneOf") or schema.get("anyOf") or [schema]:
+        branch = _resolved(node, defs)
+        if not isinstance(branch, Mapping):
+            continue
+        properties = branch.get("properties") or {}
+        kind = (properties.get("type") or {}).get("const")
         if kind in ALL_DECISIONS:
             allowed.append(kind)
         if kind == "edit":
-            action = (branch.get("properties") or {}).get("edited_action") or {}
-            if "$ref" in action:
-                action = defs.get(str(action["$ref"]).removeprefix("#/$defs/"), {})
-            args = (action.get("properties") or {}).get("args")
+            action = _resolved(properties.get("edited_action") or {}, defs)
+            args = _resolved((action.get("properties") or {}).get("args"), defs)
             if isinstance(args, Mapping):
-                edit_schema = {**args, **({"$defs": defs} if defs and "$ref" in str(args) else {})}
+                # Definitions it still refers to travel with it; the rest stay behind.
+                edit_schema = {**args, **({"$defs": defs} if "$ref" in json.dumps(args) else {})}
     return allowed or None, edit_schema
 
 

@@ -37,6 +37,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.config import get_config
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from opslayer_client.client import OpslayerClient, OpslayerError
 from opslayer_client.contract import CommandBody, CommandMessage
@@ -240,7 +241,7 @@ class Opslayer(_Base):
             for body in asks:
                 try:
                     await client.request_approval(run_id, body)
-                except OpslayerError as refused:
+                except (OpslayerError, ValidationError) as refused:
                     # Never silent: the graph would wait for a decision nobody can make.
                     await self._refused(client, run_id, thread, body, refused)
                     return
@@ -262,9 +263,11 @@ class Opslayer(_Base):
         run_id: str,
         thread: str,
         body: Mapping[str, Any],
-        refused: OpslayerError,
+        refused: OpslayerError | ValidationError,
     ) -> None:
-        reason = f"opslayer refused the approval {body.get('title')!r}: {refused.detail}"
+        # The wire models check on this side what the server would (a ValidationError).
+        detail = refused.detail if isinstance(refused, OpslayerError) else _said(refused)
+        reason = f"opslayer refused the approval {body.get('title')!r}: {detail}"
         log.error("opslayer: thread %s cannot wait for a decision: %s", thread, reason)
         await self.runtime.set_status(client, run_id, "failed", error=reason[:4000])
         self._state[thread] = "failed"
@@ -517,6 +520,10 @@ def _pending_commands(client: OpslayerClient) -> Any:
         return commands
 
     return listing()
+
+
+def _said(error: ValidationError) -> str:
+    return "; ".join(str(e["msg"]) for e in error.errors(include_url=False))[:2000]
 
 
 def _open_for(run_id: str) -> Callable[[OpslayerClient], Any]:

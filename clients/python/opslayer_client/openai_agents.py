@@ -10,15 +10,19 @@ becomes an approval (the tool's name as `action`, its parsed arguments as `argum
 `state` carries the serialized `RunState`; when every call is decided (webhook or polling), the
 run continues with `state.approve(...)` / `state.reject(...)`. A process that restarted calls
 `await ops.resume(agent, external_id=...)`: the state comes back with the decision.
+
+`run_streamed` is `Runner.run_streamed`, operated the same way: its `stream_events()` yields
+the SDK's own events of every part of the run, before and after each pause for approval, and
+once they end `interruptions` is empty and `final_output` is the run's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from agents import Agent, RunHooks, Runner, RunResult
+from agents import Agent, RunHooks, Runner, RunResult, RunResultStreaming
 from agents.items import ToolApprovalItem
 from agents.run_state import RunState
 
@@ -93,6 +97,41 @@ class Opslayer(_Base):
         **runner: Any,
     ) -> RunResult:
         """`Runner.run`, operated: registered, heartbeating, paused for approvals, reported."""
+        run_id = await self._start(agent, input, external_id, title, owner)
+        hooks = _Hooks(self, run_id, frozenset(unsafe_tools))
+        return await self._drive(agent, input, run_id, hooks, runner)
+
+    def run_streamed(
+        self,
+        agent: Agent[Any],
+        input: Any,
+        *,
+        external_id: str,
+        title: str | None = None,
+        owner: dict[str, Any] | None = None,
+        unsafe_tools: Iterable[str] = (),
+        **runner: Any,
+    ) -> OperatedStream:
+        """`Runner.run_streamed`, operated: iterate `stream_events()` as with the SDK's own."""
+        return OperatedStream(
+            self,
+            agent,
+            input,
+            external_id=external_id,
+            title=title,
+            owner=owner,
+            unsafe=frozenset(unsafe_tools),
+            runner=runner,
+        )
+
+    async def _start(
+        self,
+        agent: Agent[Any],
+        input: Any,
+        external_id: str,
+        title: str | None,
+        owner: dict[str, Any] | None,
+    ) -> str:
         runtime = self.runtime
         name = title or f"{agent.name}: {str(input)[:120]}"
 
@@ -102,8 +141,7 @@ class Opslayer(_Base):
             return run_id
 
         run_id: str = await runtime.wait(start)
-        hooks = _Hooks(self, run_id, frozenset(unsafe_tools))
-        return await self._drive(agent, input, run_id, hooks, runner)
+        return run_id
 
     async def resume(
         self,
@@ -200,3 +238,61 @@ class Opslayer(_Base):
                 await self.runtime.ack(each)
             await self.runtime.report(run_id, "running")
             return state
+
+
+class OperatedStream:
+    """A streamed run through every pause for approval: `stream_events()` as the SDK's own
+    `RunResultStreaming` gives them; `interruptions`, `final_output` and `result` once done."""
+
+    def __init__(
+        self,
+        ops: Opslayer,
+        agent: Agent[Any],
+        input: Any,
+        *,
+        external_id: str,
+        title: str | None,
+        owner: dict[str, Any] | None,
+        unsafe: frozenset[str],
+        runner: dict[str, Any],
+    ) -> None:
+        self._ops = ops
+        self._agent = agent
+        self._input = input
+        self._external_id = external_id
+        self._title = title
+        self._owner = owner
+        self._unsafe = unsafe
+        self._runner = runner
+        self.result: RunResultStreaming | None = None  # the last part of the run
+
+    @property
+    def interruptions(self) -> list[ToolApprovalItem]:
+        """Empty once the stream ended: opslayer's approvals decided every one."""
+        return [] if self.result is None else list(self.result.interruptions)
+
+    @property
+    def final_output(self) -> Any:
+        return None if self.result is None else self.result.final_output
+
+    async def stream_events(self) -> AsyncIterator[Any]:
+        ops, agent = self._ops, self._agent
+        run_id = await ops._start(agent, self._input, self._external_id, self._title, self._owner)
+        hooks = _Hooks(ops, run_id, self._unsafe)
+        current: Any = self._input
+        while True:
+            streamed = Runner.run_streamed(agent, current, hooks=hooks, **self._runner)
+            try:
+                async for event in streamed.stream_events():
+                    yield event
+            except Exception as error:
+                failure = f"{type(error).__name__}: {error}"[:4000]
+                await ops.runtime.report(run_id, "failed", error=failure)
+                raise
+            self.result = streamed
+            if not streamed.interruptions:
+                await ops.runtime.report(run_id, "succeeded")
+                return
+            state = streamed.to_state()
+            await ops._ask(run_id, state, streamed.interruptions)
+            current = await ops._decided_state(agent, run_id, state)
