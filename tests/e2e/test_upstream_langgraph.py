@@ -562,3 +562,138 @@ async def test_add_interrupts_to_any_tool_example_books_after_accept_and_edit(
     tool_result = [m for m in final["messages"] if m.type == "tool"][-1]
     assert tool_result.content == "Successfully booked a stay at McKittrick Hotel."
     assert re.search("Booked", final["messages"][-1].content)
+
+
+# -- Two more, found in the same repositories -------------------------------------------------
+
+
+async def test_an_interrupt_with_a_response_schema_gets_an_answer_of_that_shape(
+    server: Server, token: str
+) -> None:
+    """langchain-ai/docs `src/oss/langgraph/interrupts.mdx` at 07729fb0ccc8c32177a8643391d49e0bd81ea237,
+    "Define an interrupt response schema": LangGraph checks the resume value against the
+    schema, so approve must come back as `{"approved": True}`, not `True`."""
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import interrupt
+    from pydantic import BaseModel
+    from typing_extensions import TypedDict
+
+    class Decision(BaseModel):
+        approved: bool
+        note: str | None = None
+
+    class State(TypedDict):
+        answer: Any
+
+    def node(state: State) -> State:
+        answer = interrupt({"question": "approve?"}, response_schema=Decision)
+        return {"answer": answer}
+
+    ops = integration(server, token)  # opslayer
+    graph = (
+        StateGraph(State)
+        .add_node("node", node)
+        .add_edge(START, "node")
+        .compile(checkpointer=ops.watch(InMemorySaver()))  # opslayer: watched
+    )
+    try:
+        for thread, verdict, expected in (
+            ("1", ["approve"], Decision(approved=True)),
+            ("2", ["reject", "--message", "not today"], Decision(approved=False, note="not today")),
+        ):
+            config = {"configurable": {"thread_id": thread}}
+            running = asyncio.create_task(ops.invoke(graph, {"answer": None}, config))  # opslayer
+            await decide(server, token, thread, *verdict)  # instead of Command(resume={...})
+            result = await running
+            assert result["answer"] == expected
+    finally:
+        ops.close()
+
+
+async def test_a_subgraph_called_as_a_function_resumes_with_the_answer(
+    server: Server, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LangGraph's HITL page (as above), "Using with subgraphs called as functions", extended
+    example: the interrupt is raised inside a subgraph a node invokes."""
+    from typing import TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.constants import START
+    from langgraph.graph import StateGraph
+    from langgraph.types import interrupt
+
+    class State(TypedDict):
+        """The graph state."""
+
+        state_counter: int
+
+    counter_node_in_subgraph = 0
+
+    def node_in_subgraph(state: State) -> None:
+        """A node in the sub-graph."""
+        nonlocal counter_node_in_subgraph  # opslayer: `global` in the example, a module of its own
+        counter_node_in_subgraph += 1  # This code will **NOT** run again!
+        print(f"Entered `node_in_subgraph` a total of {counter_node_in_subgraph} times")
+
+    counter_human_node = 0
+
+    def human_node(state: State) -> None:
+        nonlocal counter_human_node  # opslayer: as above
+        counter_human_node += 1  # This code will run again!
+        print(f"Entered human_node in sub-graph a total of {counter_human_node} times")
+        answer = interrupt("what is your name?")
+        print(f"Got an answer of {answer}")
+
+    checkpointer = InMemorySaver()
+
+    subgraph_builder = StateGraph(State)
+    subgraph_builder.add_node("some_node", node_in_subgraph)
+    subgraph_builder.add_node("human_node", human_node)
+    subgraph_builder.add_edge(START, "some_node")
+    subgraph_builder.add_edge("some_node", "human_node")
+    subgraph = subgraph_builder.compile(checkpointer=checkpointer)
+
+    counter_parent_node = 0
+
+    def parent_node(state: State) -> Any:
+        """This parent node will invoke the subgraph."""
+        nonlocal counter_parent_node  # opslayer: as above
+
+        counter_parent_node += 1  # This code will run again on resuming!
+        print(f"Entered `parent_node` a total of {counter_parent_node} times")
+
+        # Please note that we're intentionally incrementing the state counter
+        # in the graph state as well to demonstrate that the subgraph update
+        # of the same key will not conflict with the parent graph (until
+        subgraph_state = subgraph.invoke(state)
+        return subgraph_state
+
+    builder = StateGraph(State)
+    builder.add_node("parent_node", parent_node)
+    builder.add_edge(START, "parent_node")
+
+    ops = integration(server, token)  # opslayer
+    checkpointer = ops.watch(InMemorySaver())  # type: ignore[assignment]  # opslayer: watched
+    graph = builder.compile(checkpointer=checkpointer)
+
+    config = {
+        "configurable": {
+            "thread_id": uuid.uuid4(),
+        }
+    }
+    thread = str(config["configurable"]["thread_id"])
+    try:
+        running = asyncio.create_task(ops.invoke(graph, {"state_counter": 1}, config))  # opslayer
+        # opslayer: a person answers, instead of Command(resume="35")
+        asked = await decide(server, token, thread, "respond", "--message", "35")
+        final = await running
+    finally:
+        ops.close()
+    assert asked["title"] == "what is your name?"
+    out = capsys.readouterr().out
+    assert "Entered `parent_node` a total of 2 times" in out
+    assert "Entered human_node in sub-graph a total of 2 times" in out
+    assert "Entered `node_in_subgraph` a total of 1 times" in out
+    assert "Got an answer of 35" in out and final == {"state_counter": 1}

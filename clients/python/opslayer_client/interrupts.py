@@ -17,7 +17,10 @@ the framework's own examples expect (pure: no I/O, no framework import).
 - Anything else (`interrupt({"question": …, "llm_output": …})`, `interrupt("What is your
   age?")`): one approval, its question as the title and the other keys as details, offering
   approve, reject and respond; resumed with `True`, `False`, or the answer as the person wrote
-  it, read as JSON when it is JSON (`25` → 25).
+  it, read as JSON when it is JSON (`25` → 25). When the interrupt declares a `response_schema`
+  (`interrupt(..., response_schema=Decision)`), a yes or no takes its shape: the boolean, the
+  object with one boolean field (`{"approved": true}`, the person's words in its text field),
+  or the word the schema lists.
 
 LangGraph's own examples disagree on approve/reject (`True`/`False` in the interrupts page,
 `"approve"` in the older how-to): the booleans are the default, and a `resume=` hook maps a
@@ -319,7 +322,43 @@ def answer_value(message: str | None) -> Any:
         return message or ""
 
 
-def _plain_resume(decided: Decided) -> Any:
+def _is_text(schema: Any) -> bool:
+    if not isinstance(schema, Mapping):
+        return False
+    if schema.get("type") == "string":
+        return True
+    return any(_is_text(s) for s in schema.get("anyOf") or [])
+
+
+def _fitted(decided: Decided, schema: Mapping[str, Any]) -> Any:
+    """A yes or no in the shape the interrupt's `response_schema` declares: a boolean, an
+    object with one boolean (and the person's words in its text field, if any), or one of the
+    words `approve`/`reject`; None when the schema says none of these."""
+    yes = decided.type == "approve"
+    kind = schema.get("type")
+    if kind == "boolean":
+        return yes
+    if kind == "string" and decided.type in (schema.get("enum") or ()):
+        return decided.type
+    properties = schema.get("properties") or {}
+    flags = [
+        k for k, p in properties.items() if isinstance(p, Mapping) and p.get("type") == "boolean"
+    ]
+    if kind != "object" or len(flags) != 1:
+        return None
+    answer: dict[str, Any] = {flags[0]: yes}
+    words = [k for k, p in properties.items() if k != flags[0] and _is_text(p)]
+    if decided.message and words:
+        answer[words[0]] = decided.message
+    return answer
+
+
+def _plain_resume(decided: Decided, response_schema: Any = None) -> Any:
+    if decided.type in ("approve", "reject"):
+        schema = _json_schema(response_schema)
+        fitted = _fitted(decided, schema) if schema is not None else None
+        if fitted is not None:
+            return fitted
     if decided.type == "approve":
         return True
     if decided.type == "reject":
@@ -329,9 +368,16 @@ def _plain_resume(decided: Decided) -> Any:
     return answer_value(decided.message)
 
 
-def resume_for(value: Any, decisions: Sequence[Decided], hook: Resume | None = None) -> Any:
+def resume_for(
+    value: Any,
+    decisions: Sequence[Decided],
+    hook: Resume | None = None,
+    response_schema: Any = None,
+) -> Any:
     """The value to resume an interrupt with, from one decision per approval it became (in
-    the order `approvals_for` gave them); `hook` maps a single decision its own way."""
+    the order `approvals_for` gave them); `hook` maps a single decision its own way, and a
+    plain interrupt's `response_schema` (LangGraph checks answers against it) shapes a yes or
+    no."""
     if _is_batch(value):
         names = [r.get("name") for r in value["action_requests"]]
         return {
@@ -354,4 +400,4 @@ def resume_for(value: Any, decisions: Sequence[Decided], hook: Resume | None = N
             "arguments": decided.arguments if decided.type == "edit" else asked,
             "message": decided.message,
         }
-    return _plain_resume(decided)
+    return _plain_resume(decided, response_schema)

@@ -144,6 +144,8 @@ class Opslayer(_Base):
         self._graph_name: str | None = None
         self._heartbeat_s = heartbeat_s
         self._beating: dict[str, str] = {}  # thread → run id, while the graph works on it
+        # thread → what its last graph.invoke returned, for the threads `invoke` waits on
+        self._outputs: dict[str, Any] = {}
         asyncio.run_coroutine_threadsafe(self._heartbeats(), self.runtime._loop)
 
     # -- reporting (called from LangGraph's threads: queue, never wait) ------------------------
@@ -401,7 +403,7 @@ class Opslayer(_Base):
         (serve that app beside this call)."""
         self.follow(graph)
         thread = str(config["configurable"]["thread_id"])
-        await asyncio.to_thread(graph.invoke, value, config)
+        self._outputs[thread] = await asyncio.to_thread(graph.invoke, value, config)
         stop = asyncio.Event()
         polling = None
         if self.runtime.webhook_url is None:
@@ -411,9 +413,11 @@ class Opslayer(_Base):
                 await self.runtime.aflush()
                 state = await asyncio.to_thread(graph.get_state, config)
                 if not (state.next or state.interrupts) or self.ended(thread):
-                    return state.values
+                    # What the last graph.invoke returned, as graph.invoke itself would.
+                    return self._outputs.pop(thread, state.values)
                 await asyncio.sleep(self.runtime.poll_s)
         finally:
+            self._outputs.pop(thread, None)
             stop.set()
             if polling is not None:
                 await polling
@@ -486,7 +490,7 @@ class Opslayer(_Base):
             if not all(k in decided for k in keys):
                 return  # other approvals of this interrupt are still open
             resume[interrupt_id] = resume_for(
-                interrupt.value, [decided[k][1] for k in keys], self._resume_hook
+                interrupt.value, [decided[k][1] for k in keys], self._resume_hook, schema
             )
         if not resume:
             await self.runtime.ack(command, done=False, message="nothing waits for this decision")
@@ -503,7 +507,9 @@ class Opslayer(_Base):
         thread = str(config["configurable"]["thread_id"])
         self._state[thread] = "resuming"
         try:
-            await asyncio.to_thread(graph.invoke, value, config)
+            output = await asyncio.to_thread(graph.invoke, value, config)
+            if thread in self._outputs:  # `invoke` waits for it
+                self._outputs[thread] = output
         except Exception as error:  # the saver reported it (an __error__ write); say it anyway
             log.warning("opslayer: thread %s stopped with %s", thread, error)
         await self.runtime.aflush()
