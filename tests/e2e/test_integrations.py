@@ -452,6 +452,31 @@ async def test_an_openai_agents_tool_needing_approval_pauses_and_resumes_elsewhe
     assert await status_of(server, minted["token"], "case-9") == "succeeded"
 
 
+async def test_an_openai_agents_external_id_used_again_is_a_new_run_of_it(server: Server) -> None:
+    """A conversation's next turn with the same external id: a new run (the first ended),
+    linked by `context.thread_id`, never a refused report."""
+    from agents import Agent
+    from agents.testing import ScriptedModel, assistant_message
+
+    from opslayer_client.openai_agents import Opslayer as AgentOps
+
+    minted = agent(server, "chat")
+    ops = AgentOps(server.url, token=minted["token"], owner=OWNER, poll_s=0.2)
+    try:
+        for answer in ("Hello.", "Hello again."):
+            model = ScriptedModel([[assistant_message(answer)]])
+            chat = Agent(name="Chat", instructions="talk", model=model)
+            result = await ops.run(chat, "hi", external_id="chat-1")
+            assert result.final_output == answer
+    finally:
+        ops.close()
+    async with api(server, minted["token"]) as client:
+        runs = (await client.get("/runs")).json()["items"]
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+    assert {r["context"]["thread_id"] for r in runs} == {"chat-1"}
+    assert runs[1]["external_id"] == "chat-1" and runs[0]["external_id"].startswith("chat-1#run-")
+
+
 async def _waiting(server: Server, token: str, external_id: str) -> dict[str, Any] | None:
     run = await run_of(server, token, external_id)
     return run if run and run["status"] == "waiting_approval" and run["approvals"] else None

@@ -19,6 +19,7 @@ once they end `interruptions` is empty and `final_output` is the run's.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -34,6 +35,7 @@ from opslayer_client.interrupts import Decided
 __all__ = ["Opslayer"]
 
 STATE_KEY = "openai_agents_run_state"
+_ENDED = ("succeeded", "failed", "canceled")
 
 
 def _arguments(item: ToolApprovalItem) -> dict[str, Any]:
@@ -136,7 +138,13 @@ class Opslayer(_Base):
         name = title or f"{agent.name}: {str(input)[:120]}"
 
         async def start(client: OpslayerClient) -> str:
-            run_id = await runtime.ensure_run(client, external_id, name, owner=owner)
+            link = {"thread_id": external_id}
+            run_id = await runtime.ensure_run(client, external_id, name, owner=owner, context=link)
+            if (await client.run(run_id)).status.value in _ENDED:
+                # The same external id again (a conversation's next turn): a new run of it.
+                again = f"{external_id}#run-{uuid.uuid4().hex[:12]}"
+                run_id = await runtime.ensure_run(client, again, name, owner=owner, context=link)
+                runtime.runs[external_id] = run_id
             await runtime.set_status(client, run_id, "running")
             return run_id
 
@@ -156,12 +164,13 @@ class Opslayer(_Base):
         runtime = self.runtime
 
         async def find(client: OpslayerClient) -> str:
-            page = await client.list_runs(limit=500)
+            page = await client.list_runs(limit=500)  # newest first: the latest invocation
             for run in page.items:
-                if run.external_id == external_id:
+                thread = run.context.thread_id if run.context else None
+                if external_id in (run.external_id, thread) and run.status.value not in _ENDED:
                     runtime.runs[external_id] = run.id
                     return run.id
-            raise LookupError(f"opslayer knows no run {external_id!r} of this agent")
+            raise LookupError(f"opslayer knows no open run {external_id!r} of this agent")
 
         run_id: str = await runtime.wait(find)
         hooks = _Hooks(self, run_id, frozenset(unsafe_tools))
