@@ -697,3 +697,85 @@ async def test_a_subgraph_called_as_a_function_resumes_with_the_answer(
     assert "Entered human_node in sub-graph a total of 2 times" in out
     assert "Entered `node_in_subgraph` a total of 1 times" in out
     assert "Got an answer of 35" in out and final == {"state_counter": 1}
+
+
+async def test_approve_or_reject_snippet_decided_by_a_signed_slack_click(
+    tmp_path: Path,
+) -> None:
+    """The same snippet as above, decided where a team decides: the approval is posted in the
+    owner's channel, and Alice's signed click on Approve takes the graph to `some_node`."""
+    from typing import Literal, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Command, interrupt
+
+    from tests.fake_slack import fake_slack
+    from tests.slack_support import SECRET, buttons, click, signed
+
+    class State(TypedDict, total=False):  # opslayer: the snippet's surroundings, completed
+        llm_output: str
+        went: str
+
+    def human_approval(state: State) -> Command[Literal["some_node", "another_node"]]:
+        is_approved = interrupt(
+            {
+                "question": "Is this correct?",
+                # Surface the output that should be
+                # reviewed and approved by the human.
+                "llm_output": state["llm_output"],
+            }
+        )
+
+        if is_approved:
+            return Command(goto="some_node")
+        else:
+            return Command(goto="another_node")
+
+    async with fake_slack() as slack:
+        server = Server(tmp_path / "opslayer.db")
+        server.env.update(
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SECRET,
+            OPSLAYER_SLACK_API_URL=f"{slack.url}/api/",
+            OPSLAYER_CHAT_SPACING_S="0",
+        )
+        server.start()
+        try:
+            server.cli("groups", "add", "ops", "--slack-channel", "C-PAY")
+            server.cli(
+                "people", "add", "--email", "alice@example.com", "--slack", "UALICE",
+                "--group", "ops",
+            )  # fmt: skip
+            minted = json.loads(server.cli("token", "create", "--agent", "slacked", "--json"))
+            graph_builder = StateGraph(State)  # opslayer: the snippet's surroundings
+            graph_builder.add_node("some_node", lambda s: {"went": "some_node"})
+            graph_builder.add_node("another_node", lambda s: {"went": "another_node"})
+            graph_builder.add_edge(START, "human_approval")
+            graph_builder.add_edge("some_node", END)
+            graph_builder.add_edge("another_node", END)
+            ops = integration(server, minted["token"])  # opslayer
+            checkpointer = ops.watch(InMemorySaver())  # opslayer
+
+            # Add the node to the graph in an appropriate location
+            # and connect it to the relevant nodes.
+            graph_builder.add_node("human_approval", human_approval)
+            graph = graph_builder.compile(checkpointer=checkpointer)
+
+            thread_config = {"configurable": {"thread_id": "some_id"}}
+            try:
+                running = asyncio.create_task(  # opslayer: instead of Command(resume=True)
+                    ops.invoke(graph, {"llm_output": "42"}, thread_config)
+                )
+                await slack.wait_for(lambda: slack.api("chat.postMessage"), within_s=20)
+                [message] = slack.api("chat.postMessage")
+                assert message["channel"] == "C-PAY" and "Is this correct?" in json.dumps(message)
+                form = click(slack, "UALICE", buttons(message)["opslayer_approve"])
+                async with httpx.AsyncClient(base_url=server.url) as client:
+                    answer = await client.post("/slack/events", content=form, headers=signed(form))
+                assert answer.status_code == 200
+                assert (await asyncio.wait_for(running, 30))["went"] == "some_node"
+            finally:
+                ops.close()
+        finally:
+            server.stop()
