@@ -84,6 +84,12 @@ class Metrics:
             ["limit"],
             registry=self.registry,
         )
+        self.chat_connected = Gauge(
+            "opslayer_chat_connected",
+            "1 while a chat platform's link is up (Slack over Socket Mode reconnects meanwhile)",
+            ["platform"],
+            registry=self.registry,
+        )
         self.alerts_behind = Gauge(
             "opslayer_alerts_unsynced",
             "Alerts Slack or Teams has not caught up with yet (grows while one is down)",
@@ -158,6 +164,10 @@ async def readyz(request: Request) -> Response:
     except Exception as error:
         reason = str(getattr(error, "message", "") or error).splitlines()[0][:300]
         return _unready(f"the database takes no writes: {reason}")
+    # Chat is reported, not required: agents and the console are served while it reconnects.
+    slack = getattr(request.app.state, "slack", None)
+    if slack is not None and slack.state != "connected":
+        return JSONResponse({"status": "ready", "chat": {"slack": slack.state}})
     return JSONResponse({"status": "ready"})
 
 
@@ -188,4 +198,7 @@ async def metrics(request: Request) -> Response:
     registry.last_notify.set(notified.timestamp() if notified else 0)
     registry.heartbeats_pending.set(core.cache.pending_heartbeats)
     registry.alerts_behind.set(await core.sync.behind())
+    slack = getattr(request.app.state, "slack", None)
+    if slack is not None:
+        registry.chat_connected.labels("slack").set(1 if slack.state == "connected" else 0)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

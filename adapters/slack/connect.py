@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from fastapi import FastAPI, Request, Response
@@ -45,6 +47,43 @@ class SlackConnection:
     socket: AsyncSocketModeHandler | None
     verifier: SignatureVerifier | None = None
     replays: ReplayGuard | None = None
+    connected: bool = False  # Socket Mode: the link is up (HTTP needs no link)
+    _connecting: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def state(self) -> str:
+        """What /readyz and /metrics say of Slack: connected, or connecting (Socket Mode)."""
+        return "connected" if self.socket is None or self.connected else "connecting"
+
+    def connect_in_background(
+        self, *, first_retry_s: float = 1.0, max_retry_s: float = 60.0
+    ) -> None:
+        """Open the Socket Mode link without holding up start-up: Slack down (or unreachable)
+        must not keep the agent API and the console from serving, nor a signal from stopping
+        the server. Tries again with back-off until it is up, or the server stops."""
+        if self.socket is None:
+            return
+        socket = self.socket
+
+        async def keep_trying() -> None:
+            delay = first_retry_s
+            while True:
+                try:
+                    await socket.connect_async()  # type: ignore[no-untyped-call]
+                except Exception as error:
+                    log.warning(
+                        "Slack: cannot connect over Socket Mode (%s); trying again in %g s",
+                        error,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, max_retry_s)
+                    continue
+                self.connected = True
+                log.info("Slack: connected over Socket Mode")
+                return
+
+        self._connecting = asyncio.get_running_loop().create_task(keep_trying())
 
     async def replayed(self, request: Request) -> bool:
         """True for a request whose valid signature was seen before (within its 5 minutes,
@@ -59,8 +98,14 @@ class SlackConnection:
         return not await self.replays.first_sighting(f"slack:{signature}", surface="slack")
 
     async def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         if self.socket is not None:
-            await self.socket.close_async()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(Exception):  # a link that never came up closes as well
+                async with asyncio.timeout(5):
+                    await self.socket.close_async()  # type: ignore[no-untyped-call]
 
 
 async def connect_slack(
@@ -79,15 +124,16 @@ async def connect_slack(
     socket = None
     if settings.slack_app_token is not None:
         socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        # connect, not start_async(): that one sleeps forever and would hold up start-up
-        await socket.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Slack: connected over Socket Mode")
-    return SlackConnection(
+    connection = SlackConnection(
         http=AsyncSlackRequestHandler(bolt) if secret else None,
         socket=socket,
         verifier=SignatureVerifier(secret) if secret else None,
         replays=replays,
     )
+    # connect_async in a task, not start_async(): that one sleeps forever, and even a connect
+    # awaited here would hold up start-up for as long as Slack is unreachable
+    connection.connect_in_background()
+    return connection
 
 
 def slack_notifier(client: AsyncWebClient, settings: Settings) -> SlackNotifier:
