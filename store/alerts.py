@@ -161,6 +161,13 @@ class SqlAlertRepository:
             _alert(r) for r in await self._conn.execute(query.order_by(alerts_table.c.created_at))
         ]
 
+    async def for_run(self, run_id: str) -> list[Alert]:
+        """Every alert of the run, open or resolved, oldest first."""
+        query = select(alerts_table).where(alerts_table.c.run_id == run_id)
+        return [
+            _alert(r) for r in await self._conn.execute(query.order_by(alerts_table.c.created_at))
+        ]
+
     async def due_follow_ups(self, now: datetime, *, limit: int) -> list[Alert]:
         query = (
             select(alerts_table)

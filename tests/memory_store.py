@@ -560,6 +560,10 @@ class Alerts(_Repo):
     async def update(self, alert: Alert) -> None:
         self.s.alerts[alert.id] = alert
 
+    async def for_run(self, run_id: str) -> list[Alert]:
+        found = (a for a in self.s.alerts.values() if a.run_id == run_id)
+        return sorted(found, key=lambda a: a.created_at)
+
     async def open_for_run(self, run_id: str) -> list[Alert]:
         return sorted(
             (

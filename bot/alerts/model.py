@@ -147,6 +147,10 @@ def acknowledge(alert: Alert, *, person_id: str, now: datetime) -> Alert:
     )
 
 
+# How a decision's message says a command is on its way (the run has not moved yet).
+WAITING = ", waiting for the agent"
+
+
 def resolve(alert: Alert, *, now: datetime, resolution: str) -> Alert:
     """The situation cleared: no more follow-ups; the message is updated to say how."""
     note: Note = {"text": resolution, "at": now.astimezone(UTC).isoformat()}

@@ -12,7 +12,7 @@ from typing import Any
 
 from opslayer.bot.alerts.keys import alert_key, command_key
 from opslayer.bot.alerts.kinds import AlertKind
-from opslayer.bot.alerts.model import AlertStatus, changed_at, resolve
+from opslayer.bot.alerts.model import WAITING, AlertStatus, changed_at, resolve
 from opslayer.bot.approvals.editing import judge_edit
 from opslayer.bot.approvals.model import Approval, ApprovalStatus, DecisionType
 from opslayer.bot.approvals.rule_book import new_rule, rule_detail
@@ -65,7 +65,7 @@ def ended_note(approval: Approval, *, waiting: bool = False) -> str:
     """'Approved with changes by Alice, waiting for the agent: “…”', as the approval's message
     ends (`waiting`: a command is on its way to the agent)."""
     decided = approval.decision
-    then = ", waiting for the agent" if waiting else ""
+    then = WAITING if waiting else ""
     if decided is None or decided.by.via is Via.TIMEOUT:
         return _AT_DEADLINE.get(approval.status, approval.status.value.capitalize()) + then
     if decided.by.via is Via.RULE:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from opslayer.bot.alerts.keys import alert_key
-from opslayer.bot.alerts.kinds import AlertKind
-from opslayer.bot.alerts.model import AlertStatus, resolve
+from opslayer.bot.alerts.model import WAITING, AlertStatus, resolve
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Actor, AuditEvent
 from opslayer.bot.ports import UnitOfWork
@@ -37,18 +35,28 @@ async def carry_out(
                 action = _ACTION.get(event, "run.status_changed")
                 await uow.audit.add(AuditEvent(action, now, actor, run.id, detail, reason))
             case CloseOpenApprovals():
+                await _end_alerts(uow, run, now=now)
                 await _close_open_approvals(uow, run, actor=actor, now=now)
 
 
-async def _close_open_approvals(uow: UnitOfWork, run: Run, *, actor: Actor, now: datetime) -> None:
-    """The run ended: its pending approvals can no longer be answered, and their messages say
-    why."""
-    for approval in await uow.approvals.for_run(run.id, status=ApprovalStatus.PENDING):
-        alert = await uow.alerts.by_key(alert_key(AlertKind.APPROVAL, approval_id=approval.id))
-        if alert is not None and alert.status is not AlertStatus.RESOLVED:
+async def _end_alerts(uow: UnitOfWork, run: Run, *, now: datetime) -> None:
+    """The run ended: every alert of it still open resolves (stuck, stale, credentials, an
+    approval nobody answered), and a decision's message that was waiting for the agent says
+    how the run ended, in the inbox, Slack and Teams alike."""
+    ended = f"the run {run.status.value}"
+    for alert in await uow.alerts.for_run(run.id):
+        if alert.status is not AlertStatus.RESOLVED:
+            await uow.alerts.update(resolve(alert, now=now, resolution=ended))
+            continue
+        said = alert.payload.get("resolution", {}).get("text", "")
+        if WAITING in said:
             await uow.alerts.update(
-                resolve(alert, now=now, resolution=f"the run {run.status.value}")
+                resolve(alert, now=now, resolution=said.replace(WAITING, f"; {ended}"))
             )
+
+
+async def _close_open_approvals(uow: UnitOfWork, run: Run, *, actor: Actor, now: datetime) -> None:
+    """The run ended: its pending approvals can no longer be answered."""
     closed = await uow.approvals.close_pending(run.id, status=ApprovalStatus.CANCELED, at=now)
     if closed:
         await uow.audit.add(
