@@ -81,6 +81,8 @@ class Core:
                 clock,
                 cache=cache,
                 egress=Egress.parse(settings.webhook_deny),
+                admins=admin_channels,
+                on_alert=on_alert,
                 limits=limits,
             ),
             reads=RunReads(store, cache=cache),

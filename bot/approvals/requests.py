@@ -87,18 +87,18 @@ class ApprovalRequests:
         clock: Clock,
         *,
         cache: RunCache,
-        admins: Escalation | None = None,
-        on_alert: Callable[[], None] | None = None,
-        on_command: Callable[[], None] | None = None,
-        limits: AgentLimits | None = None,
+        admins: Escalation,
+        on_alert: Callable[[], None],
+        on_command: Callable[[], None],
+        limits: AgentLimits,
     ) -> None:
-        self._limits = limits or AgentLimits()
+        self._limits = limits
         self._store = store
         self._clock = clock
         self._cache = cache
-        self._admins: Escalation = admins or {}
-        self._on_alert = on_alert or (lambda: None)
-        self._on_command = on_command or (lambda: None)
+        self._admins = admins
+        self._on_alert = on_alert
+        self._on_command = on_command
 
     async def request_approval(
         self, agent: str, run_id: str, req: ApprovalIn

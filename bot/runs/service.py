@@ -14,7 +14,7 @@ from opslayer.bot.alerts.ledger import new_alert
 from opslayer.bot.alerts.model import AlertStatus, changed_at, resolve
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Actor, AuditEvent
-from opslayer.bot.commands.egress import DEFAULT_EGRESS, Egress
+from opslayer.bot.commands.egress import Egress
 from opslayer.bot.errors import Conflict, InvalidTransition, ValidationFailed
 from opslayer.bot.ids import new_id
 from opslayer.bot.people.audience import audience
@@ -103,18 +103,20 @@ class RunService:
         clock: Clock,
         *,
         cache: RunCache,
-        egress: Egress = DEFAULT_EGRESS,
-        admins: Escalation | None = None,
-        on_alert: Callable[[], None] | None = None,
-        limits: AgentLimits | None = None,
+        egress: Egress,
+        admins: Escalation,
+        on_alert: Callable[[], None],
+        limits: AgentLimits,
     ) -> None:
-        self._limits = limits or AgentLimits()
+        # Every collaborator is required: a forgotten one (the admins' channels once were) is a
+        # type error, not a failure alert that silently goes nowhere.
+        self._limits = limits
         self._store = store
         self._clock = clock
         self._cache = cache
         self._egress = egress
-        self._admins: Escalation = admins or {}
-        self._on_alert = on_alert or (lambda: None)
+        self._admins = admins
+        self._on_alert = on_alert
 
     async def register_run(self, agent: str, req: RunCreate) -> tuple[Run, bool]:
         """Register a run; the same external_id again returns the existing run (created=False)."""
