@@ -77,6 +77,7 @@ class World:
     server: Server
     secret: str
     runs: dict[str, str]
+    token: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Itera
             json={"checkpoint_id": "emailed", "step": "email", "side_effects": [effect]},
         )
         api.post(f"/runs/{failed}/status", json={"status": "failed", "error": "ledger 503"})
-    yield World(server, minted["webhook_secret"], runs)
+    yield World(server, minted["webhook_secret"], runs, minted["token"])
     server.stop()
 
 
@@ -297,3 +298,49 @@ def test_no_serious_accessibility_violation_on_any_page(browser: Any, world: Wor
     page.get_by_role("button", name="Sign out").click()
     found["/login"] = serious_violations(page)
     assert found == {path: [] for path in found}
+
+
+def test_a_live_refresh_never_replaces_what_an_approver_typed(
+    browser: Any, world: World, receiver: Receiver
+) -> None:
+    """Seen: an approver typed new arguments, clicked elsewhere, the agent posted a checkpoint,
+    and within 3 s the textarea showed the agent's numbers again; the next "Approve with these
+    arguments" sent them. Now the typing stays, the page says it changed, and the edit sent is
+    the one typed."""
+    headers = {"Authorization": f"Bearer {world.token}"}
+    with httpx.Client(base_url=f"{world.server.url}/v1", headers=headers) as api:
+        body = {
+            "external_id": "typed",
+            "title": "Refund 9",
+            "owner": {"email": "alice@example.com"},
+        }
+        run_id = api.post("/runs", json={**body, "webhook_url": receiver.url}).json()["id"]
+        api.post(f"/runs/{run_id}/status", json={"status": "running"})
+        asked = {
+            "request_id": "r",
+            "title": "Refund 9 EUR?",
+            "arguments": {"order": 1001, "amount_eur": 9},
+            "decisions": ["approve", "edit", "reject"],
+        }
+        assert api.post(f"/runs/{run_id}/approvals", json=asked).status_code == 201
+    page = signed_in(browser, world, "alice@example.com")
+    page.goto(f"{world.server.url}/runs/{run_id}")
+    edit = page.get_by_label("Edit the arguments, then approve")
+    typed = '{"order": 1001, "amount_eur": 5}'
+    edit.fill(typed)
+    page.get_by_role("heading").first.click()  # clicked elsewhere: the field is not focused
+    with httpx.Client(base_url=f"{world.server.url}/v1", headers=headers) as api:
+        point = {"checkpoint_id": "while-typing", "step": "recheck stock"}
+        assert api.post(f"/runs/{run_id}/checkpoints", json=point).status_code == 201
+    page.wait_for_selector("#changed-underneath", timeout=10_000)
+    page.wait_for_timeout(2500)  # a few more polls: still kept
+    assert edit.input_value() == typed
+    page.get_by_role("button", name="Approve with these arguments").click()
+    page.wait_for_url(f"**/runs/{run_id}")
+    for _ in range(100):
+        sent = [c for c in receiver.commands(world.secret) if c["run_id"] == run_id]
+        if sent:
+            break
+        page.wait_for_timeout(100)
+    [command] = sent
+    assert command["decision"]["arguments"] == {"order": 1001, "amount_eur": 5}

@@ -1,26 +1,67 @@
 // Live pages without a framework: poll the page's stamp; when it moves, fetch the page again
-// and swap its <main>, unless someone is typing in it. Without JavaScript the pages still work.
+// and swap its <main>. Nothing a person has typed or chosen is ever replaced: while a field
+// differs from what the page came with, the page says it changed and waits for them (submit,
+// or reload by choice). Without JavaScript the pages still work.
 (function () {
   "use strict";
   var main = document.getElementById("main");
   if (!main || !main.dataset.stampUrl) return;
   var current = main.dataset.stamp;
   var busy = false;
+  var notice = null;
 
-  function typing() {
-    var el = document.activeElement;
-    return el && main.contains(el) && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) && el.value;
+  // A field the person changed: typed text, a choice in a list, a box ticked or cleared.
+  function changed(el) {
+    if (el.type === "hidden" || el.type === "submit" || el.type === "button") return false;
+    if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+    if (el.tagName === "SELECT") {
+      // Without a `selected` attribute a single select starts on its first option.
+      var marked = false;
+      for (var i = 0; i < el.options.length; i++) marked = marked || el.options[i].defaultSelected;
+      for (var j = 0; j < el.options.length; j++) {
+        var initially = marked ? el.options[j].defaultSelected : !el.multiple && j === 0;
+        if (el.options[j].selected !== initially) return true;
+      }
+      return false;
+    }
+    return el.value !== el.defaultValue;
+  }
+
+  function holding() {
+    var fields = main.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      if (changed(fields[i])) return true;
+    }
+    return false;
+  }
+
+  function warn() {
+    if (notice) return;
+    notice = document.createElement("p");
+    notice.className = "flash";
+    notice.setAttribute("role", "status");
+    notice.id = "changed-underneath";
+    notice.textContent =
+      "This page changed since you started: what you typed or chose is kept. " +
+      "Review before you submit, or reload to see the changes (and lose what you typed). ";
+    var reload = document.createElement("button");
+    reload.type = "button";
+    reload.textContent = "Reload";
+    reload.addEventListener("click", function () { location.reload(); });
+    notice.appendChild(reload);
+    main.insertBefore(notice, main.firstChild);
   }
 
   function refresh() {
     return fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
-        if (!html) return;
+        if (!html || holding()) return;  // typed while it loaded: keep it
         var next = new DOMParser().parseFromString(html, "text/html");
         var fresh = next.getElementById("main");
         if (!fresh) return;
         main.innerHTML = fresh.innerHTML;
+        notice = null;
         current = fresh.dataset.stamp || current;
         main.dataset.stamp = current;
         document.title = next.title;
@@ -28,15 +69,15 @@
   }
 
   function poll() {
-    if (busy || document.hidden || typing()) return;
+    if (busy || document.hidden) return;
     busy = true;
     fetch(main.dataset.stampUrl, { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) {
-        if (body && body.stamp !== current) {
-          current = body.stamp;
-          return refresh();
-        }
+        if (!body || body.stamp === current) return;
+        if (holding()) return warn();
+        current = body.stamp;
+        return refresh();
       })
       .catch(function () {})
       .then(function () { busy = false; });
