@@ -86,7 +86,7 @@ def test_the_client_imports_nothing_of_the_server() -> None:
     allowed = {"opslayer_client", "httpx", "pydantic", "__future__"}
     stdlib = {"base64", "hashlib", "hmac", "time", "json", "re", "enum", "typing", "datetime"}
     stdlib |= {"collections", "asyncio", "contextlib", "dataclasses", "functools", "logging"}
-    stdlib |= {"concurrent", "threading", "inspect", "uuid", "os", "pathlib"}
+    stdlib |= {"concurrent", "threading", "inspect", "uuid", "os", "pathlib", "atexit"}
     # Each framework only in its own integration module, behind its extra.
     extras = {"langgraph.py": {"langgraph"}, "openai_agents.py": {"agents"}}
     foreign = {
