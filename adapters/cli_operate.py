@@ -78,6 +78,8 @@ def _edited(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ValidationFailed("--edit nests too deeply to read") from None
     except json.JSONDecodeError as wrong:
         raise ValidationFailed(
             f"--edit is not JSON: {wrong.msg} at character {wrong.pos}"

@@ -44,6 +44,8 @@ def _arguments(text: str | None) -> Any:
         raise ValidationFailed("an edit needs the changed arguments, as JSON")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ValidationFailed("the edited arguments nest too deeply to read") from None
     except json.JSONDecodeError as error:
         raise ValidationFailed(f"the edited arguments are not JSON: {error}") from None
 

@@ -61,6 +61,16 @@ _AT_DEADLINE = {
 }
 
 
+def _may(acting: Acting, person: Person, run: Run, approval: Approval) -> bool:
+    """Whether the person may decide: judging an edit costs work, so only theirs is judged
+    (everyone else's refusal is said, and audited, by the decision itself)."""
+    try:
+        acting.allow(person, run, DecisionType.EDIT.value, approval)
+    except NotAuthorized:
+        return False
+    return True
+
+
 def ended_note(approval: Approval, *, waiting: bool = False) -> str:
     """'Approved with changes by Alice, waiting for the agent: “…”', as the approval's message
     ends (`waiting`: a command is on its way to the agent)."""
@@ -219,6 +229,7 @@ class ApprovalDecisions:
         actor = actor_of(person, via)
         async with acting.store.read() as uow:
             found = await uow.approvals.get(approval_id)
+            seen = await uow.runs.get(found.run_id) if found is not None else None
         if found is None:
             raise ApprovalNotFound(approval_id)
         message = (message or "").strip() or None
@@ -227,7 +238,7 @@ class ApprovalDecisions:
         # Its refusal waits for the rights check, so a person without the right learns no more.
         edited: dict[str, Any] | None = None
         refused: ValidationFailed | None = None
-        if decision is DecisionType.EDIT:
+        if decision is DecisionType.EDIT and seen is not None and _may(acting, person, seen, found):
             try:
                 edited = await judge_edit(arguments, found.arguments_schema)
             except ValidationFailed as wrong:
@@ -248,6 +259,8 @@ class ApprovalDecisions:
                 )
             if refused is not None:
                 raise refused
+            if decision is DecisionType.EDIT and edited is None:  # rights changed meanwhile
+                raise Conflict(f"approval {approval_id} changed while the edit was judged")
             rule = await self._always(uow, run, approval, actor, person, now) if always else None
             outcome = cast(
                 approval,

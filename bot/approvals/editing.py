@@ -1,18 +1,32 @@
 """Edited arguments and the JSON Schema they must satisfy: an edit that fails it changes nothing,
-and says which field is wrong and why. Judging an edit runs off the event loop, under a time
-budget, against a schema vetted by `schemas` (which also vetted it when the agent asked)."""
+and says which field is wrong and why.
+
+An agent wrote the schema, so judging an edit runs in a process of its own (`python -m
+opslayer.bot.approvals.editing`), at most JUDGES at a time, killed when it passes its time
+budget: whatever the schema makes the validator do, the server's event loop never waits on it
+and no CPU is spent after the person got their answer. The schema was vetted when the agent
+asked (`schemas.vet_schema`) and is vetted again here.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+import weakref
 from typing import Any
 
 from opslayer.bot.approvals.schemas import WORK_LIMIT, TooMuchWork, validation_errors, vet_schema
-from opslayer.bot.errors import ValidationFailed
+from opslayer.bot.errors import OpsError, ValidationFailed
 
-# Long enough for any honest schema (milliseconds in practice), short enough that a person
-# waits for a refusal, not for the server.
+# Long enough for any honest schema (milliseconds, plus a tenth of a second to start the
+# process), short enough that a person waits for a refusal, not for the server.
 EDIT_BUDGET_S = 2.0
+JUDGES = 2  # edits judged at once; more wait their turn (within their budget)
+MAX_EDIT_DEPTH = 32  # as the agent's own JSON (opslayer_client.contract.MAX_JSON_DEPTH)
+_judges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def check_schema(schema: dict[str, Any] | None) -> None:
@@ -22,10 +36,25 @@ def check_schema(schema: dict[str, Any] | None) -> None:
         vet_schema(schema)
 
 
+def _depth(value: Any) -> int:
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_EDIT_DEPTH:
+                return depth
+            inside = item.values() if isinstance(item, dict) else item
+            level.extend((v, depth + 1) for v in inside)
+    return deepest
+
+
 def check_edit(arguments: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
     """The edited arguments, when they are an object that satisfies the schema (if any)."""
     if not isinstance(arguments, dict):
         raise ValidationFailed("the edited arguments must be a JSON object")
+    if _depth(arguments) > MAX_EDIT_DEPTH:
+        raise ValidationFailed(f"the edited arguments nest deeper than {MAX_EDIT_DEPTH} levels")
     if schema is None:
         return arguments
     # Vetted again: a schema stored before the vetting existed is held to it too.
@@ -52,18 +81,62 @@ def check_edit(arguments: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
     return arguments
 
 
+def _refused(why: str) -> ValidationFailed:
+    return ValidationFailed(f"{why}; nothing was changed (ask the agent for a simpler schema)")
+
+
 async def judge_edit(
     arguments: Any, schema: dict[str, Any] | None, *, budget_s: float = EDIT_BUDGET_S
 ) -> dict[str, Any]:
-    """`check_edit` in a worker thread, refused when it takes longer than the budget: the
-    event loop keeps answering everyone else meanwhile."""
-    if schema is None:
-        return check_edit(arguments, schema)
+    """`check_edit` in a process of its own, killed past the budget (see the module)."""
+    if schema is None or not isinstance(arguments, dict) or _depth(arguments) > MAX_EDIT_DEPTH:
+        return check_edit(arguments, schema)  # refused (or nothing to judge) right here
+    loop = asyncio.get_running_loop()
+    judges = _judges.setdefault(loop, asyncio.Semaphore(JUDGES))
+    asked = json.dumps({"arguments": arguments, "schema": schema}).encode()
+    process: asyncio.subprocess.Process | None = None
     try:
-        async with asyncio.timeout(budget_s):
-            return await asyncio.to_thread(check_edit, arguments, schema)
+        async with asyncio.timeout(budget_s), judges:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                __name__,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            answer, _ = await process.communicate(asked)
     except TimeoutError:
-        raise ValidationFailed(
-            f"judging this edit against the arguments_schema took longer than {budget_s:g} s;"
-            " nothing was changed (ask the agent for a simpler schema)"
+        raise _refused(
+            f"judging this edit against the arguments_schema took longer than {budget_s:g} s"
         ) from None
+    except OSError as cannot:  # no process could be started (limits of the host)
+        raise ValidationFailed(f"this edit cannot be judged now ({cannot}); try again") from None
+    finally:
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+    try:
+        verdict = json.loads(answer)
+    except ValueError:
+        raise _refused("the arguments_schema could not judge this edit") from None
+    if "refused" in verdict:
+        raise ValidationFailed(str(verdict["refused"]))
+    edited: dict[str, Any] = verdict["edited"]
+    return edited
+
+
+def _judge_from_stdin() -> None:
+    """The judging process: an edit and its schema on stdin, the verdict on stdout."""
+    asked = json.load(sys.stdin)
+    try:
+        verdict: dict[str, Any] = {"edited": check_edit(asked["arguments"], asked["schema"])}
+    except OpsError as wrong:
+        verdict = {"refused": wrong.message}
+    except Exception as broken:  # whatever the validator raised on an agent's schema
+        verdict = {"refused": f"the arguments_schema could not judge this edit ({broken!r:.200})"}
+    json.dump(verdict, sys.stdout)
+
+
+if __name__ == "__main__":
+    _judge_from_stdin()

@@ -11,7 +11,14 @@ that judging an edit can never reach the network, recurse without end or backtra
 - Work is bounded: judging one edit may take at most WORK_LIMIT keyword evaluations (schemas
   whose references fan out, `anyOf` of two `$ref`s thirty times over, would take 2^30), and
   `uniqueItems` compares by hashing, not pair by pair.
-- Nesting is bounded by the wire models' depth limit before a schema gets here.
+- Nesting is bounded by the wire models' depth limit before a schema gets here, and size here:
+  at most MAX_NODES subschemas, property names of at most MAX_NAME characters, patterns of at
+  most MAX_PATTERN.
+- One dialect: `$schema` only at the root, and only 2020-12's (a `$schema` deeper down made
+  jsonschema judge that part with another validator class: Python's `re`, no budget), and no
+  `unevaluated*` keywords (jsonschema walks them with references it does not count).
+- Judging runs in a process of its own that is killed at its time budget (`editing`): the
+  budgets above bound what an honest schema costs, the kill bounds what any schema costs.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
 
 import re2
 from jsonschema import Draft202012Validator, ValidationError, validators
@@ -48,8 +54,20 @@ _DESCENDING_ONE = (
 _DESCENDING_LIST = ("prefixItems",)
 _DESCENDING_MAP = ("properties", "patternProperties", "$defs", "definitions")
 # Dynamic scopes need more than one document to mean anything; nothing an approval asks
-# needs them, and each is another way for a reference to leave the document.
-_UNSUPPORTED = ("$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor")
+# needs them, and each is another way for a reference to leave the document. The unevaluated
+# keywords make jsonschema walk references outside the keywords it counts.
+_UNSUPPORTED = (
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+MAX_NODES = 1_000
+MAX_NAME = 200
+MAX_PATTERN = 1_000
 
 
 def _re2_options() -> re2.Options:
@@ -88,20 +106,40 @@ def _node(schema: Any, pointer: str) -> Iterator[tuple[str, Any, bool]]:
                 yield f"{pointer}/{key}/{escaped}", sub, key in _IN_PLACE_MAP
 
 
-def _walk(schema: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
-    yield pointer, schema
-    for sub_pointer, sub, _ in _node(schema, pointer):
-        yield from _walk(sub, sub_pointer)
+def _walk(schema: Any) -> dict[str, Any]:
+    """Every subschema by its JSON pointer, refused past MAX_NODES or a name past MAX_NAME
+    (iterative, and checked before a pointer is built: a schema is an attacker's input)."""
+    nodes: dict[str, Any] = {}
+    pending = [("", schema)]
+    while pending:
+        pointer, node = pending.pop()
+        nodes[pointer] = node
+        if len(nodes) > MAX_NODES:
+            raise ValidationFailed(f"arguments_schema: more than {MAX_NODES:,} subschemas")
+        if isinstance(node, dict):
+            for key in (*_DESCENDING_MAP, *_IN_PLACE_MAP):
+                names = node.get(key)
+                if isinstance(names, dict) and any(len(str(n)) > MAX_NAME for n in names):
+                    raise ValidationFailed(
+                        f"arguments_schema: a name under {key} (#{pointer[:100]}) is longer than"
+                        f" {MAX_NAME} characters"
+                    )
+        pending.extend((sub_pointer, sub) for sub_pointer, sub, _ in _node(node, pointer))
+    return nodes
 
 
 def _target(ref: str, nodes: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
     """The pointer a local `$ref` names, or a refusal saying why it names nothing."""
+    if "%" in ref:
+        raise ValidationFailed(
+            f"arguments_schema: $ref {ref!r} is percent-encoded; write it as a plain pointer"
+        )
     if not ref.startswith("#"):
         raise ValidationFailed(
             f"arguments_schema: $ref {ref!r} points outside the schema; opslayer never fetches"
             " schemas, so put what it names under $defs and refer to it as '#/$defs/…'"
         )
-    fragment = unquote(ref[1:])
+    fragment = ref[1:]
     if fragment and not fragment.startswith("/"):
         if fragment not in anchors:
             raise ValidationFailed(f"arguments_schema: $ref {ref!r} names no $anchor")
@@ -153,16 +191,26 @@ def _refuse_endless_references(nodes: Mapping[str, Any], anchors: Mapping[str, s
 def vet_schema(schema: dict[str, Any]) -> None:
     """Refuse a schema that is not one, reaches outside itself, recurses in place, or holds a
     pattern RE2 cannot match in linear time."""
+    # Sizes first: the meta-schema check costs a fraction of a millisecond per subschema.
+    nodes = _walk(schema)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as wrong:
         raise ValidationFailed(f"arguments_schema is not a JSON Schema: {wrong.message}") from wrong
-    nodes = dict(_walk(schema))
     anchors: dict[str, str] = {}
-    has_patterned_keys = has_unevaluated = False
+    if schema.get("$schema", DIALECT).rstrip("#") != DIALECT:
+        raise ValidationFailed(
+            f"arguments_schema: $schema {schema['$schema']!r} is not JSON Schema 2020-12"
+            f" ({DIALECT})"
+        )
     for pointer, node in nodes.items():
         if not isinstance(node, dict):
             continue
+        if pointer and ("$schema" in node or "id" in node and isinstance(node["id"], str)):
+            raise ValidationFailed(
+                f"arguments_schema: $schema (or a draft-04 id) is allowed at the root only"
+                f" (#{pointer[:100]})"
+            )
         for keyword in _UNSUPPORTED:
             if keyword in node:
                 raise ValidationFailed(f"arguments_schema: {keyword} is not supported (#{pointer})")
@@ -174,11 +222,14 @@ def vet_schema(schema: dict[str, Any]) -> None:
         if isinstance(node.get("$anchor"), str):
             anchors[node["$anchor"]] = pointer
         patterns = list(node.get("patternProperties", {}))
-        has_patterned_keys = has_patterned_keys or bool(patterns)
-        has_unevaluated = has_unevaluated or "unevaluatedProperties" in node
         if isinstance(node.get("pattern"), str):
             patterns.append(node["pattern"])
         for pattern in patterns:
+            if len(pattern) > MAX_PATTERN:
+                raise ValidationFailed(
+                    f"arguments_schema: a pattern (#{pointer[:100]}) is longer than"
+                    f" {MAX_PATTERN:,} characters"
+                )
             try:
                 _compiled(pattern)
             except re2.error as wrong:
@@ -187,11 +238,6 @@ def vet_schema(schema: dict[str, Any]) -> None:
                     " can match in linear time (RE2 syntax: no lookaround or backreferences):"
                     f" {_reason(wrong)}"
                 ) from wrong
-    if has_patterned_keys and has_unevaluated:
-        raise ValidationFailed(
-            "arguments_schema: unevaluatedProperties together with patternProperties is not"
-            " supported; use additionalProperties"
-        )
     _refuse_endless_references(nodes, anchors)
 
 
@@ -317,7 +363,10 @@ _NO_RETRIEVAL: Registry[Any] = Registry()
 def validation_errors(schema: dict[str, Any], instance: Any) -> list[ValidationError]:
     """The errors of `instance` against a vetted schema, in path order: local references only,
     linear-time patterns, at most WORK_LIMIT keyword evaluations (TooMuchWork beyond)."""
-    validator: Validator = _Linear(schema, registry=_NO_RETRIEVAL)
+    # Without its $schema: jsonschema picks a validator class by it, even for "#" references.
+    validator: Validator = _Linear(
+        {k: v for k, v in schema.items() if k != "$schema"}, registry=_NO_RETRIEVAL
+    )
     _work.left = WORK_LIMIT
     try:
         return sorted(validator.iter_errors(instance), key=lambda e: e.path)

@@ -43,9 +43,16 @@ from opslayer_client.contract import CheckpointIn, ContextIn, Heartbeat, RunCrea
 
 
 def _person_for(identity: Identity) -> Person:
+    """A person made from an agent's claim, named by the one identity claimed, shown as an id
+    (an agent chooses it: it must not read as a name until an admin or a platform gives one)."""
+    name = identity.email or (
+        f"Slack user {identity.slack_user_id}"
+        if identity.slack_user_id
+        else f"Teams user {identity.teams_user_id}"
+    )
     return Person(
         id=new_id("per"),
-        name=identity.display_name(),
+        name=name,
         email=identity.email,
         slack_user_id=identity.slack_user_id,
         teams_user_id=identity.teams_user_id,

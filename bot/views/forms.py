@@ -127,6 +127,8 @@ def read_edit(approval: Approval, submitted: dict[str, Any]) -> dict[str, Any]:
         text = str(submitted.get("json") or "").strip()
         try:
             edited = json.loads(text)
+        except RecursionError:
+            raise ValidationFailed("the arguments nest too deeply to read") from None
         except json.JSONDecodeError as wrong:
             raise ValidationFailed(
                 f"the arguments are not JSON: {wrong.msg} (line {wrong.lineno}, column"

@@ -347,3 +347,116 @@ async def test_deep_json_stored_before_the_limit_is_clipped_and_every_read_works
             run = await client.get(f"/v1/runs/{seeded['run']}", headers=headers)
             assert run.status_code == 200, run.text
             assert "(removed: nested deeper than 32 levels)" in run.text
+
+
+# -- What an attacker found next (a second look at the above) ---------------------------------
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize(
+    ("schema", "said"),
+    [
+        (  # a nested $schema made jsonschema judge that part with its own class: `re`, no budget
+            {"properties": {"name": {"$schema": DIALECT, "pattern": CATASTROPHIC}}},
+            "allowed at the root only",
+        ),
+        ({"$schema": "http://json-schema.org/draft-04/schema#"}, "is not JSON Schema 2020-12"),
+        ({"unevaluatedProperties": False}, "unevaluatedProperties is not supported"),
+        ({"$defs": {"a": {}}, "$ref": "#%2F$defs/a"}, "percent-encoded"),
+        ({"properties": {"k" * 64_000: {"allOf": [True] * 12_000}}}, "longer than 200"),
+        ({"allOf": [True] * 3_000}, "more than 1,000 subschemas"),
+        ({"properties": {"name": {"pattern": "a" * 1_001}}}, "longer than 1,000 characters"),
+    ],
+)
+async def test_schemas_that_escaped_the_first_budgets_are_refused_when_asked(
+    bot: tuple[BotClient, MintedToken], schema: dict[str, Any], said: str
+) -> None:
+    client, agent = bot
+    started = time.perf_counter()
+    _, answer = await asked(client, agent, schema)
+    assert answer.status_code == 422, answer.text[:300]
+    assert said in answer.json()["detail"] and time.perf_counter() - started < 2
+
+
+async def test_a_root_reference_never_judges_with_a_backtracking_engine(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    """`$ref: "#"` reaches the root, whose $schema once picked jsonschema's own validator."""
+    client, agent = bot
+    schema = {
+        "$schema": DIALECT,
+        "type": "object",
+        "properties": {"name": {"pattern": CATASTROPHIC}, "again": {"$ref": "#"}},
+    }
+    run_id, answer = await asked(client, agent, schema)
+    assert answer.status_code == 201, answer.text
+    async with Person(client) as alice:
+        await alice.sign_in("alice@example.com")
+        nested = {"name": "aaa", "again": {"name": "a" * 40 + "!"}}
+        edit = alice.act(run_id, "edit", arguments=json.dumps(nested))
+        answer, slowest = await healthz_while(client, edit)
+        assert "does not match" in await alice.flash(run_id)
+    assert slowest < 0.1
+
+
+async def test_work_past_the_budget_is_stopped_not_abandoned(
+    bot: tuple[BotClient, MintedToken],
+) -> None:
+    """Each enum comparison is one step, but 20,000 of them per item: the judging process is
+    killed at its budget, and no CPU is spent after the person got their answer."""
+    import psutil
+
+    client, agent = bot
+    schema = {"properties": {"note": {"items": {"enum": list(range(20_000))}}}}
+    run_id, answer = await asked(client, agent, schema)
+    assert answer.status_code == 201, answer.text
+    async with Person(client) as alice:
+        await alice.sign_in("alice@example.com")
+        edit = alice.act(run_id, "edit", arguments=json.dumps({"note": [-1] * 3_000}))
+        started = time.perf_counter()
+        answer, slowest = await healthz_while(client, edit)
+        took = time.perf_counter() - started
+        assert "took longer than 2 s" in await alice.flash(run_id)
+    assert took < 3 and slowest < 0.1
+    judges = [
+        p for p in psutil.Process().children(recursive=True) if "editing" in " ".join(p.cmdline())
+    ]
+    assert judges == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ('{"name": ' + "1" * 401 + "}", "could not judge this edit"),  # multipleOf overflows
+        ('{"name": ' + "[" * 5_000 + "]" * 5_000 + "}", "nest too deeply"),
+        (json.dumps({"name": deep(100)}), "deeper than 32 levels"),
+    ],
+)
+async def test_an_edit_that_breaks_the_validator_is_a_refusal_not_a_500(
+    bot: tuple[BotClient, MintedToken], arguments: str, said: str
+) -> None:
+    client, agent = bot
+    run_id, answer = await asked(client, agent, {"properties": {"name": {"multipleOf": 0.01}}})
+    assert answer.status_code == 201, answer.text
+    async with Person(client) as alice:
+        await alice.sign_in("alice@example.com")
+        answer = await alice.act(run_id, "edit", arguments=arguments)
+        assert answer.status_code == 303
+        assert said in await alice.flash(run_id)
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [{"slack_user_id": "Alice (admin, verified)"}, {"teams_user_id": "Bob Smith"}],
+)
+async def test_a_platform_id_an_agent_claims_cannot_read_as_a_name(
+    bot: tuple[BotClient, MintedToken], owner: dict[str, str]
+) -> None:
+    client, agent = bot
+    body = {"external_id": "n", "title": "t", "owner": owner}
+    answer = await client.post("/v1/runs", json=body, headers=auth(agent))
+    assert answer.status_code == 422, answer.text
+    claimed = {"external_id": "m", "title": "t", "owner": {"slack_user_id": "UADMIN"}}
+    run = (await client.post("/v1/runs", json=claimed, headers=auth(agent))).json()
+    assert run["owner"]["name"] == "Slack user UADMIN"

@@ -169,6 +169,14 @@ def _a_number(value: Any) -> Any:
 
 Seconds = Annotated[int, Field(gt=0, le=90 * 24 * 3600), BeforeValidator(_a_number)]
 Flag = Annotated[bool, Strict()]
+# Platform ids are ids, never words a person would read as a name ("Alice (admin)"): a Slack
+# member id as Slack writes it, an Entra object id (or any one-word id) for Teams.
+SlackUserId = Annotated[
+    str, StringConstraints(max_length=40, pattern=r"^[UW][A-Z0-9]{2,}$", strip_whitespace=True)
+]
+TeamsUserId = Annotated[
+    str, StringConstraints(max_length=200, pattern=r"^[^\s#@<>()\[\]]+$", strip_whitespace=True)
+]
 # What an approval asks to do, as rules match it: `send_email`, `payments.refund`.
 ActionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:/-]+$")]
 
@@ -294,8 +302,8 @@ class OwnerIn(_In):
     )
 
     email: Email | None = None
-    slack_user_id: Id | None = None
-    teams_user_id: Id | None = None
+    slack_user_id: SlackUserId | None = None
+    teams_user_id: TeamsUserId | None = None
     name: Title | None = None
 
     @model_validator(mode="after")
