@@ -17,6 +17,7 @@ from opslayer.bot.approvals.model import DecisionType
 from opslayer.bot.approvals.voting import progress
 from opslayer.bot.audit import Via
 from opslayer.bot.commands.issuing import Decision
+from opslayer.bot.commands.rules import retry_default
 from opslayer.bot.errors import ConfirmationRequired, OpsError, ValidationFailed
 from opslayer.bot.people.model import Identity, Person
 
@@ -48,6 +49,17 @@ def _arguments(text: str | None) -> Any:
         raise ValidationFailed("the edited arguments nest too deeply to read") from None
     except json.JSONDecodeError as error:
         raise ValidationFailed(f"the edited arguments are not JSON: {error}") from None
+
+
+async def _retry_from(console: Console, run_id: str, form: dict[str, str]) -> str | None:
+    """The checkpoint picked on the run page ("" is the start), or, from a button that picks
+    none (the inbox's), the latest resumable one: never the start by default, which would
+    replay what cannot safely be done twice."""
+    if "checkpoint" in form:
+        return form["checkpoint"] or None
+    async with console.store.read() as uow:
+        default = retry_default(await uow.checkpoints.for_run(run_id))
+    return default.checkpoint_id if default is not None else None
 
 
 async def _act(
@@ -89,7 +101,7 @@ async def _act(
                 person=person,
                 via=Via.WEB,
                 reason=message,
-                from_checkpoint_id=form.get("checkpoint") or None,
+                from_checkpoint_id=await _retry_from(console, run_id, form),
                 confirm_replay=confirmed,
             )
         )
@@ -129,6 +141,8 @@ async def act(
         done = await _act(console, session.person, run_id, verb, form)
     except ConfirmationRequired as ask:
         fields = {k: v for k, v in form.items() if k not in ("csrf", "confirm")}
+        async with console.store.read() as uow:
+            asked_about = await uow.runs.get(run_id)
         return console.render(
             request,
             "confirm.html",
@@ -139,6 +153,7 @@ async def act(
             risks=ask.risks,
             action=ask.action,
             fields=fields,
+            run_title=asked_about.title if asked_about is not None else None,
         )
     except OpsError as refusal:
         flash(back, request, f"{verb} refused: {refusal.message}", error=True)

@@ -18,7 +18,7 @@ from opslayer.bot.alerts.ledger import current_view
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Via
 from opslayer.bot.commands.model import CommandKind
-from opslayer.bot.commands.rules import ALLOWED, plan_retry
+from opslayer.bot.commands.rules import ALLOWED, plan_retry, retry_default
 from opslayer.bot.errors import ValidationFailed
 from opslayer.bot.people.rights import may_act
 from opslayer.bot.ports import RunFilter
@@ -193,13 +193,15 @@ async def run_page(request: Request, run_id: str) -> Response:
         events = await uow.audit.for_run(run_id)
         alerts = await uow.alerts.open_for_run(run_id)
         everyone = {p.id: p for p in await uow.people.everyone()}
-    retry = None
+    # Per place a retry may start from ("" is the start): what it would replay that is not
+    # idempotent; the latest resumable checkpoint is chosen unless the person picks another.
+    retry: dict[str, list[str]] | None = None
+    retry_from = ""
     if CommandKind.RETRY.value in _commands_allowed(run):
-        try:
-            plan = plan_retry(points, None)
-            retry = [e.key for e in plan.unsafe]
-        except ValidationFailed:
-            retry = []
+        starts = [None, *(c.checkpoint_id for c in points if c.resumable)]
+        retry = {start or "": [e.key for e in plan_retry(points, start).unsafe] for start in starts}
+        default = retry_default(points)
+        retry_from = default.checkpoint_id if default is not None else ""
     by_command: dict[str, list[Any]] = {}
     for attempt in attempts:
         by_command.setdefault(attempt.command_id, []).append(attempt)
@@ -229,6 +231,7 @@ async def run_page(request: Request, run_id: str) -> Response:
         timeline=timeline(events, points, attempts, agent=run.agent),
         allowed=_commands_allowed(run),
         unsafe_on_retry=retry,
+        retry_from=retry_from,
         alerts=alerts,
         pending_owner=everyone.get(run.pending_owner_id or ""),
         people=[p for p in everyone.values() if not p.removed and not p.is_viewer],

@@ -38,6 +38,7 @@ _WORDS = {
     "alert.acknowledged": "acknowledged",
     "alert.escalated": "escalated",
     "action.refused": "refused",
+    "action.confirmation_asked": "asked to confirm",
     "owner.claim_mismatch": "owner claim not verified",
 }
 

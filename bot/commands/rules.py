@@ -75,6 +75,13 @@ def plan_retry(checkpoints: list[Checkpoint], from_checkpoint_id: str | None) ->
     return RetryPlan(start, committed, tuple(e for e in committed if not e.idempotent))
 
 
+def retry_default(checkpoints: list[Checkpoint]) -> Checkpoint | None:
+    """Where a retry starts unless a person says otherwise: the latest resumable checkpoint,
+    which replays the least (None: there is none, so from the start)."""
+    resumable = [c for c in checkpoints if c.resumable]
+    return max(resumable, key=lambda c: c.seq) if resumable else None
+
+
 def retry_delay(
     attempts: int, schedule: tuple[float, ...], *, retry_after_s: float | None, jitter: float
 ) -> float | None:

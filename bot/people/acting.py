@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from opslayer.bot.approvals.model import Approval
 from opslayer.bot.audit import Actor, AuditEvent, Via, actor_of
-from opslayer.bot.errors import NotAuthorized, OpsError, RunNotFound
+from opslayer.bot.errors import ConfirmationRequired, NotAuthorized, OpsError, RunNotFound
 from opslayer.bot.people.model import Person
 from opslayer.bot.people.rights import Admins, may_act
 from opslayer.bot.ports import Clock, Store, T, UnitOfWork
@@ -48,6 +48,20 @@ class Acting:
         """Run the job; if it refuses, write the refusal to the audit trail and re-raise."""
         try:
             result = await self.store.run(job)
+        except ConfirmationRequired as asked:
+            # Not a refusal: the person is asked before a risky step, and may well say yes.
+            detail = {"action": action, "risks": "; ".join(asked.risks)}
+            await self._record(
+                AuditEvent(
+                    "action.confirmation_asked",
+                    self.clock.now(),
+                    actor_of(person, via),
+                    run_id,
+                    detail,
+                    asked.message,
+                )
+            )
+            raise
         except OpsError as refusal:
             await self._refused(
                 actor_of(person, via),
@@ -84,8 +98,11 @@ class Acting:
     async def _refused(
         self, actor: Actor, run_id: str | None, detail: dict[str, str], reason: str
     ) -> None:
-        event = AuditEvent("action.refused", self.clock.now(), actor, run_id, detail, reason)
+        await self._record(
+            AuditEvent("action.refused", self.clock.now(), actor, run_id, detail, reason)
+        )
 
+    async def _record(self, event: AuditEvent) -> None:
         async def record(uow: UnitOfWork) -> None:
             await uow.audit.add(event)
 

@@ -259,15 +259,29 @@ def test_a_strangers_session_is_refused(browser: Any, world: World) -> None:
     assert "Not yours to see" in page.locator("h1").inner_text()
 
 
-def test_a_retry_that_replays_a_side_effect_is_confirmed_first(
+def test_a_retry_starts_from_the_safe_checkpoint_and_the_start_is_confirmed_first(
     browser: Any, world: World, receiver: Receiver
 ) -> None:
+    """Seen: "Retry from" defaulted to the start, which replays the e-mail to the customers,
+    and after choosing the safe checkpoint the warning still spoke of the start. Now the
+    latest resumable checkpoint is chosen, the warning follows the choice, and the start
+    (chosen on purpose) asks for a yes that names the run."""
     page = signed_in(browser, world, "alice@example.com")
     run_id = world.runs["invoices"]
     page.goto(f"{world.server.url}/runs/{run_id}")
-    assert "email:invoices" in page.locator(".retry .warn").inner_text()
+    retry_from = page.get_by_label("Retry from")
+    assert retry_from.input_value() == "emailed"
+    warning = page.locator("#retry-from-warning")
+    assert warning.is_hidden()
+    retry_from.select_option("")
+    playwright.expect(warning).to_be_visible()
+    assert "From the start" in warning.inner_text() and "email:invoices" in warning.inner_text()
+    retry_from.select_option("emailed")
+    playwright.expect(warning).to_be_hidden()
+    retry_from.select_option("")
     page.get_by_role("button", name="Retry", exact=True).click()
     assert "email:invoices (emailed invoices)" in page.locator(".risks").inner_text()
+    assert "Send the November invoices" in page.locator("main").inner_text()
     before = len(receiver.bodies)
     page.get_by_role("button", name="Yes, retry anyway").click()
     playwright.expect(page.locator(".flash")).to_contain_text("retry sent to the agent")
@@ -277,6 +291,7 @@ def test_a_retry_that_replays_a_side_effect_is_confirmed_first(
         page.wait_for_timeout(100)
     retried = [c for c in receiver.commands(world.secret) if c["kind"] == "retry"]
     assert retried and retried[-1]["skip_side_effects"] == ["email:invoices"]
+    assert "asked to confirm" in page.locator("main").inner_text()  # not a red "refused"
 
 
 def test_no_serious_accessibility_violation_on_any_page(browser: Any, world: World) -> None:

@@ -83,5 +83,19 @@
       .then(function () { busy = false; });
   }
 
+  // The retry warning follows the checkpoint chosen: what a retry from there would replay.
+  main.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches("select[data-replays]")) return;
+    var warning = document.getElementById(select.id + "-warning");
+    var chosen = select.options[select.selectedIndex];
+    if (!warning || !chosen) return;
+    var unsafe = chosen.getAttribute("data-unsafe") || "";
+    var from = chosen.value ? "checkpoint " + chosen.value : "the start";
+    warning.hidden = !unsafe;
+    warning.textContent = "From " + from + ", a retry would replay side effects that are not " +
+      "idempotent: " + unsafe + ". You will be asked to confirm.";
+  });
+
   setInterval(poll, 1000);
 })();
