@@ -8,6 +8,7 @@ says when it clears. Keys are spelled in `bot.alerts.keys`, once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from opslayer.bot.runs.model import Health, Run
@@ -33,7 +34,10 @@ class AlertKind(StrEnum):
 class KindSpec:
     """Everything about one kind of alert."""
 
-    headline: str  # the message's first line; {title} and {status} are the run's
+    # The message's first line, carrying the one fact it is about: {title} and {status} are
+    # the run's; {since} when it took that status, {last_seen} its last sign of life,
+    # {auth_expires} when its credentials expire (UTC, to the minute).
+    headline: str
     health: Health | None = None  # the flag the run carries while the alert holds
     scanned: bool = False  # raised and cleared by the scanner (detect)
     cleared: str = "cleared"  # what the message says when it resolves
@@ -41,13 +45,16 @@ class KindSpec:
 
 KINDS: dict[AlertKind, KindSpec] = {
     AlertKind.STUCK: KindSpec(
-        "No sign of life from {title}", Health.STUCK, True, "the agent is alive again"
+        "No sign of life from {title} since {last_seen}",
+        Health.STUCK,
+        True,
+        "the agent is alive again",
     ),
     AlertKind.APPROVAL_OVERDUE: KindSpec(
         "{title} is still waiting for a decision", Health.APPROVAL_OVERDUE, True, "decided"
     ),
     AlertKind.STALE: KindSpec(
-        "{title} has been {status} for a long time", Health.STALE, True, "the run is {status} again"
+        "{title} has been {status} since {since}", Health.STALE, True, "the run is {status} again"
     ),
     AlertKind.AUTH_EXPIRED: KindSpec(
         "{title} is blocked on expired credentials",
@@ -56,7 +63,7 @@ KINDS: dict[AlertKind, KindSpec] = {
         "credentials renewed",
     ),
     AlertKind.AUTH_EXPIRING: KindSpec(
-        "{title}: credentials expire soon", None, True, "credentials renewed"
+        "{title}: credentials expire at {auth_expires}", None, True, "credentials renewed"
     ),
     AlertKind.UNDELIVERED: KindSpec(
         "A command to {title} could not be delivered",
@@ -76,9 +83,19 @@ KINDS: dict[AlertKind, KindSpec] = {
 SCANNED = frozenset(kind for kind, spec in KINDS.items() if spec.scanned)
 
 
+def _minute(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%d %b %H:%M} UTC" if moment is not None else "an unknown time"
+
+
 def headline(kind: AlertKind, run: Run) -> str:
-    """The alert's first line for this run."""
-    return KINDS[kind].headline.format(title=run.title, status=run.status.value)
+    """The alert's first line for this run, with the fact it is about."""
+    return KINDS[kind].headline.format(
+        title=run.title,
+        status=run.status.value,
+        since=_minute(run.status_changed_at),
+        last_seen=_minute(run.last_heartbeat_at or run.status_changed_at),
+        auth_expires=_minute(run.auth_expires_at),
+    )
 
 
 def cleared(kind: AlertKind, run: Run) -> str:

@@ -13,11 +13,11 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from opslayer.bot.alerts.kinds import AlertKind, headline
+from opslayer.bot.alerts.kinds import KINDS, AlertKind, headline
 from opslayer.bot.approvals.model import Approval, DecisionType, OnTimeout
 from opslayer.bot.approvals.voting import progress
 from opslayer.bot.people.model import Person
-from opslayer.bot.runs.model import Checkpoint, Run, RunStatus
+from opslayer.bot.runs.model import Checkpoint, Health, Run, RunStatus
 from opslayer.bot.views.model import AlertView, ApprovalView, Fact, Handoff, Mention
 
 # What each action's button says, on every surface.
@@ -204,6 +204,16 @@ def _unsafe_after(checkpoints: Sequence[Checkpoint]) -> list[str]:
     return [e.key for c in checkpoints for e in c.side_effects if not e.idempotent]
 
 
+def _health(kind: AlertKind, run: Run) -> list[Health]:
+    """What the run has, this alert's own flag included (the scan raises the alert before it
+    writes the run's new assessment)."""
+    flags = list(run.health)
+    own = KINDS[kind].health
+    if own is not None and own not in flags:
+        flags.append(own)
+    return flags
+
+
 def alert_view(
     kind: AlertKind,
     run: Run,
@@ -219,7 +229,7 @@ def alert_view(
     once someone has), and whom it is for."""
     facts: list[Fact] = [
         {"label": "status", "text": run.status.value},
-        {"label": "health", "text": ", ".join(h.value for h in run.health) or "ok"},
+        {"label": "health", "text": ", ".join(h.value for h in _health(kind, run)) or "ok"},
         {"label": "agent", "text": run.agent},
         _moment("since", run.status_changed_at),
     ]

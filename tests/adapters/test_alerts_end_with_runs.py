@@ -52,7 +52,7 @@ async def test_a_run_that_ends_resolves_its_alerts_in_the_inbox_and_in_slack(
     clock.advance(seconds=120)
     await _synced(client)
     posted = json.dumps(slack.api("chat.postMessage"))
-    assert "credentials expire soon" in posted and "Sync report" in posted
+    assert "credentials expire at" in posted and "Sync report" in posted
     async with Person(client) as alice:
         await alice.sign_in("alice@example.com")
         assert "<title>(2) Inbox" in (await alice.page("/")).text
@@ -62,7 +62,7 @@ async def test_a_run_that_ends_resolves_its_alerts_in_the_inbox_and_in_slack(
             await client.post(f"/v1/runs/{paused}/status", json={"status": status}, headers=auth)
         await client.core.sync.sync()
         inbox = (await alice.page("/")).text
-        assert "<title>(0) Inbox" in inbox and "credentials expire soon" not in inbox
+        assert "<title>(0) Inbox" in inbox and "credentials expire at" not in inbox
     updated = _updates(slack)
     assert "the run canceled" in updated and "the run succeeded" in updated
 
@@ -86,3 +86,30 @@ async def test_a_decisions_message_says_how_the_run_ended(
     await client.core.sync.sync()
     last = json.dumps(slack.api("chat.update")[-1])
     assert "Approved by Alice; the run succeeded" in last and "waiting for the agent" not in last
+
+
+async def test_each_alert_says_its_fact_and_the_health_it_is_about(
+    bot: tuple[BotClient, MintedToken], slack: FakeSlack, clock: MovableClock
+) -> None:
+    """Seen: "credentials expire soon" never said when, "No sign of life" never since when,
+    and stuck and stale alerts showed `health: ok`."""
+    client, agent = bot
+    auth = {"Authorization": f"Bearer {agent.token}"}
+    expires = clock.now() + timedelta(minutes=20)
+    expiring = await _run(client, auth, "crm")
+    await client.post(
+        f"/v1/runs/{expiring}/status",
+        json={"status": "running", "auth_expires_at": expires.isoformat()},
+        headers=auth,
+    )
+    silent = await _run(client, auth, "crawl", policy={"heartbeat_timeout_s": 60})
+    await client.post(f"/v1/runs/{silent}/heartbeat", json={}, headers=auth)
+    beat = clock.now()
+    clock.advance(seconds=300)
+    await _synced(client)
+    posted = {m["text"]: m for m in slack.api("chat.postMessage")}
+    expected = f"Sync crm: credentials expire at {expires:%d %b %H:%M} UTC"
+    assert any(expected in text for text in posted), list(posted)
+    [stuck] = [m for text, m in posted.items() if "No sign of life from Sync crawl" in text]
+    assert f"since {beat:%d %b %H:%M} UTC" in stuck["text"]
+    assert "stuck" in json.dumps(stuck["blocks"]) and '"ok"' not in json.dumps(stuck["blocks"])

@@ -145,9 +145,9 @@ async def slack() -> AsyncIterator[FakeSlack]:
 # Each situation's first line, as chat shows it.
 HEADLINES = (
     "Refund order 1001 asks for approval",
-    "No sign of life from Crawl the partner catalogue",
-    "Draft the Q4 report has been paused for a long time",
-    "Sync CRM contacts: credentials expire soon",
+    "No sign of life from Crawl the partner catalogue since",
+    "Draft the Q4 report has been paused since",
+    "Sync CRM contacts: credentials expire at",
     "Send the November invoices failed",
     "Onboard vendor ACME is being handed over to you",
 )
