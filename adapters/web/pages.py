@@ -4,7 +4,7 @@ tells an open page it changed."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -20,16 +20,26 @@ from opslayer.bot.audit import Via
 from opslayer.bot.commands.model import CommandKind
 from opslayer.bot.commands.rules import ALLOWED, plan_retry, retry_default
 from opslayer.bot.errors import ValidationFailed
+from opslayer.bot.people.model import Person
 from opslayer.bot.people.rights import may_act
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, Run, RunStatus
-from opslayer.bot.views.alerts import approval_view
+from opslayer.bot.views.alerts import approval_view, handoff_note
+from opslayer.bot.views.model import AlertView, Mention
 from opslayer.store.console import ConsoleQueries
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 # Each inbox item is its message as chat shows it now (a few reads): a page is the oldest 25.
 INBOX_PAGE = 25
+
+
+def _is(person: Person, mention: Mention) -> bool:
+    """Whether a message's mention names this person (by any identity they have)."""
+    return any(
+        getattr(person, field) and getattr(person, field) == mention.get(field)
+        for field in ("email", "slack_user_id", "teams_user_id")
+    )
 
 
 def _console(request: Request) -> Console:
@@ -74,7 +84,17 @@ async def inbox(
             alert = await uow.alerts.get(alert_id)
             if alert is None:
                 continue
-            items.append({"alert": alert, "view": await current_view(uow, alert, now)})
+            view = await current_view(uow, alert, now)
+            offered_to_me = False
+            if alert.kind is AlertKind.HANDOFF:
+                # Offered to someone: for them an offer to accept, for anyone else (the owner,
+                # an admin) a note that the run stays the owner's until it is accepted.
+                offer = cast(AlertView, view)
+                offered_to_me = _is(session.person, offer["mention"])
+                run = await uow.runs.get(alert.run_id) if alert.run_id else None
+                if not offered_to_me and run is not None:
+                    view = handoff_note(offer, run)
+            items.append({"alert": alert, "view": view, "offered_to_me": offered_to_me})
         agents = await queries.agent_names()
     kinds = [k.value for k in AlertKind if k is not AlertKind.DIGEST]
     return console.render(
