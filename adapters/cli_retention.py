@@ -21,8 +21,15 @@ PAGE = 1000
 
 
 def age(text: str) -> timedelta:
-    """`90d`, `12h`, `30m` (a bare number is days)."""
-    return duration(text if not text.strip().isdigit() else f"{text}d", limit_days=36500)
+    """`90d`, `12h` (a bare number is days). Minutes and seconds are refused: `1m` read as a
+    month would keep a month, read as a minute it removes nearly everything."""
+    cleaned = text.strip().lower()
+    if cleaned.endswith(("m", "s")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the age in days or hours (90d, 12h); minutes and seconds are too"
+            " easily mistaken for months"
+        )
+    return duration(cleaned if not cleaned.isdigit() else f"{cleaned}d", limit_days=36500)
 
 
 def _counts(counts: dict[str, int]) -> str:

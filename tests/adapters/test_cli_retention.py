@@ -122,3 +122,14 @@ async def test_audit_export_escapes_what_would_reorder_or_control_a_terminal(
     assert "\\u202e" in exported and "Zoë" in exported  # escaped; plain letters stay readable
     [registered] = [json.loads(line) for line in exported.splitlines()]
     assert registered["detail"]["title"] == sneaky  # the same data to a JSON reader
+
+
+@pytest.mark.parametrize("ambiguous", ["1m", "30s", "2M"])
+def test_prune_refuses_an_age_in_minutes_that_reads_like_months(
+    cli_db: str, capsys: pytest.CaptureFixture[str], ambiguous: str
+) -> None:
+    """Seen: `prune --older-than 1m` meant one minute (nearly everything), not a month."""
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(capsys, "prune", "--older-than", ambiguous)
+    assert stopped.value.code == 2
+    assert "in days or hours (90d, 12h)" in capsys.readouterr().err
