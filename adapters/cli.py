@@ -129,7 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_console_commands(sub)
     add_demo_command(sub)
     add_retention_commands(sub)
+    parser.epilog = "every command, with its arguments (`opslayer COMMAND --help` says more):\n" + (
+        "\n".join(f"  {line}" for line in _every_command(parser))
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+def _every_command(parser: argparse.ArgumentParser) -> list[str]:
+    """One usage line per command at the bottom of the tree (`opslayer runs approve RUN …`)."""
+    lines: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                lines.extend(_every_command(sub))
+    if lines:
+        return lines
+    usage = " ".join(parser.format_usage().removeprefix("usage: ").split())
+    return [usage.replace(" [-h]", "")]
 
 
 class NoDatabase(Exception):

@@ -22,6 +22,15 @@ def test_cli_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     for command in ["serve", "db", "token", "people", "groups", "runs"]:
         assert command in out
+    # Every command at the bottom of the tree, with its arguments (it listed the top only).
+    for usage in (
+        "opslayer runs approve [--approval APPROVAL] --as PERSON",
+        "[--edit JSON]",
+        "opslayer token revoke --agent AGENT [--id ID | --token TOKEN]",
+        "opslayer prune --older-than AGE [--dry-run] [--audit]",
+        "opslayer db upgrade",
+    ):
+        assert usage in out, usage
 
 
 def test_cli_token_create_json_then_revoke(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
