@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from opslayer.adapters.cli_retention import add_retention_commands
 from opslayer.adapters.cli_rules import add_rule_commands
 from opslayer.adapters.cli_runs import add_run_commands
 from opslayer.adapters.demo.run import add_demo_command
+from opslayer.adapters.listening import bind, cannot_listen
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.terminal import EscapingFormatter, printable
 from opslayer.bot.errors import ConfirmationRequired, OpsError
@@ -68,33 +68,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     # The port is bound before the app starts, so "opslayer is up" is only ever said when it is.
     try:
-        listening = _bind(host, port)
+        listening = bind(host, port)
     except OSError as why:
-        print(
-            f"opslayer: cannot listen on {host}:{port}: {why.strerror or why}. Another process"
-            " may hold it: stop it, or choose a port with --port or OPSLAYER_PORT.",
-            file=sys.stderr,
-        )
+        print(f"opslayer: {cannot_listen(host, port, why)}", file=sys.stderr)
         return 2
     # log_config=None: uvicorn's own lines go through the escaping handler above too.
     config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, log_config=None)
     uvicorn.Server(config).run(sockets=[listening])
     return 0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (IPv4 or IPv6, as the host is written)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-        listening.listen(2048)
-    except OSError:
-        listening.close()
-        raise
-    listening.set_inheritable(True)
-    return listening
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from opslayer.adapters.app import create_app
 from opslayer.adapters.core import Core
 from opslayer.adapters.demo.agents import DemoAgent, webhook_router
 from opslayer.adapters.demo.cast import ADMIN, COLLEAGUE, SCENES
+from opslayer.adapters.listening import bind, cannot_listen
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.web.console import Console
 from opslayer.bot.audit import Via
@@ -127,15 +128,23 @@ def _in_chat(settings: Settings, admin: Newcomer) -> str:
     return ""
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace, configured: Settings | None = None) -> int:
+    configured = configured or Settings()
+    host = args.host or configured.host  # OPSLAYER_HOST / OPSLAYER_PORT, as serve reads them
+    port = args.port or configured.port
+    try:  # before anything is made: a busy port leaves nothing behind
+        listening = bind(host, port)
+    except OSError as why:
+        print(f"opslayer demo: {cannot_listen(host, port, why)}", file=sys.stderr)
+        return 2
     folder = Path(args.database_dir or tempfile.mkdtemp(prefix="opslayer-demo-"))
     database = folder / "opslayer-demo.db"
     if database.exists():
         database.unlink()  # always a fresh start
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}",
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         scan_interval_s=2.0,
         admins=[],
     )
@@ -155,6 +164,7 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     except ValidationFailed as wrong:
         print(f"opslayer demo: {wrong}", file=sys.stderr)
+        listening.close()
         return 2
     agents: dict[str, DemoAgent] = {}
     started: list[asyncio.Task[None]] = []
@@ -169,9 +179,9 @@ def run_demo(args: argparse.Namespace) -> int:
     app = create_app(settings, on_ready=ready)
     app.include_router(webhook_router(agents))
     print(f"opslayer demo: database {database}", flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(app, log_level="warning")
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listening])
     return 0
 
 
@@ -183,8 +193,8 @@ def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         " minute, produce every situation an operator meets, and print a sign-in link. With"
         " Slack or Teams configured (see README), the same situations appear there.",
     )
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    demo.add_argument("--host", help="address to listen on (default 127.0.0.1, OPSLAYER_HOST)")
+    demo.add_argument("--port", type=int, help="port to listen on (default 8080, OPSLAYER_PORT)")
     demo.add_argument(
         "--database-dir", help="folder for the demo's SQLite file (default: a new temp folder)"
     )
@@ -201,11 +211,11 @@ def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--teams-channel",
         help="with Teams configured: the channel (19:…@thread.tacv2) the situations appear in",
     )
-    demo.set_defaults(plain=lambda a, _settings: run_demo(a))
+    demo.set_defaults(plain=run_demo)
 
 
 if __name__ == "__main__":
-    defaults = {"host": "127.0.0.1", "port": 8080}
+    defaults = {"host": None, "port": None}
     sys.exit(
         run_demo(
             argparse.Namespace(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -380,3 +380,23 @@ async def test_one_leaked_token_is_revoked_while_the_new_one_keeps_working(
         run_cli, capsys, "token", "revoke", "--agent", "a1", "--id", "abc"
     )
     assert code == 1 and "at least 8 characters" in err
+
+
+def test_the_demo_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """Seen: `opslayer demo` ignored OPSLAYER_PORT, and a busy port was uvicorn's traceback
+    with a temp folder left behind."""
+    import socket
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("OPSLAYER_PORT", str(port))
+        code, _, err = run_cli(capsys, "demo")
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
