@@ -22,6 +22,7 @@ from opslayer.adapters.chat.use_cases import UseCases
 from opslayer.adapters.core import Core
 from opslayer.adapters.http import agent_api, ops
 from opslayer.adapters.http.auth import TokenBucket
+from opslayer.adapters.http.docs import install_docs
 from opslayer.adapters.http.errors import install_error_handlers
 from opslayer.adapters.http.hot_path import AgentHotPath
 from opslayer.adapters.http.limits import BodyLimit
@@ -266,7 +267,10 @@ def create_app(
         version="1",
         summary="The ops layer for persistent AI agents: runs, approvals and signed commands.",
         lifespan=lifespan,
+        docs_url=None,  # served from this host below, not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.read_cache = ReadCache(ttl_s=settings.run_cache_ttl_s)
     metrics = Metrics()
     metrics.limits.labels("requests per second").set(settings.agent_rate_per_s)

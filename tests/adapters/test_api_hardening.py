@@ -123,3 +123,14 @@ async def test_a_revoked_token_stops_working_within_the_cache_ttl(
 async def test_a_wrong_method_names_every_method_the_path_takes(app_client: BotClient) -> None:
     answer = await app_client.request("DELETE", "/v1/runs")
     assert answer.status_code == 405 and answer.headers["allow"] == "GET, POST"
+
+
+async def test_the_api_reference_needs_no_internet(app_client: BotClient) -> None:
+    """Seen: /docs was blank without internet (Swagger UI from a CDN)."""
+    page = await app_client.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    scripts = [s for s in page.text.split('"') if s.startswith("/docs-assets/")]
+    assert "/docs-assets/swagger-ui-bundle.js" in scripts
+    for asset in scripts:
+        assert (await app_client.get(asset)).status_code == 200, asset
+    assert (await app_client.get("/openapi.json")).status_code == 200
