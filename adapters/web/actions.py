@@ -20,6 +20,7 @@ from opslayer.bot.commands.issuing import Decision
 from opslayer.bot.commands.rules import retry_default
 from opslayer.bot.errors import ConfirmationRequired, OpsError, ValidationFailed
 from opslayer.bot.people.model import Identity, Person
+from opslayer.bot.views.forms import by_name, edit_form, read_edit
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,6 +63,19 @@ async def _retry_from(console: Console, run_id: str, form: dict[str, str]) -> st
     return default.checkpoint_id if default is not None else None
 
 
+async def _edited(console: Console, approval_id: str, form: dict[str, str]) -> Any:
+    """The edited arguments: from the typed form's inputs (one per field, as Slack's modal and
+    Teams' card have them) when the page showed one, else from the JSON text."""
+    if "arguments" in form or "arg_0" not in form:
+        return _arguments(form.get("arguments"))
+    async with console.store.read() as uow:
+        approval = await uow.approvals.get(approval_id)
+    if approval is None:
+        raise ValidationFailed(f"no approval {approval_id!r}")
+    shown = edit_form(approval)
+    return read_edit(approval, by_name(shown, form))
+
+
 async def _act(
     console: Console, person: Person, run_id: str, verb: str, form: dict[str, str]
 ) -> str:
@@ -76,7 +90,9 @@ async def _act(
             decision,
             person=person,
             via=Via.WEB,
-            arguments=_arguments(form.get("arguments")) if decision is DecisionType.EDIT else None,
+            arguments=await _edited(console, approval_id, form)
+            if decision is DecisionType.EDIT
+            else None,
             message=message,
             confirmed=confirmed,
             always=form.get("always") == "yes",

@@ -25,6 +25,7 @@ from opslayer.bot.people.rights import may_act
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, Run, RunStatus
 from opslayer.bot.views.alerts import approval_view, handoff_note
+from opslayer.bot.views.forms import edit_form
 from opslayer.bot.views.model import AlertView, Mention
 from opslayer.store.console import ConsoleQueries
 
@@ -246,6 +247,7 @@ async def run_page(request: Request, run_id: str) -> Response:
             for a in approvals
         ],
         decidable=decidable,
+        forms={a.id: edit_form(a) for a in decidable},
         commands=commands,
         attempts=by_command,
         timeline=timeline(events, points, attempts, agent=run.agent),
