@@ -70,6 +70,7 @@ _MUTABLE = (
     "version",
     "pending_owner_id",
     "handoff_until",
+    "decided_at",
 )
 # Built once: a statement built per call costs more to cache-key than to run.
 _BY_ID = _SELECT.where(runs.c.id == bindparam("run_id"))
@@ -214,6 +215,7 @@ def _run_from_row(row: Row[Any], memory: tuple[MemoryRef, ...]) -> Run:
         version=m["version"],
         pending_owner_id=m["pending_owner_id"],
         handoff_until=m["handoff_until"],
+        decided_at=m["decided_at"],
         owner_claim=_claim(m["owner_claim"]),
     )
 
@@ -265,6 +267,7 @@ def _mutable_columns(run: Run) -> dict[str, Any]:
         "version": run.version,
         "pending_owner_id": run.pending_owner_id,
         "handoff_until": run.handoff_until,
+        "decided_at": run.decided_at,
     }
 
 

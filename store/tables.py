@@ -134,6 +134,7 @@ runs = Table(
     Column("attempt", Integer, nullable=False, default=1),
     Column("last_heartbeat_at", UTCDateTime()),
     Column("auth_expires_at", UTCDateTime()),
+    Column("decided_at", UTCDateTime()),  # a decision went to the agent; the run has not moved
     Column("health", JSON, nullable=False),
     Column("next_check_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),

@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     AUTH_EXPIRING = "auth_expiring"  # credentials expire within the hour
     UNDELIVERED = "undelivered"  # a command to the agent exhausted its retries
     UNOWNED = "unowned"  # the owner is unknown or was removed
+    UNACTED = "unacted"  # a decision reached the agent, and the run has not moved since
     FAILED = "failed"  # the run failed: the owner is told at once, with the error
     APPROVAL = "approval"  # an approval request: the owner is told at once
     HANDOFF = "handoff"  # a reassigned run waits for its new owner to accept
@@ -74,6 +75,12 @@ KINDS: dict[AlertKind, KindSpec] = {
     AlertKind.UNOWNED: KindSpec(
         "{title} has no owner", Health.UNOWNED, True, "the run has an owner"
     ),
+    AlertKind.UNACTED: KindSpec(
+        "{title} was decided at {decided}, and the agent has not acted on it",
+        Health.UNACTED,
+        True,
+        "the agent acted on the decision",
+    ),
     AlertKind.FAILED: KindSpec("{title} failed", cleared="retried"),
     AlertKind.APPROVAL: KindSpec("{title} asks for approval"),
     AlertKind.HANDOFF: KindSpec("{title} is being handed over to you"),
@@ -95,6 +102,7 @@ def headline(kind: AlertKind, run: Run) -> str:
         since=_minute(run.status_changed_at),
         last_seen=_minute(run.last_heartbeat_at or run.status_changed_at),
         auth_expires=_minute(run.auth_expires_at),
+        decided=_minute(run.decided_at),
     )
 
 

@@ -33,7 +33,8 @@ from opslayer.bot.errors import (
 from opslayer.bot.people.acting import Acting
 from opslayer.bot.people.model import Person
 from opslayer.bot.ports import UnitOfWork
-from opslayer.bot.runs.model import Run
+from opslayer.bot.runs.model import Run, RunStatus
+from opslayer.bot.runs.saving import save_run_or_conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,11 @@ async def settle(
     await resolve_approval_alert(uow, decided.id, now=now, resolution=note)
     if kind is None:
         return Answer(decided)
+    if run.status is RunStatus.WAITING_APPROVAL and not await uow.approvals.for_run(
+        run.id, status=ApprovalStatus.PENDING
+    ):
+        # The run waits for nothing else now: the agent should move, and is watched for it.
+        run = await save_run_or_conflict(uow, run, dataclasses.replace(run, decided_at=now), now)
     issued = await enqueue(
         uow,
         run=run,

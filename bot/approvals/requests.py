@@ -5,6 +5,7 @@ the alert that tells the owner are written in one transaction, so the message go
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -121,6 +122,7 @@ class ApprovalRequests:
                 return existing, None
             await self._limits.check_new_approval(uow, agent)
             after, effects = transition(run, RunEvent.REQUEST_APPROVAL, now, reason=req.title)
+            after = dataclasses.replace(after, decided_at=None)  # it asks again: it moved
             saved = await save_run(uow, stored, after, now)
             if saved is None:
                 return None

@@ -50,6 +50,10 @@ def detect(run: Run, now: datetime) -> list[Detected]:
         stale = run.status_changed_at + timedelta(seconds=policy.stale_after_s)
         if now >= stale:
             found.append(Detected(AlertKind.STALE, stale))
+    if run.status is RunStatus.WAITING_APPROVAL and run.decided_at is not None:
+        unacted = run.decided_at + timedelta(seconds=policy.decision_ack_s)
+        if now >= unacted:
+            found.append(Detected(AlertKind.UNACTED, unacted))
     if run.status is RunStatus.WAITING_AUTH:
         found.append(Detected(AlertKind.AUTH_EXPIRED, run.status_changed_at))
     elif run.auth_expires_at is not None:
@@ -80,6 +84,8 @@ def next_check_at(run: Run, now: datetime) -> datetime | None:
         moments.append(liveness_anchor(run) + timedelta(seconds=policy.heartbeat_timeout_s))
     if run.status is RunStatus.WAITING_APPROVAL:
         moments.append(run.status_changed_at + timedelta(seconds=policy.approval_reminder_s))
+        if run.decided_at is not None:
+            moments.append(run.decided_at + timedelta(seconds=policy.decision_ack_s))
     if run.status in WAITING:
         moments.append(run.status_changed_at + timedelta(seconds=policy.stale_after_s))
     if run.auth_expires_at is not None and run.status is not RunStatus.WAITING_AUTH:

@@ -32,6 +32,7 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 300
 DEFAULT_STALE_AFTER_S = 24 * 3600
 DEFAULT_APPROVAL_REMINDER_S = 3600
 DEFAULT_ESCALATE_AFTER_S = 4 * 3600
+DEFAULT_DECISION_ACK_S = 300  # a decision the agent has not acted on after 5 min: told
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Policy:
     stale_after_s: int = DEFAULT_STALE_AFTER_S
     approval_reminder_s: int = DEFAULT_APPROVAL_REMINDER_S
     escalate_after_s: int = DEFAULT_ESCALATE_AFTER_S
+    decision_ack_s: int = DEFAULT_DECISION_ACK_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,9 @@ class Run:
     version: int = 1
     pending_owner_id: str | None = None  # offered to this person; the owner stays responsible
     handoff_until: datetime | None = None  # unaccepted by then, the offer lapses
+    # A decision went to the agent at this moment and the run has not moved since (cleared by
+    # any status change, or a new approval asked): past the policy's decision_ack_s, an alert.
+    decided_at: datetime | None = None
     owner_claim: OwnerClaim | None = None  # what the agent said at registration
 
 

@@ -134,6 +134,7 @@ def transition(
         attempt=attempt,
         reason=reason,
         error=error if new_status is S.FAILED else None,
+        decided_at=None,  # the run moved: whatever was decided, the agent acted
     )
     effects: list[Effect] = [StatusChanged(old=run.status, new=new_status, event=event)]
     if new_status.terminal:

@@ -50,6 +50,7 @@ async def test_register_creates_run_with_owner_and_defaults(
         "stale_after_s": 86400,
         "approval_reminder_s": 3600,
         "escalate_after_s": 14400,
+        "decision_ack_s": 300,
     }
     assert run["context"]["memory"][0]["scope"] == "user"
     assert run["next_check_at"] == "2026-11-26T09:01:00Z"

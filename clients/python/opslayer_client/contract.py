@@ -63,6 +63,7 @@ class Health(StrEnum):
     AUTH_EXPIRED = "auth_expired"  # credentials expired (or about to), or waiting_auth
     UNDELIVERED = "undelivered"  # a command to the agent exhausted its retries
     UNOWNED = "unowned"  # the owner is unknown or was removed
+    UNACTED = "unacted"  # a decision went to the agent decision_ack_s ago; the run never moved
 
 
 class ApprovalStatus(StrEnum):
@@ -327,6 +328,7 @@ class PolicyIn(_In):
     stale_after_s: Seconds | None = None
     approval_reminder_s: Seconds | None = None
     escalate_after_s: Seconds | None = None
+    decision_ack_s: Seconds | None = None
 
 
 class MemoryIn(_In):
@@ -517,6 +519,7 @@ class PolicyOut(_Out):
     stale_after_s: int
     approval_reminder_s: int
     escalate_after_s: int
+    decision_ack_s: int
 
 
 class MemoryOut(_Out):
