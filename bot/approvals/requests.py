@@ -138,7 +138,8 @@ class ApprovalRequests:
                 # The rule decides at once: no message, the agent gets its command now.
                 decided = by_rule(approval, rule, now)
                 await settle(uow, saved, decided, actor=decided_by(rule), now=now)
-                return decided, saved
+                # settle may have written the run again (decided_at): remember that version
+                return decided, await uow.runs.get(run_id) or saved
             view = alert_view(
                 AlertKind.APPROVAL,
                 saved,
