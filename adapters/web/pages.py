@@ -15,7 +15,7 @@ from opslayer.adapters.web.links import chat_links
 from opslayer.adapters.web.timeline import timeline
 from opslayer.bot.alerts.kinds import AlertKind
 from opslayer.bot.alerts.ledger import current_view
-from opslayer.bot.approvals.model import ApprovalStatus
+from opslayer.bot.approvals.model import ApprovalStatus, DecisionType
 from opslayer.bot.audit import Via
 from opslayer.bot.commands.model import CommandKind
 from opslayer.bot.commands.rules import ALLOWED, plan_retry, retry_default
@@ -25,7 +25,7 @@ from opslayer.bot.people.rights import may_act
 from opslayer.bot.ports import RunFilter
 from opslayer.bot.runs.model import Health, Run, RunStatus
 from opslayer.bot.views.alerts import approval_view, handoff_note
-from opslayer.bot.views.forms import edit_form
+from opslayer.bot.views.forms import changes, edit_form
 from opslayer.bot.views.model import AlertView, Mention
 from opslayer.store.console import ConsoleQueries
 
@@ -243,6 +243,10 @@ async def run_page(request: Request, run_id: str) -> Response:
                 "state": json.dumps(a.state, indent=2, ensure_ascii=False, default=str)
                 if a.state is not None
                 else None,
+                # An edit, shown as what it changed (the full arguments stay on the command).
+                "changes": changes(a.arguments, a.decision.arguments)
+                if a.decision is not None and a.decision.type is DecisionType.EDIT
+                else [],
             }
             for a in approvals
         ],

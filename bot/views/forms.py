@@ -175,3 +175,30 @@ def _parse(field: FormField, raw: Any) -> Any:
             return int(number)
         return int(number) if number.is_integer() and "." not in text else number
     return text
+
+
+class Change(TypedDict):
+    """One argument a person's edit changed: its name, and the value before and after as JSON
+    text ("" where it was absent, or was removed)."""
+
+    name: str
+    before: str
+    after: str
+
+
+def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[Change]:
+    """What an edit changed, argument by argument, in the order the agent gave them."""
+    old, new = dict(before or {}), dict(after or {})
+    shown = list(dict.fromkeys([*old, *new]))
+
+    def text(found: dict[str, Any], name: str) -> str:
+        return json.dumps(found[name], ensure_ascii=False) if name in found else ""
+
+    return [
+        {"name": name, "before": text(old, name), "after": text(new, name)}
+        for name in shown
+        if old.get(name, _ABSENT) != new.get(name, _ABSENT)
+    ]
+
+
+_ABSENT = object()

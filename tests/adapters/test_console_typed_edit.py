@@ -45,6 +45,12 @@ async def test_a_simple_schema_is_edited_field_by_field(
         assert refused.status_code == 303
         assert "amount: 150 is greater than the maximum of 100" in await alice.flash(run_id)
         await alice.act(run_id, "edit", **{**fields, "arg_0": "90"})  # express unticked
+        page = (await alice.page(f"/runs/{run_id}")).text
+        # The edit as what it changed: asked → approved, the unchanged order left out.
+        assert "What the edit changed" in page
+        assert "<code>amount</code></th><td><del>120</del></td><td><ins>90</ins>" in page
+        assert "<code>express</code></th><td><del>true</del></td><td><ins>false</ins>" in page
+        assert "<code>order</code>" not in page
     commands = (await client.get(f"/v1/runs/{run_id}/commands", headers=auth)).json()
     [decided] = [c["payload"]["command"]["decision"] for c in commands if c["kind"] == "approve"]
     assert decided["arguments"] == {"amount": 90, "currency": "USD", "express": False, "order": 7}

@@ -331,3 +331,21 @@ def test_a_schema_that_is_not_one_is_refused_at_request_time() -> None:
     with pytest.raises(ValidationFailed, match="not a JSON Schema"):
         check_schema({"type": "objekt"})
     check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ({"a": 1, "b": 2}, {"a": 1, "b": 3}, [("b", "2", "3")]),
+        ({"a": 1}, {"a": 1, "c": "x"}, [("c", "", '"x"')]),
+        ({"a": 1, "b": True}, {"a": 1}, [("b", "true", "")]),
+        ({"a": 1}, {"a": 1.0}, []),  # the same number, as JSON Schema sees it
+        (None, {"a": [1]}, [("a", "", "[1]")]),
+    ],
+)
+def test_an_edit_is_shown_as_what_it_changed(
+    before: dict[str, Any] | None, after: dict[str, Any], expected: list[tuple[str, str, str]]
+) -> None:
+    from opslayer.bot.views.forms import changes
+
+    assert [(c["name"], c["before"], c["after"]) for c in changes(before, after)] == expected
