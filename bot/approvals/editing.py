@@ -16,7 +16,8 @@ import sys
 import weakref
 from typing import Any
 
-from opslayer.bot.approvals.schemas import WORK_LIMIT, TooMuchWork, validation_errors, vet_schema
+from opslayer.bot.approvals.schemas import vet_schema
+from opslayer.bot.approvals.validation import WORK_LIMIT, TooMuchWork, validation_errors
 from opslayer.bot.errors import OpsError, ValidationFailed
 
 # Long enough for any honest schema (milliseconds, plus a tenth of a second to start the
