@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from opslayer.adapters.core import Core
 from opslayer.adapters.settings import Settings
 from opslayer.adapters.web.session import COOKIE, FLASH, SignInNeeded
-from opslayer.adapters.web.text import age, moment
+from opslayer.adapters.web.text import age, moment, when
 from opslayer.bot.approvals.model import ApprovalStatus
 from opslayer.bot.audit import Via
 from opslayer.bot.people.model import Person
@@ -44,6 +44,7 @@ PAGE_HEADERS = {
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["age"] = age
 templates.env.filters["moment"] = moment
+templates.env.filters["when"] = when
 
 
 @dataclass(frozen=True, slots=True)

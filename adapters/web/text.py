@@ -1,12 +1,26 @@
-"""How the console writes times: exact in UTC, and how long ago."""
+"""How the console writes times: exact in UTC (shown in the reader's zone by the page's script), and
+how long ago."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from markupsafe import Markup
+
 
 def moment(at: datetime | None) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
+
+
+def when(at: datetime | None) -> Markup:
+    """A moment for reading: UTC in the page, and the reader's own zone once the page's script
+    rewrites it (UTC stays on hover)."""
+    if at is None:
+        return Markup("—")
+    shown = moment(at)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        at.astimezone(UTC).isoformat(), shown, shown
+    )
 
 
 def age(at: datetime | None, now: datetime | None = None) -> str:

@@ -144,12 +144,21 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def signed_in(browser: Any, world: World, email: str, *, bypass_csp: bool = False) -> Any:
+def signed_in(
+    browser: Any,
+    world: World,
+    email: str,
+    *,
+    bypass_csp: bool = False,
+    timezone_id: str | None = None,
+) -> Any:
     """A new browser context (its own cookies), signed in with a link from the CLI. The pages'
     Content-Security-Policy holds unless a test injects a script of its own (`bypass_csp`);
     a page that breaks its own policy fails the test."""
     link = world.server.cli("login-link", "--as", email).strip().splitlines()[-1]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp, timezone_id=timezone_id
+    )
     page = context.new_page()
     page.on("console", _note_policy_violation)
     page.goto(link)
@@ -359,3 +368,12 @@ def test_a_live_refresh_never_replaces_what_an_approver_typed(
         page.wait_for_timeout(100)
     [command] = sent
     assert command["decision"]["arguments"] == {"order": 1001, "amount_eur": 5}
+
+
+def test_moments_read_in_the_readers_zone_with_utc_on_hover(browser: Any, world: World) -> None:
+    """Seen: every time on the console was UTC only."""
+    page = signed_in(browser, world, "alice@example.com", timezone_id="Asia/Tokyo")
+    page.goto(f"{world.server.url}/runs/{world.runs['invoices']}")
+    moment = page.locator("time[datetime][data-local]").first
+    playwright.expect(moment).to_contain_text("GMT+9")
+    assert (moment.get_attribute("title") or "").endswith(" UTC")

@@ -1,3 +1,23 @@
+// Moments are written in UTC; show them in the reader's own zone (UTC stays on hover).
+(function () {
+  "use strict";
+  var local = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
+  });
+  function localize() {
+    var moments = document.querySelectorAll("time[datetime]:not([data-local])");
+    for (var i = 0; i < moments.length; i++) {
+      var at = new Date(moments[i].getAttribute("datetime"));
+      if (isNaN(at.getTime())) continue;
+      moments[i].textContent = local.format(at);
+      moments[i].setAttribute("data-local", "");
+    }
+  }
+  localize();
+  new MutationObserver(localize).observe(document.body, { childList: true, subtree: true });
+})();
+
 // Live pages without a framework: poll the page's stamp; when it moves, fetch the page again
 // and swap its <main>. Nothing a person has typed or chosen is ever replaced: while a field
 // differs from what the page came with, the page says it changed and waits for them (submit,
