@@ -24,10 +24,21 @@ KEEP_S = 2 * TOLERANCE_S
 _COMPACT_AFTER = 1000  # appended lines before the file is rewritten without expired ones
 
 
-def default_path(webhook_secret: str) -> Path:
+def default_path(webhook_secret: str) -> Path | None:
     """Where an agent with this secret keeps its handled commands: one file per secret under
-    `$XDG_STATE_HOME/opslayer` (`~/.local/state/opslayer`), named by a hash of the secret."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    `$XDG_STATE_HOME/opslayer` (`~/.local/state/opslayer`), named by a hash of the secret; None
+    where there is no home to keep it in (then in memory only, and a warning says so)."""
+    state = os.environ.get("XDG_STATE_HOME")
+    if not state:
+        try:
+            state = str(Path.home() / ".local" / "state")
+        except (KeyError, RuntimeError) as homeless:
+            log.warning(
+                "opslayer: no home directory (%s): handled commands are kept in memory only;"
+                " pass handled_path= to keep them across restarts",
+                homeless,
+            )
+            return None
     digest = hashlib.sha256(webhook_secret.encode()).hexdigest()[:16]
     return Path(state) / "opslayer" / f"handled-{digest}"
 
