@@ -19,12 +19,13 @@ from typing import Any
 from opslayer.bot.approvals.schemas import vet_schema
 from opslayer.bot.approvals.validation import WORK_LIMIT, TooMuchWork, validation_errors
 from opslayer.bot.errors import OpsError, ValidationFailed
+from opslayer_client.contract import MAX_JSON_DEPTH
 
 # Long enough for any honest schema (milliseconds, plus a tenth of a second to start the
 # process), short enough that a person waits for a refusal, not for the server.
 EDIT_BUDGET_S = 2.0
 JUDGES = 2  # edits judged at once; more wait their turn (within their budget)
-MAX_EDIT_DEPTH = 32  # as the agent's own JSON (opslayer_client.contract.MAX_JSON_DEPTH)
+MAX_EDIT_DEPTH = MAX_JSON_DEPTH  # a person's edit is held to the limit of the agent's JSON
 _judges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )

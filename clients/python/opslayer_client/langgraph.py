@@ -40,7 +40,7 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from opslayer_client.client import OpslayerClient, OpslayerError
-from opslayer_client.contract import CommandBody, CommandMessage
+from opslayer_client.contract import TERMINAL, CommandBody, CommandMessage
 from opslayer_client.functions import Opslayer as _Base
 from opslayer_client.interrupts import (
     Decided,
@@ -94,7 +94,6 @@ def _node_step() -> tuple[str, str] | None:
 
 
 RUN_MARK = "#run-"  # <thread>#run-<checkpoint>: a later invocation's run on the same thread
-_ENDED = ("succeeded", "failed", "canceled")
 
 
 def thread_of(external_id: str) -> str:
@@ -198,7 +197,7 @@ class Opslayer(_Base):
 
     def ended(self, thread: str) -> bool:
         """True once the thread's run succeeded, failed or was canceled (as far as we know)."""
-        return self._state.get(thread) in _ENDED
+        return self._state.get(thread) in TERMINAL
 
     def _title(self, config: Mapping[str, Any], thread: str) -> str:
         metadata = config.get("metadata") or {}
@@ -292,7 +291,7 @@ class Opslayer(_Base):
             status = None if status in ("queued", "running") else status
         if status is None or status == "running":
             return run_id
-        if status not in _ENDED:  # left waiting or paused: this input replaces it
+        if status not in TERMINAL:  # left waiting or paused: this input replaces it
             reason = "the thread was invoked again with new input"
             await runtime.set_status(client, run_id, "canceled", reason=reason)
         external = f"{thread}{RUN_MARK}{fresh_from}"

@@ -28,14 +28,13 @@ from agents.items import ToolApprovalItem
 from agents.run_state import RunState
 
 from opslayer_client.client import OpslayerClient
-from opslayer_client.contract import CommandBody
+from opslayer_client.contract import TERMINAL, CommandBody
 from opslayer_client.functions import Opslayer as _Base
 from opslayer_client.interrupts import Decided
 
 __all__ = ["Opslayer"]
 
 STATE_KEY = "openai_agents_run_state"
-_ENDED = ("succeeded", "failed", "canceled")
 
 
 def _arguments(item: ToolApprovalItem) -> dict[str, Any]:
@@ -140,7 +139,7 @@ class Opslayer(_Base):
         async def start(client: OpslayerClient) -> str:
             link = {"thread_id": external_id}
             run_id = await runtime.ensure_run(client, external_id, name, owner=owner, context=link)
-            if (await client.run(run_id)).status.value in _ENDED:
+            if (await client.run(run_id)).status.value in TERMINAL:
                 # The same external id again (a conversation's next turn): a new run of it.
                 again = f"{external_id}#run-{uuid.uuid4().hex[:12]}"
                 run_id = await runtime.ensure_run(client, again, name, owner=owner, context=link)
@@ -167,7 +166,7 @@ class Opslayer(_Base):
             page = await client.list_runs(limit=500)  # newest first: the latest invocation
             for run in page.items:
                 thread = run.context.thread_id if run.context else None
-                if external_id in (run.external_id, thread) and run.status.value not in _ENDED:
+                if external_id in (run.external_id, thread) and run.status.value not in TERMINAL:
                     runtime.runs[external_id] = run.id
                     return run.id
             raise LookupError(f"opslayer knows no open run {external_id!r} of this agent")
