@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -42,15 +42,6 @@ from tests.real_server import ROOT, Server, free_port
 from tests.slack_support import SECRET, buttons, click, signed
 
 OWNER = {"email": "alice@example.com"}
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "opslayer.db")
-    running.start()
-    running.cli("people", "add", "--email", "alice@example.com", "--name", "Alice")
-    yield running
-    running.stop()
 
 
 def agent(server: Server, name: str) -> dict[str, str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TypedDict
 
 import httpx
@@ -31,15 +29,6 @@ from tests.real_server import Server, free_port
 OWNER = {"email": "alice@example.com"}
 WRITTEN: list[str] = []
 QUERIED: list[str] = []
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "opslayer.db")
-    running.start()
-    running.cli("people", "add", "--email", "alice@example.com", "--name", "Alice")
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,6 @@ from opslayer_client.langgraph import Opslayer
 from tests.real_server import Server
 
 OWNER = {"email": "alice@example.com"}
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "opslayer.db")
-    running.start()
-    running.cli("people", "add", "--email", "alice@example.com", "--name", "Alice")
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -186,11 +176,9 @@ async def test_approve_or_reject_extended_example_takes_the_path_decided(
         ops.close()
 
 
-async def test_approve_or_reject_snippet_resumes_with_true_by_default(
-    server: Server, token: str
-) -> None:
-    """The page's first snippet (`if is_approved:` after `Command(resume=True)`), completed
-    into a graph with the nodes it names; no resume convention is given: True is the default."""
+def approve_or_reject_snippet(ops: Opslayer) -> Any:
+    """The page's first "Approve or reject" snippet (`if is_approved:` after
+    `Command(resume=True)`), completed into a graph with the nodes it names."""
     from typing import Literal, TypedDict
 
     from langgraph.checkpoint.memory import InMemorySaver
@@ -222,13 +210,22 @@ async def test_approve_or_reject_snippet_resumes_with_true_by_default(
     graph_builder.add_edge(START, "human_approval")
     graph_builder.add_edge("some_node", END)
     graph_builder.add_edge("another_node", END)
-    ops = integration(server, token)  # opslayer
     checkpointer = ops.watch(InMemorySaver())  # opslayer
 
     # Add the node to the graph in an appropriate location
     # and connect it to the relevant nodes.
     graph_builder.add_node("human_approval", human_approval)
     graph = graph_builder.compile(checkpointer=checkpointer)
+    return graph
+
+
+async def test_approve_or_reject_snippet_resumes_with_true_by_default(
+    server: Server, token: str
+) -> None:
+    """The page's first snippet (`if is_approved:` after `Command(resume=True)`), completed
+    into a graph with the nodes it names; no resume convention is given: True is the default."""
+    ops = integration(server, token)  # opslayer
+    graph = approve_or_reject_snippet(ops)
 
     try:
         for verdict, went in (("approve", "some_node"), ("reject", "another_node")):
@@ -704,33 +701,8 @@ async def test_approve_or_reject_snippet_decided_by_a_signed_slack_click(
 ) -> None:
     """The same snippet as above, decided where a team decides: the approval is posted in the
     owner's channel, and Alice's signed click on Approve takes the graph to `some_node`."""
-    from typing import Literal, TypedDict
-
-    from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.graph import END, START, StateGraph
-    from langgraph.types import Command, interrupt
-
     from tests.fake_slack import fake_slack
     from tests.slack_support import SECRET, buttons, click, signed
-
-    class State(TypedDict, total=False):  # opslayer: the snippet's surroundings, completed
-        llm_output: str
-        went: str
-
-    def human_approval(state: State) -> Command[Literal["some_node", "another_node"]]:
-        is_approved = interrupt(
-            {
-                "question": "Is this correct?",
-                # Surface the output that should be
-                # reviewed and approved by the human.
-                "llm_output": state["llm_output"],
-            }
-        )
-
-        if is_approved:
-            return Command(goto="some_node")
-        else:
-            return Command(goto="another_node")
 
     async with fake_slack() as slack:
         server = Server(tmp_path / "opslayer.db")
@@ -748,19 +720,8 @@ async def test_approve_or_reject_snippet_decided_by_a_signed_slack_click(
                 "--group", "ops",
             )  # fmt: skip
             minted = json.loads(server.cli("token", "create", "--agent", "slacked", "--json"))
-            graph_builder = StateGraph(State)  # opslayer: the snippet's surroundings
-            graph_builder.add_node("some_node", lambda s: {"went": "some_node"})
-            graph_builder.add_node("another_node", lambda s: {"went": "another_node"})
-            graph_builder.add_edge(START, "human_approval")
-            graph_builder.add_edge("some_node", END)
-            graph_builder.add_edge("another_node", END)
             ops = integration(server, minted["token"])  # opslayer
-            checkpointer = ops.watch(InMemorySaver())  # opslayer
-
-            # Add the node to the graph in an appropriate location
-            # and connect it to the relevant nodes.
-            graph_builder.add_node("human_approval", human_approval)
-            graph = graph_builder.compile(checkpointer=checkpointer)
+            graph = approve_or_reject_snippet(ops)
 
             thread_config = {"configurable": {"thread_id": "some_id"}}
             try:

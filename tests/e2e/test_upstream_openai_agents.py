@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,15 +21,6 @@ import httpx
 import pytest
 
 from tests.real_server import Server
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "opslayer.db")
-    running.start()
-    running.cli("people", "add", "--email", "alice@example.com", "--name", "Alice")
-    yield running
-    running.stop()
 
 
 async def approve_in_the_console(server: Server, token: str, external_id: str) -> dict[str, Any]:
